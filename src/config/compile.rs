@@ -1,0 +1,150 @@
+//! Compilation: the validated [`Model`] -> a runnable [`Snapshot`]. Builds the router
+//! entries, each route's plugin chain (precedence resolved here, once) and service peers.
+
+use super::model::{Model, Route};
+use super::validate::Issue;
+use crate::plugins;
+use crate::router::{Entry, HeaderRule, HostRule, PathMatcher, Priority, Router};
+use crate::snapshot::{RouteRuntime, Snapshot};
+use crate::upstream::ServicePeer;
+use regex::Regex;
+use std::sync::Arc;
+
+/// Compiles a validated model; `hash` identifies the text it came from.
+pub fn compile(model: Model, hash: String) -> Result<Snapshot, Vec<Issue>> {
+    let mut issues = Vec::new();
+    let mut services = Vec::with_capacity(model.services.len());
+    for (i, svc) in model.services.iter().enumerate() {
+        match ServicePeer::new(svc, &model.ca_certificates) {
+            Ok(p) => services.push(Arc::new(p)),
+            Err(message) => issues.push(Issue {
+                path: format!("services[{i}]"),
+                message,
+            }),
+        }
+    }
+    let mut entries = Vec::new();
+    let mut routes = Vec::with_capacity(model.routes.len());
+    for (i, route) in model.routes.iter().enumerate() {
+        let enabled = route.service.is_none_or(|s| model.services[s].enabled);
+        if enabled {
+            match route_entries(i, route) {
+                Ok(mut e) => entries.append(&mut e),
+                Err(message) => issues.push(Issue {
+                    path: format!("routes[{i}]"),
+                    message,
+                }),
+            }
+        }
+        routes.push(RouteRuntime {
+            id: route.id.clone(),
+            name: route.name.clone(),
+            service: route.service,
+            strip_path: route.strip_path,
+            preserve_host: route.preserve_host,
+            chain: chain_for(&model, i),
+        });
+    }
+    if !issues.is_empty() {
+        return Err(issues);
+    }
+    Ok(Snapshot {
+        hash,
+        router: Router::new(entries),
+        routes,
+        services,
+        model,
+    })
+}
+
+/// One router entry per path (or one for a path-less route).
+fn route_entries(index: usize, route: &Route) -> Result<Vec<Entry>, String> {
+    let hosts = route
+        .hosts
+        .iter()
+        .flatten()
+        .map(|h| HostRule::parse(h))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut headers = Vec::new();
+    for (name, values) in route.headers.iter().flatten() {
+        let mut rule = HeaderRule {
+            name: http::HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes())
+                .map_err(|e| format!("invalid header name {name}: {e}"))?,
+            values: Vec::new(),
+            regexes: Vec::new(),
+        };
+        for v in values {
+            match v.strip_prefix("~*") {
+                Some(re) => rule
+                    .regexes
+                    .push(Regex::new(&format!("(?i){re}")).map_err(|e| e.to_string())?),
+                None => rule.values.push(v.to_ascii_lowercase()),
+            }
+        }
+        headers.push(rule);
+    }
+    let template = Entry {
+        route: index,
+        route_id: route.id.clone(),
+        methods: route.methods.clone().unwrap_or_default(),
+        hosts,
+        headers,
+        path: None,
+        priority: Priority::default(),
+    };
+    let paths = route.paths.clone().unwrap_or_default();
+    let mut out = Vec::new();
+    if paths.is_empty() {
+        let mut e = template.clone();
+        e.rank(route.regex_priority, false);
+        out.push(e);
+    }
+    for p in paths {
+        let mut e = template.clone();
+        e.path = Some(match p.strip_prefix('~') {
+            Some(re) => {
+                PathMatcher::Regex(Regex::new(&format!("^(?:{re})")).map_err(|e| e.to_string())?)
+            }
+            None => PathMatcher::Prefix(p),
+        });
+        e.rank(route.regex_priority, false);
+        out.push(e);
+    }
+    Ok(out)
+}
+
+/// The plugins that apply to a route, one instance per plugin name, most specific scope
+/// first (route+service > route > service > global), ordered by priority.
+/// Consumer-scoped instances are chosen after authentication, not here.
+fn chain_for(model: &Model, route_index: usize) -> Vec<Arc<dyn plugins::Plugin>> {
+    let route = &model.routes[route_index];
+    let mut chosen: Vec<(u8, &super::model::Plugin)> = Vec::new();
+    for p in model
+        .plugins
+        .iter()
+        .filter(|p| p.enabled && p.consumer.is_none())
+    {
+        let route_ok = p.route.is_none_or(|r| r == route_index);
+        let service_ok = p.service.is_none_or(|s| Some(s) == route.service);
+        if !route_ok || !service_ok {
+            continue;
+        }
+        let rank = match (p.route.is_some(), p.service.is_some()) {
+            (true, true) => 3,
+            (true, false) => 2,
+            (false, true) => 1,
+            (false, false) => 0,
+        };
+        match chosen.iter_mut().find(|(_, q)| q.name == p.name) {
+            Some(slot) if slot.0 < rank => *slot = (rank, p),
+            Some(_) => {}
+            None => chosen.push((rank, p)),
+        }
+    }
+    let mut chain: Vec<Arc<dyn plugins::Plugin>> = chosen
+        .into_iter()
+        .map(|(_, p)| plugins::build(&p.config))
+        .collect();
+    chain.sort_by_key(|p| std::cmp::Reverse(p.priority()));
+    chain
+}

@@ -1,0 +1,174 @@
+//! The file schema: serde types that mirror Kong's DB-less declarative format, entity by entity.
+//!
+//! Pipeline position: text -> generic tree -> **these `*Spec` types** -> validate -> compile.
+//! Runtime types are never deserialized directly; children written nested inside a parent are
+//! kept as raw trees here so that the validator can report every bad entity, not just the first.
+
+use serde::Deserialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// A reference to another entity: by name/username/key, or `{id: ...}` / `{name: ...}`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum RefSpec {
+    /// `service: users-service`
+    Name(String),
+    /// `service: {id: ...}` or `service: {name: ...}`
+    Object(RefObjectSpec),
+}
+
+/// The object form of a reference.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RefObjectSpec {
+    /// The referenced entity's id.
+    pub id: Option<String>,
+    /// The referenced entity's name (services, routes).
+    pub name: Option<String>,
+    /// The referenced consumer's username.
+    pub username: Option<String>,
+}
+
+impl RefSpec {
+    /// The string the reference names (an id, a name or a username).
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            RefSpec::Name(s) => Some(s),
+            RefSpec::Object(o) => {
+                o.id.as_deref()
+                    .or(o.name.as_deref())
+                    .or(o.username.as_deref())
+            }
+        }
+    }
+}
+
+/// A service: where requests go (`url` shorthand or protocol/host/port/path).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceSpec {
+    pub id: Option<String>,
+    pub name: Option<String>,
+    pub url: Option<String>,
+    pub protocol: Option<String>,
+    pub host: Option<String>,
+    pub port: Option<u32>,
+    pub path: Option<String>,
+    pub retries: Option<u32>,
+    pub connect_timeout: Option<u64>,
+    pub write_timeout: Option<u64>,
+    pub read_timeout: Option<u64>,
+    pub enabled: Option<bool>,
+    pub tls_verify: Option<bool>,
+    pub tls_verify_depth: Option<u32>,
+    pub ca_certificates: Option<Vec<String>>,
+    pub client_certificate: Option<RefSpec>,
+    pub tags: Option<Vec<String>>,
+    #[serde(default)]
+    pub routes: Vec<Value>,
+    #[serde(default)]
+    pub plugins: Vec<Value>,
+    #[serde(rename = "_comment")]
+    pub comment: Option<String>,
+    #[serde(rename = "_ignore")]
+    pub ignore: Option<Vec<Value>>,
+}
+
+/// A route: which requests match, and to which service they go.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteSpec {
+    pub id: Option<String>,
+    pub name: Option<String>,
+    pub protocols: Option<Vec<String>>,
+    pub methods: Option<Vec<String>>,
+    pub hosts: Option<Vec<String>>,
+    pub paths: Option<Vec<String>>,
+    pub headers: Option<BTreeMap<String, Vec<String>>>,
+    pub snis: Option<Vec<String>>,
+    pub sources: Option<Vec<Value>>,
+    pub destinations: Option<Vec<Value>>,
+    pub strip_path: Option<bool>,
+    pub preserve_host: Option<bool>,
+    pub path_handling: Option<String>,
+    pub regex_priority: Option<i64>,
+    pub https_redirect_status_code: Option<u16>,
+    pub request_buffering: Option<bool>,
+    pub response_buffering: Option<bool>,
+    pub service: Option<RefSpec>,
+    pub tags: Option<Vec<String>>,
+    #[serde(default)]
+    pub plugins: Vec<Value>,
+    #[serde(rename = "_comment")]
+    pub comment: Option<String>,
+    #[serde(rename = "_ignore")]
+    pub ignore: Option<Vec<Value>>,
+}
+
+/// A consumer: an identity that credentials belong to.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsumerSpec {
+    pub id: Option<String>,
+    pub username: Option<String>,
+    pub custom_id: Option<String>,
+    pub tags: Option<Vec<String>>,
+    #[serde(default)]
+    pub jwt_secrets: Vec<Value>,
+    #[serde(default)]
+    pub plugins: Vec<Value>,
+    #[serde(rename = "_comment")]
+    pub comment: Option<String>,
+    #[serde(rename = "_ignore")]
+    pub ignore: Option<Vec<Value>>,
+}
+
+/// A JWT credential of a consumer.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JwtSecretSpec {
+    pub id: Option<String>,
+    pub key: Option<String>,
+    pub secret: Option<String>,
+    pub algorithm: Option<String>,
+    pub rsa_public_key: Option<String>,
+    pub consumer: Option<RefSpec>,
+    pub tags: Option<Vec<String>>,
+    #[serde(rename = "_comment")]
+    pub comment: Option<String>,
+    #[serde(rename = "_ignore")]
+    pub ignore: Option<Vec<Value>>,
+}
+
+/// A plugin instance; its `config` is checked against the named plugin's own schema.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginSpec {
+    pub id: Option<String>,
+    pub name: String,
+    pub instance_name: Option<String>,
+    pub config: Option<Value>,
+    pub service: Option<RefSpec>,
+    pub route: Option<RefSpec>,
+    pub consumer: Option<RefSpec>,
+    pub protocols: Option<Vec<String>>,
+    pub enabled: Option<bool>,
+    pub tags: Option<Vec<String>>,
+    #[serde(rename = "_comment")]
+    pub comment: Option<String>,
+    #[serde(rename = "_ignore")]
+    pub ignore: Option<Vec<Value>>,
+}
+
+/// A trusted CA certificate that services name in `ca_certificates`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaCertificateSpec {
+    pub id: Option<String>,
+    pub cert: String,
+    pub cert_digest: Option<String>,
+    pub tags: Option<Vec<String>>,
+    #[serde(rename = "_comment")]
+    pub comment: Option<String>,
+}

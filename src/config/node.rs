@@ -1,0 +1,285 @@
+//! Node settings, Kong's `kong.conf` equivalent: `key = value` lines in `skyport.conf`,
+//! each key overridable by the environment as `SKYPORT_<KEY>` (like `KONG_<KEY>`).
+//! Every key, its default and its meaning are listed in [`KEYS`]; unknown keys are errors.
+
+use std::path::{Path, PathBuf};
+
+/// Every node setting: (key, default, description). The starter `conf/skyport.conf`
+/// documents the same list.
+pub const KEYS: [(&str, &str, &str); 13] = [
+    (
+        "proxy_listen",
+        "0.0.0.0:8000",
+        "proxy listeners, comma-separated; add `ssl` for TLS (HTTP/2 via ALPN)",
+    ),
+    (
+        "admin_listen",
+        "127.0.0.1:8001",
+        "admin API listeners, comma-separated; `off` disables",
+    ),
+    (
+        "declarative_config",
+        "",
+        "path of the Kong-format kong.yml to serve",
+    ),
+    (
+        "worker_threads",
+        "auto",
+        "proxy worker threads; auto = one per core",
+    ),
+    ("log_level", "info", "error, warn, info, debug or trace"),
+    (
+        "pid_file",
+        "/tmp/skyport.pid",
+        "pid file written in daemon mode",
+    ),
+    ("error_log", "", "log file in daemon mode (empty: stderr)"),
+    (
+        "upgrade_sock",
+        "/tmp/skyport_upgrade.sock",
+        "socket the old and new process hand listeners over on (-u)",
+    ),
+    (
+        "grace_period",
+        "10",
+        "seconds in-flight requests get to finish after SIGTERM/SIGQUIT",
+    ),
+    (
+        "graceful_shutdown_timeout",
+        "5",
+        "seconds the runtimes get to stop after the grace period",
+    ),
+    (
+        "upstream_keepalive_pool_size",
+        "512",
+        "idle upstream connections kept for reuse",
+    ),
+    ("ssl_cert", "", "PEM certificate for `ssl` proxy listeners"),
+    (
+        "ssl_cert_key",
+        "",
+        "PEM private key for `ssl` proxy listeners",
+    ),
+];
+
+/// One listen address and its flags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listen {
+    /// `ip:port`.
+    pub addr: String,
+    /// TLS on this listener.
+    pub ssl: bool,
+}
+
+/// The node's settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeSettings {
+    pub proxy_listen: Vec<Listen>,
+    pub admin_listen: Vec<Listen>,
+    pub declarative_config: Option<PathBuf>,
+    pub worker_threads: usize,
+    pub log_level: String,
+    pub pid_file: String,
+    pub error_log: Option<String>,
+    pub upgrade_sock: String,
+    pub grace_period: u64,
+    pub graceful_shutdown_timeout: u64,
+    pub upstream_keepalive_pool_size: usize,
+    pub ssl_cert: Option<String>,
+    pub ssl_cert_key: Option<String>,
+}
+
+fn parse_listen(key: &str, v: &str, errors: &mut Vec<String>) -> Vec<Listen> {
+    if v.trim() == "off" {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for part in v.split(',') {
+        let mut words = part.split_whitespace();
+        let Some(addr) = words.next() else {
+            errors.push(format!("{key}: empty listen address"));
+            continue;
+        };
+        if addr.parse::<std::net::SocketAddr>().is_err() {
+            errors.push(format!(
+                "{key}: invalid address \"{addr}\" (expected ip:port, e.g. 0.0.0.0:8000)"
+            ));
+        }
+        let mut ssl = false;
+        for flag in words {
+            match flag {
+                "ssl" => ssl = true,
+                // Accepted for kong.conf compatibility: Skyport always reuses ports and
+                // negotiates HTTP/2 on TLS listeners.
+                "http2" | "reuseport" => {}
+                f if f.starts_with("backlog=") => {}
+                f => errors.push(format!(
+                    "{key}: unknown flag \"{f}\" (known: ssl, http2, reuseport, backlog=N)"
+                )),
+            }
+        }
+        out.push(Listen {
+            addr: addr.to_string(),
+            ssl,
+        });
+    }
+    out
+}
+
+impl NodeSettings {
+    /// Reads the settings file (if any), then applies `SKYPORT_<KEY>` overrides from `env`.
+    /// Every problem is reported.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl Iterator<Item = (String, String)>,
+    ) -> Result<NodeSettings, Vec<String>> {
+        let mut errors = Vec::new();
+        let mut values: Vec<(String, String)> = KEYS
+            .iter()
+            .map(|(k, d, _)| (k.to_string(), d.to_string()))
+            .collect();
+        let mut set =
+            |key: &str, value: String, origin: &str, errors: &mut Vec<String>| match values
+                .iter_mut()
+                .find(|(k, _)| k == key)
+            {
+                Some(slot) => slot.1 = value,
+                None => errors.push(format!("{origin}: unknown setting \"{key}\"")),
+            };
+        if let Some(path) = file {
+            match std::fs::read_to_string(path) {
+                Ok(text) => {
+                    for (n, line) in text.lines().enumerate() {
+                        let line = match line.find(" #") {
+                            Some(i) => &line[..i],
+                            None => line,
+                        };
+                        let line = line.trim();
+                        if line.is_empty() || line.starts_with('#') {
+                            continue;
+                        }
+                        let origin = format!("{}:{}", path.display(), n + 1);
+                        match line.split_once('=') {
+                            Some((k, v)) => {
+                                set(k.trim(), v.trim().to_string(), &origin, &mut errors)
+                            }
+                            None => errors.push(format!("{origin}: expected `key = value`")),
+                        }
+                    }
+                }
+                Err(e) => errors.push(format!("cannot read {}: {e}", path.display())),
+            }
+        }
+        for (k, v) in env {
+            if let Some(key) = k.strip_prefix("SKYPORT_") {
+                let key = key.to_ascii_lowercase();
+                if KEYS.iter().any(|(name, _, _)| *name == key) {
+                    set(&key, v, &k, &mut errors);
+                }
+            }
+        }
+        let get = |key: &str| {
+            values
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.as_str())
+                .unwrap_or("")
+        };
+        let opt = |key: &str| Some(get(key).to_string()).filter(|s| !s.is_empty());
+        let num = |key: &str, errors: &mut Vec<String>| -> u64 {
+            get(key).parse::<u64>().unwrap_or_else(|_| {
+                errors.push(format!(
+                    "{key}: expected a whole number (got \"{}\")",
+                    get(key)
+                ));
+                0
+            })
+        };
+        let worker_threads = match get("worker_threads") {
+            "auto" => std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
+            _ => num("worker_threads", &mut errors).max(1) as usize,
+        };
+        let log_level = get("log_level").to_string();
+        if !["error", "warn", "info", "debug", "trace"].contains(&log_level.as_str()) {
+            errors.push(format!(
+                "log_level: expected one of: error, warn, info, debug, trace (got \"{log_level}\")"
+            ));
+        }
+        let settings = NodeSettings {
+            proxy_listen: parse_listen("proxy_listen", get("proxy_listen"), &mut errors),
+            admin_listen: parse_listen("admin_listen", get("admin_listen"), &mut errors),
+            declarative_config: opt("declarative_config").map(PathBuf::from),
+            worker_threads,
+            log_level,
+            pid_file: get("pid_file").to_string(),
+            error_log: opt("error_log"),
+            upgrade_sock: get("upgrade_sock").to_string(),
+            grace_period: num("grace_period", &mut errors),
+            graceful_shutdown_timeout: num("graceful_shutdown_timeout", &mut errors),
+            upstream_keepalive_pool_size: num("upstream_keepalive_pool_size", &mut errors) as usize,
+            ssl_cert: opt("ssl_cert"),
+            ssl_cert_key: opt("ssl_cert_key"),
+        };
+        if settings.proxy_listen.iter().any(|l| l.ssl)
+            && (settings.ssl_cert.is_none() || settings.ssl_cert_key.is_none())
+        {
+            errors.push("proxy_listen: an `ssl` listener needs ssl_cert and ssl_cert_key".into());
+        }
+        if settings.proxy_listen.is_empty() {
+            errors.push("proxy_listen: at least one address is required".into());
+        }
+        if errors.is_empty() {
+            Ok(settings)
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_then_file_then_env() {
+        let dir = std::env::temp_dir().join(format!("skyport-node-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let f = dir.join("skyport.conf");
+        std::fs::write(&f, "# comment\nproxy_listen = 127.0.0.1:9000, 127.0.0.1:9443 ssl http2\nssl_cert = a.pem\nssl_cert_key = a.key # inline\nworker_threads = 3\n").expect("write");
+        let env = vec![
+            ("SKYPORT_WORKER_THREADS".to_string(), "2".to_string()),
+            ("PATH".into(), "x".into()),
+        ];
+        let s = NodeSettings::load(Some(&f), env.into_iter()).expect("valid");
+        assert_eq!(
+            s.proxy_listen,
+            vec![
+                Listen {
+                    addr: "127.0.0.1:9000".into(),
+                    ssl: false
+                },
+                Listen {
+                    addr: "127.0.0.1:9443".into(),
+                    ssl: true
+                },
+            ]
+        );
+        assert_eq!(s.worker_threads, 2);
+        assert_eq!(s.admin_listen[0].addr, "127.0.0.1:8001");
+        assert_eq!(s.ssl_cert_key.as_deref(), Some("a.key"));
+        assert_eq!(s.upstream_keepalive_pool_size, 512);
+    }
+
+    #[test]
+    fn reports_every_bad_key() {
+        let env = vec![
+            ("SKYPORT_PROXY_LISTEN".to_string(), "nope".to_string()),
+            ("SKYPORT_GRACE_PERIOD".to_string(), "soon".to_string()),
+            ("SKYPORT_LOG_LEVEL".to_string(), "loud".to_string()),
+        ];
+        let errs = NodeSettings::load(None, env.into_iter()).expect_err("invalid");
+        assert_eq!(errs.len(), 3, "{errs:?}");
+    }
+}

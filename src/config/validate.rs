@@ -1,0 +1,1187 @@
+//! Validation: the raw tree -> typed specs -> the [`Model`]. Collects EVERY problem as an
+//! [`Issue`] naming its path (`routes[1].service: unknown service "user" (known: ...)`),
+//! never stops at the first and never panics.
+
+use super::file::*;
+use super::model::*;
+use crate::plugins::{PluginConfig, KNOWN};
+use crate::router::{normalize::normalize, HostRule};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use std::collections::HashMap;
+
+/// One problem in a declarative config: where, and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Issue {
+    /// Path of the offending value, e.g. `services[0].routes[1].paths[0]`.
+    pub path: String,
+    /// What is wrong and, where possible, how to fix it.
+    pub message: String,
+}
+
+impl std::fmt::Display for Issue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.path.is_empty() {
+            write!(f, "{}", self.message)
+        } else {
+            write!(f, "{}: {}", self.path, self.message)
+        }
+    }
+}
+
+/// Namespace of the deterministic (UUIDv5) ids of entities written without an `id`.
+const ID_NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x6a1e_2b7c_5d3f_4e10_9a8b_7c6d_5e4f_3a2b);
+
+/// Derives an entity's id from its type and endpoint key, so re-loading the same file
+/// yields the same ids.
+pub fn derive_id(kind: &str, key: &str) -> String {
+    uuid::Uuid::new_v5(&ID_NAMESPACE, format!("{kind}:{key}").as_bytes()).to_string()
+}
+
+const ENTITY_KEYS: [&str; 6] = [
+    "services",
+    "routes",
+    "consumers",
+    "jwt_secrets",
+    "plugins",
+    "ca_certificates",
+];
+const UNSUPPORTED_KEYS: [&str; 7] = [
+    "upstreams",
+    "targets",
+    "certificates",
+    "snis",
+    "vaults",
+    "keyauth_credentials",
+    "basicauth_credentials",
+];
+const ALGORITHMS: [&str; 13] = [
+    "HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256",
+    "PS384", "PS512", "EdDSA",
+];
+
+#[derive(Default)]
+struct Issues(Vec<Issue>);
+
+impl Issues {
+    fn push(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        self.0.push(Issue {
+            path: path.into(),
+            message: message.into(),
+        });
+    }
+}
+
+fn join(path: &str, field: &str) -> String {
+    if field.is_empty() {
+        path.to_string()
+    } else if path.is_empty() {
+        field.to_string()
+    } else if field.starts_with('[') {
+        format!("{path}{field}")
+    } else {
+        format!("{path}.{field}")
+    }
+}
+
+/// Deserializes one entity, reporting a failure at its path.
+fn parse<T: DeserializeOwned>(v: &Value, path: &str, issues: &mut Issues) -> Option<T> {
+    match serde_path_to_error::deserialize::<_, T>(v) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            let inner = e.path().to_string();
+            let at = if inner == "." {
+                path.to_string()
+            } else {
+                join(path, &inner)
+            };
+            issues.push(at, e.into_inner().to_string());
+            None
+        }
+    }
+}
+
+/// The raw array under `key` of an object, with an issue if it is not an array.
+fn children<'a>(v: &'a Value, key: &str, path: &str, issues: &mut Issues) -> &'a [Value] {
+    match v.get(key) {
+        None | Some(Value::Null) => &[],
+        Some(Value::Array(a)) => a,
+        Some(_) => {
+            issues.push(join(path, key), "expected an array");
+            &[]
+        }
+    }
+}
+
+/// Where an entity sits and which parent it was nested in.
+struct Raw<'a> {
+    path: String,
+    value: &'a Value,
+    parent: Option<usize>,
+    /// For plugins: (service, route, consumer) implied by nesting.
+    scope: (Option<usize>, Option<usize>, Option<usize>),
+}
+
+/// An index of entities by id and by name, for resolving references.
+struct Index {
+    kind: &'static str,
+    by_key: HashMap<String, usize>,
+    names: Vec<String>,
+}
+
+impl Index {
+    fn new(kind: &'static str) -> Index {
+        Index {
+            kind,
+            by_key: HashMap::new(),
+            names: Vec::new(),
+        }
+    }
+
+    fn resolve(&self, r: &RefSpec, path: &str, issues: &mut Issues) -> Option<usize> {
+        let Some(key) = r.key() else {
+            issues.push(path, "expected a name or an id");
+            return None;
+        };
+        match self.by_key.get(key) {
+            Some(i) => Some(*i),
+            None => {
+                let known = if self.names.is_empty() {
+                    "none".to_string()
+                } else {
+                    self.names.join(", ")
+                };
+                issues.push(
+                    path,
+                    format!("unknown {} \"{key}\" (known: {known})", self.kind),
+                );
+                None
+            }
+        }
+    }
+}
+
+fn str_field<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
+    v.get(key).and_then(Value::as_str)
+}
+
+/// Checks an explicit id or derives one; records uniqueness per entity type.
+fn assign_id(
+    kind: &str,
+    explicit: Option<&str>,
+    key: &str,
+    path: &str,
+    seen: &mut HashMap<String, String>,
+    issues: &mut Issues,
+) -> String {
+    let id = match explicit {
+        Some(id) => {
+            if uuid::Uuid::parse_str(id).is_err() {
+                issues.push(
+                    join(path, "id"),
+                    format!("expected a valid UUID (got \"{id}\")"),
+                );
+            }
+            id.to_ascii_lowercase()
+        }
+        None => derive_id(kind, key),
+    };
+    if let Some(first) = seen.insert(id.clone(), path.to_string()) {
+        issues.push(
+            join(path, "id"),
+            format!(
+                "uniqueness violation: '{kind}' entity with id '{id}' already declared at {first}"
+            ),
+        );
+    }
+    id
+}
+
+fn unique(
+    kind: &str,
+    field: &str,
+    value: &str,
+    path: &str,
+    seen: &mut HashMap<String, String>,
+    issues: &mut Issues,
+) {
+    if let Some(first) = seen.insert(value.to_string(), path.to_string()) {
+        issues.push(
+            join(path, field),
+            format!("uniqueness violation: '{kind}' entity with {field} set to '{value}' already declared at {first}"),
+        );
+    }
+}
+
+fn random_token() -> String {
+    use rand::distr::{Alphanumeric, SampleString};
+    Alphanumeric.sample_string(&mut rand::rng(), 32)
+}
+
+/// Validates a parsed declarative config tree.
+pub fn validate(tree: &Value) -> Result<Model, Vec<Issue>> {
+    let mut issues = Issues::default();
+    let Some(top) = tree.as_object() else {
+        return Err(vec![Issue {
+            path: String::new(),
+            message: "expected an object at the top level".into(),
+        }]);
+    };
+    let format = top.get("_format_version");
+    let legacy = match format {
+        None => {
+            issues.push("_format_version", "required field missing");
+            false
+        }
+        Some(Value::String(v)) if v == "3.0" => false,
+        Some(Value::String(v)) if v == "1.1" || v == "2.1" => true,
+        Some(v) => {
+            issues.push(
+                "_format_version",
+                format!("expected one of: 1.1, 2.1, 3.0 (got {v})"),
+            );
+            false
+        }
+    };
+    for (k, v) in top {
+        match k.as_str() {
+            "_format_version" | "_comment" | "_ignore" | "_workspace" => {}
+            "_transform" if !v.is_boolean() => issues.push("_transform", "expected a boolean"),
+            "_transform" => {}
+            k if ENTITY_KEYS.contains(&k) => {}
+            k if UNSUPPORTED_KEYS.contains(&k) => issues.push(
+                k,
+                format!("'{k}' entities are not supported by Skyport yet"),
+            ),
+            k => issues.push(
+                k,
+                format!(
+                    "unknown field (expected one of: _format_version, _transform, {})",
+                    ENTITY_KEYS.join(", ")
+                ),
+            ),
+        }
+    }
+
+    // Walk the tree once, flattening nested children and remembering their parents.
+    let mut raw_services = Vec::new();
+    let mut raw_routes = Vec::new();
+    let mut raw_consumers = Vec::new();
+    let mut raw_secrets = Vec::new();
+    let mut raw_plugins = Vec::new();
+    let mut raw_cas = Vec::new();
+    for (i, v) in children(tree, "services", "", &mut issues)
+        .iter()
+        .enumerate()
+    {
+        let path = format!("services[{i}]");
+        for (j, r) in children(v, "routes", &path, &mut issues).iter().enumerate() {
+            let rpath = format!("{path}.routes[{j}]");
+            for (k, p) in children(r, "plugins", &rpath, &mut issues)
+                .iter()
+                .enumerate()
+            {
+                raw_plugins.push(Raw {
+                    path: format!("{rpath}.plugins[{k}]"),
+                    value: p,
+                    parent: None,
+                    scope: (None, Some(raw_routes.len()), None),
+                });
+            }
+            raw_routes.push(Raw {
+                path: rpath,
+                value: r,
+                parent: Some(i),
+                scope: (None, None, None),
+            });
+        }
+        for (j, p) in children(v, "plugins", &path, &mut issues)
+            .iter()
+            .enumerate()
+        {
+            raw_plugins.push(Raw {
+                path: format!("{path}.plugins[{j}]"),
+                value: p,
+                parent: None,
+                scope: (Some(i), None, None),
+            });
+        }
+        raw_services.push(Raw {
+            path,
+            value: v,
+            parent: None,
+            scope: (None, None, None),
+        });
+    }
+    for (i, r) in children(tree, "routes", "", &mut issues).iter().enumerate() {
+        let rpath = format!("routes[{i}]");
+        for (k, p) in children(r, "plugins", &rpath, &mut issues)
+            .iter()
+            .enumerate()
+        {
+            raw_plugins.push(Raw {
+                path: format!("{rpath}.plugins[{k}]"),
+                value: p,
+                parent: None,
+                scope: (None, Some(raw_routes.len()), None),
+            });
+        }
+        raw_routes.push(Raw {
+            path: rpath,
+            value: r,
+            parent: None,
+            scope: (None, None, None),
+        });
+    }
+    for (i, v) in children(tree, "consumers", "", &mut issues)
+        .iter()
+        .enumerate()
+    {
+        let path = format!("consumers[{i}]");
+        for (j, s) in children(v, "jwt_secrets", &path, &mut issues)
+            .iter()
+            .enumerate()
+        {
+            raw_secrets.push(Raw {
+                path: format!("{path}.jwt_secrets[{j}]"),
+                value: s,
+                parent: Some(i),
+                scope: (None, None, None),
+            });
+        }
+        for (j, p) in children(v, "plugins", &path, &mut issues)
+            .iter()
+            .enumerate()
+        {
+            raw_plugins.push(Raw {
+                path: format!("{path}.plugins[{j}]"),
+                value: p,
+                parent: None,
+                scope: (None, None, Some(i)),
+            });
+        }
+        raw_consumers.push(Raw {
+            path,
+            value: v,
+            parent: None,
+            scope: (None, None, None),
+        });
+    }
+    for (i, v) in children(tree, "jwt_secrets", "", &mut issues)
+        .iter()
+        .enumerate()
+    {
+        raw_secrets.push(Raw {
+            path: format!("jwt_secrets[{i}]"),
+            value: v,
+            parent: None,
+            scope: (None, None, None),
+        });
+    }
+    for (i, v) in children(tree, "plugins", "", &mut issues)
+        .iter()
+        .enumerate()
+    {
+        raw_plugins.push(Raw {
+            path: format!("plugins[{i}]"),
+            value: v,
+            parent: None,
+            scope: (None, None, None),
+        });
+    }
+    for (i, v) in children(tree, "ca_certificates", "", &mut issues)
+        .iter()
+        .enumerate()
+    {
+        raw_cas.push(Raw {
+            path: format!("ca_certificates[{i}]"),
+            value: v,
+            parent: None,
+            scope: (None, None, None),
+        });
+    }
+
+    let mut model = Model::default();
+
+    // CA certificates first: services refer to them.
+    let mut ca_ids = HashMap::new();
+    for raw in &raw_cas {
+        let Some(spec) = parse::<CaCertificateSpec>(raw.value, &raw.path, &mut issues) else {
+            continue;
+        };
+        let id = assign_id(
+            "ca_certificates",
+            spec.id.as_deref(),
+            &spec.cert,
+            &raw.path,
+            &mut ca_ids,
+            &mut issues,
+        );
+        let der = super::tls::pem_certificates(&spec.cert)
+            .map_err(|e| issues.push(join(&raw.path, "cert"), e))
+            .unwrap_or_default();
+        model.ca_certificates.push(CaCertificate {
+            id,
+            cert: spec.cert,
+            der,
+            tags: spec.tags,
+        });
+    }
+
+    // Services. Names of entries that fail to parse still resolve, to avoid cascades.
+    let mut services = Index::new("service");
+    let mut service_ids = HashMap::new();
+    let mut service_names = HashMap::new();
+    let mut service_ok = Vec::new();
+    for (i, raw) in raw_services.iter().enumerate() {
+        if let Some(n) = str_field(raw.value, "name") {
+            services.by_key.insert(n.to_string(), i);
+            services.names.push(n.to_string());
+        }
+        let spec = parse::<ServiceSpec>(raw.value, &raw.path, &mut issues);
+        let key = spec
+            .as_ref()
+            .and_then(|s| s.name.clone())
+            .unwrap_or_else(|| raw.path.clone());
+        let id = assign_id(
+            "services",
+            spec.as_ref().and_then(|s| s.id.as_deref()),
+            &key,
+            &raw.path,
+            &mut service_ids,
+            &mut issues,
+        );
+        services.by_key.insert(id.clone(), i);
+        if let Some(n) = spec.as_ref().and_then(|s| s.name.as_deref()) {
+            check_name(n, &raw.path, &mut issues);
+            unique(
+                "services",
+                "name",
+                n,
+                &raw.path,
+                &mut service_names,
+                &mut issues,
+            );
+        }
+        let svc = spec.and_then(|s| service(s, id, &raw.path, &model.ca_certificates, &mut issues));
+        service_ok.push(svc.is_some());
+        model
+            .services
+            .push(svc.unwrap_or_else(|| placeholder_service(raw_services.len())));
+    }
+
+    // Routes.
+    let mut routes = Index::new("route");
+    let mut route_ids = HashMap::new();
+    let mut route_names = HashMap::new();
+    for (i, raw) in raw_routes.iter().enumerate() {
+        if let Some(n) = str_field(raw.value, "name") {
+            routes.by_key.insert(n.to_string(), i);
+            routes.names.push(n.to_string());
+        }
+        let spec = parse::<RouteSpec>(raw.value, &raw.path, &mut issues);
+        let key = spec
+            .as_ref()
+            .and_then(|s| s.name.clone())
+            .unwrap_or_else(|| raw.path.clone());
+        let id = assign_id(
+            "routes",
+            spec.as_ref().and_then(|s| s.id.as_deref()),
+            &key,
+            &raw.path,
+            &mut route_ids,
+            &mut issues,
+        );
+        routes.by_key.insert(id.clone(), i);
+        let Some(spec) = spec else {
+            model.routes.push(placeholder_route());
+            continue;
+        };
+        if let Some(n) = spec.name.as_deref() {
+            check_name(n, &raw.path, &mut issues);
+            unique(
+                "routes",
+                "name",
+                n,
+                &raw.path,
+                &mut route_names,
+                &mut issues,
+            );
+        }
+        let service = match (&spec.service, raw.parent) {
+            (Some(r), Some(parent)) => {
+                let named = services.resolve(r, &join(&raw.path, "service"), &mut issues);
+                if named.is_some_and(|n| n != parent) {
+                    issues.push(
+                        join(&raw.path, "service"),
+                        "a nested route cannot name another service",
+                    );
+                }
+                Some(parent)
+            }
+            (Some(r), None) => services.resolve(r, &join(&raw.path, "service"), &mut issues),
+            (None, parent) => parent,
+        };
+        model
+            .routes
+            .push(route(spec, id, service, legacy, &raw.path, &mut issues));
+    }
+
+    // Consumers.
+    let mut consumers = Index::new("consumer");
+    let mut consumer_ids = HashMap::new();
+    let mut usernames = HashMap::new();
+    let mut custom_ids = HashMap::new();
+    for (i, raw) in raw_consumers.iter().enumerate() {
+        for k in ["username", "custom_id"] {
+            if let Some(n) = str_field(raw.value, k) {
+                consumers.by_key.insert(n.to_string(), i);
+                if k == "username" {
+                    consumers.names.push(n.to_string());
+                }
+            }
+        }
+        let spec = parse::<ConsumerSpec>(raw.value, &raw.path, &mut issues);
+        let key = spec
+            .as_ref()
+            .and_then(|s| s.username.clone().or(s.custom_id.clone()))
+            .unwrap_or_else(|| raw.path.clone());
+        let id = assign_id(
+            "consumers",
+            spec.as_ref().and_then(|s| s.id.as_deref()),
+            &key,
+            &raw.path,
+            &mut consumer_ids,
+            &mut issues,
+        );
+        consumers.by_key.insert(id.clone(), i);
+        let spec = spec.unwrap_or(ConsumerSpec {
+            id: None,
+            username: None,
+            custom_id: Some(String::new()),
+            tags: None,
+            jwt_secrets: Vec::new(),
+            plugins: Vec::new(),
+            comment: None,
+            ignore: None,
+        });
+        let username = spec.username.filter(|s| !s.is_empty());
+        let custom_id = spec.custom_id;
+        if username.is_none() && custom_id.is_none() {
+            issues.push(
+                raw.path.clone(),
+                "at least one of these fields must be non-empty: 'custom_id', 'username'",
+            );
+        }
+        if let Some(u) = &username {
+            unique(
+                "consumers",
+                "username",
+                u,
+                &raw.path,
+                &mut usernames,
+                &mut issues,
+            );
+        }
+        if let Some(c) = custom_id.as_ref().filter(|c| !c.is_empty()) {
+            unique(
+                "consumers",
+                "custom_id",
+                c,
+                &raw.path,
+                &mut custom_ids,
+                &mut issues,
+            );
+        }
+        model.consumers.push(Consumer {
+            id,
+            username,
+            custom_id: custom_id.filter(|c| !c.is_empty()),
+            tags: spec.tags,
+        });
+    }
+
+    // JWT credentials.
+    let mut secret_ids = HashMap::new();
+    let mut secret_keys = HashMap::new();
+    for raw in &raw_secrets {
+        let Some(spec) = parse::<JwtSecretSpec>(raw.value, &raw.path, &mut issues) else {
+            continue;
+        };
+        let consumer = match (&spec.consumer, raw.parent) {
+            (_, Some(p)) => Some(p),
+            (Some(r), None) => consumers.resolve(r, &join(&raw.path, "consumer"), &mut issues),
+            (None, None) => {
+                issues.push(join(&raw.path, "consumer"), "required field missing");
+                None
+            }
+        };
+        let key = spec.key.clone().unwrap_or_else(random_token);
+        if key.is_empty() {
+            issues.push(join(&raw.path, "key"), "must not be empty");
+        }
+        unique(
+            "jwt_secrets",
+            "key",
+            &key,
+            &raw.path,
+            &mut secret_keys,
+            &mut issues,
+        );
+        let id = assign_id(
+            "jwt_secrets",
+            spec.id.as_deref(),
+            &key,
+            &raw.path,
+            &mut secret_ids,
+            &mut issues,
+        );
+        let algorithm = spec.algorithm.clone().unwrap_or_else(|| "HS256".into());
+        if !ALGORITHMS.contains(&algorithm.as_str()) {
+            issues.push(
+                join(&raw.path, "algorithm"),
+                format!(
+                    "expected one of: {} (got \"{algorithm}\")",
+                    ALGORITHMS.join(", ")
+                ),
+            );
+        } else if let Err(e) =
+            super::tls::check_public_key(&algorithm, spec.rsa_public_key.as_deref())
+        {
+            issues.push(join(&raw.path, "rsa_public_key"), e);
+        }
+        if let Some(consumer) = consumer {
+            model.jwt_secrets.push(JwtSecret {
+                id,
+                key,
+                secret: spec.secret.unwrap_or_else(random_token),
+                algorithm,
+                rsa_public_key: spec.rsa_public_key,
+                consumer,
+                tags: spec.tags,
+            });
+        }
+    }
+
+    // Plugins.
+    let mut plugin_ids = HashMap::new();
+    let mut plugin_scopes = HashMap::new();
+    let known: Vec<&str> = KNOWN.iter().map(|(n, _)| *n).collect();
+    for raw in &raw_plugins {
+        let Some(spec) = parse::<PluginSpec>(raw.value, &raw.path, &mut issues) else {
+            continue;
+        };
+        let service = match (&spec.service, raw.scope.0) {
+            (_, Some(s)) => Some(s),
+            (Some(r), None) => services.resolve(r, &join(&raw.path, "service"), &mut issues),
+            (None, None) => None,
+        };
+        let route = match (&spec.route, raw.scope.1) {
+            (_, Some(r)) => Some(r),
+            (Some(r), None) => routes.resolve(r, &join(&raw.path, "route"), &mut issues),
+            (None, None) => None,
+        };
+        let consumer = match (&spec.consumer, raw.scope.2) {
+            (_, Some(c)) => Some(c),
+            (Some(r), None) => consumers.resolve(r, &join(&raw.path, "consumer"), &mut issues),
+            (None, None) => None,
+        };
+        let config = match PluginConfig::parse(&spec.name, spec.config.as_ref()) {
+            Ok(c) => Some(c),
+            Err(None) => {
+                issues.push(
+                    join(&raw.path, "name"),
+                    format!(
+                        "plugin '{}' not enabled; known plugins: {}",
+                        spec.name,
+                        known.join(", ")
+                    ),
+                );
+                None
+            }
+            Err(Some(list)) => {
+                for (field, msg) in list {
+                    issues.push(join(&join(&raw.path, "config"), &field), msg);
+                }
+                None
+            }
+        };
+        let scope_key = format!(
+            "{}|{}|{}|{}|{}",
+            spec.name,
+            service.map(|s| model.services[s].id.as_str()).unwrap_or(""),
+            route
+                .and_then(|r| model.routes.get(r))
+                .map(|r| r.id.as_str())
+                .unwrap_or(""),
+            consumer
+                .and_then(|c| model.consumers.get(c))
+                .map(|c| c.id.as_str())
+                .unwrap_or(""),
+            spec.instance_name.as_deref().unwrap_or("")
+        );
+        if let Some(first) = plugin_scopes.insert(scope_key.clone(), raw.path.clone()) {
+            issues.push(
+                raw.path.clone(),
+                format!("uniqueness violation: plugin '{}' with the same scope already declared at {first}", spec.name),
+            );
+        }
+        let id = assign_id(
+            "plugins",
+            spec.id.as_deref(),
+            &scope_key,
+            &raw.path,
+            &mut plugin_ids,
+            &mut issues,
+        );
+        if spec.name == "jwt" && consumer.is_some() {
+            issues.push(
+                raw.path.clone(),
+                "plugin 'jwt' cannot be applied to consumers",
+            );
+        }
+        if let Some(PluginConfig::Jwt(c)) = &config {
+            if let Some(anon) = &c.anonymous {
+                if !consumers.by_key.contains_key(anon) {
+                    issues.push(
+                        join(&raw.path, "config.anonymous"),
+                        format!("no consumer with id or username \"{anon}\""),
+                    );
+                }
+            }
+        }
+        let protocols = spec
+            .protocols
+            .unwrap_or_else(|| vec!["grpc".into(), "grpcs".into(), "http".into(), "https".into()]);
+        if let Some(config) = config {
+            model.plugins.push(Plugin {
+                id,
+                name: spec.name,
+                instance_name: spec.instance_name,
+                config,
+                service,
+                route,
+                consumer,
+                protocols,
+                enabled: spec.enabled.unwrap_or(true),
+                tags: spec.tags,
+            });
+        }
+    }
+
+    if issues.0.is_empty() && service_ok.iter().all(|ok| *ok) {
+        Ok(model)
+    } else {
+        Err(issues.0)
+    }
+}
+
+fn check_name(name: &str, path: &str, issues: &mut Issues) {
+    let ok = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-~".contains(c) || !c.is_ascii());
+    if !ok {
+        issues.push(
+            join(path, "name"),
+            format!("invalid value '{name}': the only accepted ascii characters are alphanumerics or ., -, _, and ~"),
+        );
+    }
+}
+
+fn placeholder_service(_n: usize) -> Service {
+    Service {
+        id: String::new(),
+        name: None,
+        protocol: "http".into(),
+        host: String::new(),
+        port: 80,
+        path: None,
+        retries: 0,
+        connect_timeout: 1,
+        write_timeout: 1,
+        read_timeout: 1,
+        enabled: false,
+        tls_verify: None,
+        ca_certificates: None,
+        tags: None,
+    }
+}
+
+fn placeholder_route() -> Route {
+    Route {
+        id: String::new(),
+        name: None,
+        protocols: Vec::new(),
+        methods: None,
+        hosts: None,
+        paths: None,
+        headers: None,
+        strip_path: true,
+        preserve_host: false,
+        path_handling: "v0".into(),
+        regex_priority: 0,
+        https_redirect_status_code: 426,
+        request_buffering: true,
+        response_buffering: true,
+        service: None,
+        tags: None,
+    }
+}
+
+const MAX_TIMEOUT: u64 = 2_147_483_646;
+
+fn service(
+    spec: ServiceSpec,
+    id: String,
+    path: &str,
+    cas: &[CaCertificate],
+    issues: &mut Issues,
+) -> Option<Service> {
+    let before = issues.0.len();
+    let (protocol, host, port, svc_path) = match &spec.url {
+        Some(url) => {
+            if spec.protocol.is_some()
+                || spec.host.is_some()
+                || spec.port.is_some()
+                || spec.path.is_some()
+            {
+                issues.push(
+                    join(path, "url"),
+                    "cannot be combined with protocol, host, port or path",
+                );
+            }
+            match parse_url(url) {
+                Ok(parts) => parts,
+                Err(e) => {
+                    issues.push(join(path, "url"), e);
+                    return None;
+                }
+            }
+        }
+        None => {
+            let Some(host) = spec.host.clone() else {
+                issues.push(join(path, "host"), "required field missing");
+                return None;
+            };
+            (
+                spec.protocol.clone().unwrap_or_else(|| "http".into()),
+                host,
+                spec.port.unwrap_or(80),
+                spec.path.clone(),
+            )
+        }
+    };
+    match protocol.as_str() {
+        "http" | "https" => {}
+        "grpc" | "grpcs" | "tcp" | "tls" | "tls_passthrough" | "udp" | "ws" | "wss" => issues.push(
+            join(path, "protocol"),
+            format!("protocol '{protocol}' is not supported by Skyport yet (use http or https)"),
+        ),
+        other => issues.push(
+            join(path, "protocol"),
+            format!("expected one of: http, https (got \"{other}\")"),
+        ),
+    }
+    if let Err(e) = check_host(&host) {
+        issues.push(join(path, "host"), e);
+    }
+    if port == 0 || port > 65535 {
+        issues.push(
+            join(path, "port"),
+            format!("value should be between 1 and 65535 (got {port})"),
+        );
+    }
+    if let Some(p) = &svc_path {
+        if !p.starts_with('/') {
+            issues.push(join(path, "path"), "should start with: /");
+        } else if p.contains("//") {
+            issues.push(join(path, "path"), "must not have empty segments");
+        } else if p.contains(['?', '#', ' ']) {
+            issues.push(
+                join(path, "path"),
+                "invalid path: only RFC 3986 path characters are allowed",
+            );
+        }
+    }
+    for (field, v) in [
+        ("connect_timeout", spec.connect_timeout),
+        ("write_timeout", spec.write_timeout),
+        ("read_timeout", spec.read_timeout),
+    ] {
+        if let Some(v) = v {
+            if v == 0 || v > MAX_TIMEOUT {
+                issues.push(
+                    join(path, field),
+                    format!("value should be between 1 and {MAX_TIMEOUT}"),
+                );
+            }
+        }
+    }
+    if spec.retries.is_some_and(|r| r > 32767) {
+        issues.push(join(path, "retries"), "value should be between 0 and 32767");
+    }
+    if spec.client_certificate.is_some() {
+        issues.push(
+            join(path, "client_certificate"),
+            "client certificates are not supported by Skyport yet",
+        );
+    }
+    if let Some(list) = &spec.ca_certificates {
+        if protocol != "https" {
+            issues.push(
+                join(path, "ca_certificates"),
+                "only allowed when protocol is https",
+            );
+        }
+        for (i, c) in list.iter().enumerate() {
+            if !cas.iter().any(|ca| ca.id.eq_ignore_ascii_case(c)) {
+                let known: Vec<&str> = cas.iter().map(|c| c.id.as_str()).collect();
+                issues.push(
+                    join(path, &format!("ca_certificates[{i}]")),
+                    format!(
+                        "unknown ca_certificate \"{c}\" (known: {})",
+                        if known.is_empty() {
+                            "none".into()
+                        } else {
+                            known.join(", ")
+                        }
+                    ),
+                );
+            }
+        }
+    }
+    if issues.0.len() > before {
+        return None;
+    }
+    Some(Service {
+        id,
+        name: spec.name,
+        protocol,
+        host,
+        port: port as u16,
+        path: svc_path,
+        retries: spec.retries.unwrap_or(5),
+        connect_timeout: spec.connect_timeout.unwrap_or(60_000),
+        write_timeout: spec.write_timeout.unwrap_or(60_000),
+        read_timeout: spec.read_timeout.unwrap_or(60_000),
+        enabled: spec.enabled.unwrap_or(true),
+        tls_verify: spec.tls_verify,
+        ca_certificates: spec
+            .ca_certificates
+            .map(|v| v.into_iter().map(|s| s.to_ascii_lowercase()).collect()),
+        tags: spec.tags,
+    })
+}
+
+/// Splits Kong's `url` shorthand into protocol, host, port and path.
+fn parse_url(url: &str) -> Result<(String, String, u32, Option<String>), String> {
+    let uri: http::Uri = url
+        .parse()
+        .map_err(|e| format!("invalid url \"{url}\": {e}"))?;
+    let scheme = uri
+        .scheme_str()
+        .ok_or_else(|| format!("invalid url \"{url}\": missing scheme (http:// or https://)"))?
+        .to_ascii_lowercase();
+    let host = uri
+        .host()
+        .ok_or_else(|| format!("invalid url \"{url}\": missing host"))?
+        .to_string();
+    if uri.query().is_some() {
+        return Err(format!(
+            "invalid url \"{url}\": a service url cannot carry a query string"
+        ));
+    }
+    let port = match uri.port_u16() {
+        Some(p) => p as u32,
+        None if scheme == "https" => 443,
+        None => 80,
+    };
+    // http::Uri reports "/" for an absent path; Kong keeps it unset.
+    let after_authority = url.splitn(4, '/').nth(3);
+    let path = match after_authority {
+        None => None,
+        Some(_) => Some(uri.path().to_string()),
+    };
+    Ok((scheme, host, port, path))
+}
+
+fn check_host(host: &str) -> Result<(), String> {
+    if host.is_empty() {
+        return Err("required field missing".into());
+    }
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    if bare.parse::<std::net::IpAddr>().is_ok() {
+        return Ok(());
+    }
+    let ok = host.len() <= 253
+        && host.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("invalid hostname \"{host}\""))
+    }
+}
+
+fn route(
+    spec: RouteSpec,
+    id: String,
+    service: Option<usize>,
+    legacy: bool,
+    path: &str,
+    issues: &mut Issues,
+) -> Route {
+    let protocols = spec
+        .protocols
+        .clone()
+        .unwrap_or_else(|| vec!["http".into(), "https".into()]);
+    for (i, p) in protocols.iter().enumerate() {
+        if p != "http" && p != "https" {
+            issues.push(
+                join(path, &format!("protocols[{i}]")),
+                format!("protocol '{p}' is not supported by Skyport yet (use http or https)"),
+            );
+        }
+    }
+    if let Some(methods) = &spec.methods {
+        for (i, m) in methods.iter().enumerate() {
+            if m.is_empty() || !m.chars().all(|c| c.is_ascii_uppercase()) {
+                issues.push(
+                    join(path, &format!("methods[{i}]")),
+                    format!("invalid value: {m} (methods are upper-case tokens, e.g. GET)"),
+                );
+            }
+        }
+    }
+    if let Some(hosts) = &spec.hosts {
+        for (i, h) in hosts.iter().enumerate() {
+            if let Err(e) = HostRule::parse(h) {
+                issues.push(join(path, &format!("hosts[{i}]")), e);
+            }
+        }
+    }
+    let paths = spec.paths.clone().map(|ps| {
+        ps.into_iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let p = if legacy
+                    && !p.starts_with('~')
+                    && p.contains([
+                        '^', '$', '*', '+', '?', '(', ')', '[', ']', '{', '}', '|', '\\',
+                    ]) {
+                    format!("~{p}")
+                } else {
+                    p
+                };
+                check_path(&p, &join(path, &format!("paths[{i}]")), issues);
+                p
+            })
+            .collect::<Vec<_>>()
+    });
+    if let Some(headers) = &spec.headers {
+        for (name, values) in headers {
+            let hpath = join(path, &format!("headers.{name}"));
+            if name.eq_ignore_ascii_case("host") {
+                issues.push(hpath, "cannot contain 'host' header, which must be specified in the 'hosts' attribute");
+                continue;
+            }
+            if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+                issues.push(hpath.clone(), format!("invalid header name \"{name}\""));
+            }
+            if values.is_empty() {
+                issues.push(hpath.clone(), "expected at least one value");
+            }
+            for v in values {
+                if let Some(re) = v.strip_prefix("~*") {
+                    if let Err(e) = regex::Regex::new(&format!("(?i){re}")) {
+                        issues.push(hpath.clone(), format!("invalid regex \"{v}\": {e}"));
+                    }
+                }
+            }
+        }
+    }
+    let set = |o: &Option<Vec<String>>| o.as_ref().is_some_and(|v| !v.is_empty());
+    if !set(&spec.methods)
+        && !set(&spec.hosts)
+        && !set(&paths)
+        && spec.headers.as_ref().is_none_or(|h| h.is_empty())
+    {
+        issues.push(
+            path.to_string(),
+            "must set one of 'methods', 'hosts', 'headers', 'paths' when 'protocols' is 'http'",
+        );
+    }
+    for (field, present) in [
+        ("snis", spec.snis.as_ref().is_some_and(|v| !v.is_empty())),
+        (
+            "sources",
+            spec.sources.as_ref().is_some_and(|v| !v.is_empty()),
+        ),
+        (
+            "destinations",
+            spec.destinations.as_ref().is_some_and(|v| !v.is_empty()),
+        ),
+    ] {
+        if present {
+            issues.push(
+                join(path, field),
+                format!("matching by '{field}' is not supported by Skyport yet"),
+            );
+        }
+    }
+    let path_handling = spec.path_handling.clone().unwrap_or_else(|| "v0".into());
+    if path_handling != "v0" && path_handling != "v1" {
+        issues.push(
+            join(path, "path_handling"),
+            format!("expected one of: v0, v1 (got \"{path_handling}\")"),
+        );
+    }
+    let redirect = spec.https_redirect_status_code.unwrap_or(426);
+    if ![426, 301, 302, 307, 308].contains(&redirect) {
+        issues.push(
+            join(path, "https_redirect_status_code"),
+            "expected one of: 426, 301, 302, 307, 308",
+        );
+    }
+    Route {
+        id,
+        name: spec.name,
+        protocols,
+        methods: spec.methods,
+        hosts: spec.hosts,
+        paths,
+        headers: spec.headers,
+        strip_path: spec.strip_path.unwrap_or(true),
+        preserve_host: spec.preserve_host.unwrap_or(false),
+        path_handling,
+        regex_priority: spec.regex_priority.unwrap_or(0),
+        https_redirect_status_code: redirect,
+        request_buffering: spec.request_buffering.unwrap_or(true),
+        response_buffering: spec.response_buffering.unwrap_or(true),
+        service,
+        tags: spec.tags,
+    }
+}
+
+fn check_path(p: &str, at: &str, issues: &mut Issues) {
+    if let Some(re) = p.strip_prefix('~') {
+        if let Err(e) = regex::Regex::new(&format!("^(?:{re})")) {
+            issues.push(at, format!("invalid regex: '{re}': {e}"));
+        }
+    } else if !p.starts_with('/') {
+        issues.push(at, "should start with: / (fixed path) or ~/ (regex path)");
+    } else {
+        let n = normalize(p);
+        if n != p {
+            issues.push(
+                at,
+                format!("non-normalized path, consider use '{n}' instead"),
+            );
+        }
+    }
+}

@@ -1,0 +1,408 @@
+//! The one place that turns any gateway-made answer into status + headers + body.
+//!
+//! Two shapes, as Kong has them: *gateway errors* (no route, upstream failure, internal error)
+//! use a template chosen from `Accept` and carry the request id; *plugin exits* (a 401 from
+//! `jwt`, a 429 from `rate-limiting`) are plain JSON objects built by the plugin.
+
+use bytes::Bytes;
+use http::{HeaderName, HeaderValue};
+use pingora::http::ResponseHeader;
+
+/// The `Server` header on responses Skyport makes itself.
+pub const SERVER: &str = concat!("skyport/", env!("CARGO_PKG_VERSION"));
+
+/// Every failure Skyport answers itself, with Kong's status and message.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum GatewayError {
+    /// No route matched.
+    #[error("no Route matched with those values")]
+    NoRoute,
+    /// The matched route has no service and no plugin answered.
+    #[error("no Service found with those values")]
+    NoService,
+    /// Connect, read or write to the upstream timed out.
+    #[error("The upstream server is timing out")]
+    UpstreamTimeout,
+    /// The upstream refused, reset, or answered garbage.
+    #[error("An invalid response was received from the upstream server")]
+    UpstreamInvalid,
+    /// No upstream could be used at all.
+    #[error("The upstream server is currently unavailable")]
+    UpstreamUnavailable,
+    /// The service's host name did not resolve.
+    #[error("name resolution failed")]
+    NameResolution,
+    /// A plugin named in the config is not available in this build.
+    #[error("plugin '{0}' is configured on this route but not implemented yet")]
+    PluginNotImplemented(String),
+    /// Anything unexpected; the detail goes to the log, not to the client.
+    #[error("An unexpected error occurred")]
+    Internal(String),
+    /// A malformed request.
+    #[error("Bad request")]
+    BadRequest,
+    /// TRACE, or a method the gateway refuses.
+    #[error("Method not allowed")]
+    MethodNotAllowed,
+    /// The request header block is too large.
+    #[error("Request header or cookie too large")]
+    HeaderTooLarge,
+}
+
+impl GatewayError {
+    /// The HTTP status this error answers with.
+    pub fn status(&self) -> u16 {
+        match self {
+            GatewayError::NoRoute => 404,
+            GatewayError::NoService
+            | GatewayError::UpstreamUnavailable
+            | GatewayError::NameResolution => 503,
+            GatewayError::UpstreamTimeout => 504,
+            GatewayError::UpstreamInvalid => 502,
+            GatewayError::PluginNotImplemented(_) | GatewayError::Internal(_) => 500,
+            GatewayError::BadRequest | GatewayError::HeaderTooLarge => 400,
+            GatewayError::MethodNotAllowed => 405,
+        }
+    }
+
+    /// Errors of the proxying layer (nginx-level in Kong) fall back to the request's
+    /// content type and then to text; routing and plugin errors default to JSON.
+    fn proxy_level(&self) -> bool {
+        matches!(
+            self,
+            GatewayError::UpstreamTimeout
+                | GatewayError::UpstreamInvalid
+                | GatewayError::UpstreamUnavailable
+                | GatewayError::BadRequest
+                | GatewayError::HeaderTooLarge
+        )
+    }
+
+    /// Maps a Pingora error raised while proxying to the answer the client gets.
+    pub fn from_proxy_error(e: &pingora::Error) -> GatewayError {
+        use pingora::ErrorSource;
+        use pingora::ErrorType::*;
+        match e.etype() {
+            ConnectTimedout | ReadTimedout | WriteTimedout | TLSHandshakeTimedout => {
+                GatewayError::UpstreamTimeout
+            }
+            HTTPStatus(code) if *code == 400 || *code == 431 => GatewayError::BadRequest,
+            InvalidHTTPHeader | H1Error | H2Error if e.esource() == &ErrorSource::Downstream => {
+                GatewayError::BadRequest
+            }
+            Custom(_) | CustomCode(_, _) if e.esource() == &ErrorSource::Internal => {
+                GatewayError::Internal(e.to_string())
+            }
+            _ => GatewayError::UpstreamInvalid,
+        }
+    }
+}
+
+/// The body formats a gateway error can be rendered in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Json,
+    Text,
+    Html,
+    Xml,
+}
+
+impl Format {
+    fn mime(self) -> &'static str {
+        match self {
+            Format::Json => "application/json; charset=utf-8",
+            Format::Text => "text/plain; charset=utf-8",
+            Format::Html => "text/html; charset=utf-8",
+            Format::Xml => "application/xml; charset=utf-8",
+        }
+    }
+
+    fn of_media_type(m: &str) -> Option<Format> {
+        let m = m
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        match m.as_str() {
+            "application/json" => Some(Format::Json),
+            "text/plain" => Some(Format::Text),
+            "text/html" => Some(Format::Html),
+            "application/xml" | "text/xml" => Some(Format::Xml),
+            _ if m.ends_with("+json") => Some(Format::Json),
+            _ => None,
+        }
+    }
+
+    /// Picks the format from an `Accept` header by quality, highest first.
+    pub fn negotiate(accept: Option<&str>) -> Option<Format> {
+        let accept = accept?;
+        let mut best: Option<(f32, Format)> = None;
+        for part in accept.split(',') {
+            let mut pieces = part.split(';');
+            let media = pieces.next().unwrap_or("").trim();
+            let q = pieces
+                .filter_map(|p| p.trim().strip_prefix("q="))
+                .find_map(|v| v.trim().parse::<f32>().ok())
+                .unwrap_or(1.0);
+            if q <= 0.0 {
+                continue;
+            }
+            if let Some(f) = Format::of_media_type(media) {
+                if best.is_none_or(|(bq, _)| q > bq) {
+                    best = Some((q, f));
+                }
+            }
+        }
+        best.map(|(_, f)| f)
+    }
+}
+
+/// What the client asked for, as far as error rendering cares.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct RenderHints<'a> {
+    /// The request's `Accept` header.
+    pub accept: Option<&'a str>,
+    /// The request's `Content-Type` header.
+    pub content_type: Option<&'a str>,
+    /// A HEAD request gets headers only.
+    pub head: bool,
+}
+
+/// A rendered response: the header and (for non-HEAD requests) the body.
+pub struct Rendered {
+    /// Status and headers.
+    pub header: ResponseHeader,
+    /// The body, empty for HEAD.
+    pub body: Bytes,
+}
+
+fn escape_html(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// Renders a gateway error with Kong's templates.
+pub fn render_error(err: &GatewayError, hints: RenderHints<'_>, request_id: &str) -> Rendered {
+    let format = Format::negotiate(hints.accept).unwrap_or_else(|| {
+        if err.proxy_level() {
+            hints
+                .content_type
+                .and_then(Format::of_media_type)
+                .unwrap_or(Format::Text)
+        } else {
+            Format::Json
+        }
+    });
+    let msg = err.to_string();
+    let body = match format {
+        Format::Json => format!(
+            "{{\n  \"message\":{},\n  \"request_id\":\"{request_id}\"\n}}",
+            serde_json::Value::String(msg)
+        ),
+        Format::Text => format!("{msg}\nrequest_id: {request_id}\n"),
+        Format::Html => format!(
+            "<!doctype html>\n<html>\n  <head>\n    <meta charset=\"utf-8\">\n    <title>Error</title>\n  </head>\n  <body>\n    <h1>Error</h1>\n    <p>{}.</p>\n    <p>request_id: {request_id}</p>\n  </body>\n</html>\n",
+            escape_html(&msg)
+        ),
+        Format::Xml => format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<error>\n  <message>{}</message>\n  <requestid>{request_id}</requestid>\n</error>\n",
+            escape_html(&msg)
+        ),
+    };
+    let mut extra = Vec::with_capacity(1);
+    if err.status() == 405 {
+        extra.push((
+            http::header::ALLOW,
+            HeaderValue::from_static("GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"),
+        ));
+    }
+    build(
+        err.status(),
+        format.mime(),
+        &extra,
+        Bytes::from(body),
+        hints.head,
+    )
+}
+
+/// A plugin's answer: a status, extra headers and a JSON body (Kong's `kong.response.exit`).
+#[derive(Debug, Clone)]
+pub struct Exit {
+    /// Status code.
+    pub status: u16,
+    /// Headers added to the answer.
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// The body bytes.
+    pub body: Bytes,
+    /// The body's content type.
+    pub content_type: &'static str,
+}
+
+impl Exit {
+    /// A JSON exit `{"message": msg}`.
+    pub fn message(status: u16, msg: &str) -> Exit {
+        Exit::json(status, &serde_json::json!({ "message": msg }))
+    }
+
+    /// A JSON exit with any JSON body.
+    pub fn json(status: u16, body: &serde_json::Value) -> Exit {
+        Exit {
+            status,
+            headers: Vec::new(),
+            body: Bytes::from(body.to_string()),
+            content_type: "application/json; charset=utf-8",
+        }
+    }
+
+    /// Adds a header to the exit.
+    pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Exit {
+        self.headers.push((name, value));
+        self
+    }
+}
+
+/// Renders a plugin exit.
+pub fn render_exit(exit: &Exit, head: bool) -> Rendered {
+    build(
+        exit.status,
+        exit.content_type,
+        &exit.headers,
+        exit.body.clone(),
+        head,
+    )
+}
+
+fn build(
+    status: u16,
+    content_type: &str,
+    extra: &[(HeaderName, HeaderValue)],
+    body: Bytes,
+    head: bool,
+) -> Rendered {
+    // Every value here is a valid header by construction, so a failure would be a
+    // programming error; fall back to a bare 500 header rather than panic.
+    let header = (|| -> pingora::Result<ResponseHeader> {
+        let mut h = ResponseHeader::build(status, Some(4 + extra.len()))?;
+        h.insert_header(http::header::CONTENT_TYPE, content_type)?;
+        h.insert_header(http::header::CONTENT_LENGTH, body.len().to_string())?;
+        h.insert_header(http::header::SERVER, SERVER)?;
+        for (k, v) in extra {
+            h.append_header(k.clone(), v.clone())?;
+        }
+        Ok(h)
+    })()
+    .or_else(|_| ResponseHeader::build(500, None))
+    .unwrap_or_else(|_| ResponseHeader::build_no_case(500, None).expect("static 500 header"));
+    Rendered {
+        header,
+        body: if head { Bytes::new() } else { body },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body_of(err: &GatewayError, accept: Option<&str>) -> (u16, String, String) {
+        let r = render_error(
+            err,
+            RenderHints {
+                accept,
+                ..Default::default()
+            },
+            "abc",
+        );
+        let ct = r
+            .header
+            .headers
+            .get("content-type")
+            .map(|v| v.to_str().unwrap_or("").to_string())
+            .unwrap_or_default();
+        (
+            r.header.status.as_u16(),
+            ct,
+            String::from_utf8_lossy(&r.body).into_owned(),
+        )
+    }
+
+    #[test]
+    fn every_error_class_has_kongs_status_and_message() {
+        let cases = [
+            (
+                GatewayError::NoRoute,
+                404,
+                "no Route matched with those values",
+            ),
+            (
+                GatewayError::NoService,
+                503,
+                "no Service found with those values",
+            ),
+            (
+                GatewayError::UpstreamTimeout,
+                504,
+                "The upstream server is timing out",
+            ),
+            (
+                GatewayError::UpstreamInvalid,
+                502,
+                "An invalid response was received from the upstream server",
+            ),
+            (
+                GatewayError::UpstreamUnavailable,
+                503,
+                "The upstream server is currently unavailable",
+            ),
+            (GatewayError::NameResolution, 503, "name resolution failed"),
+            (
+                GatewayError::Internal("x".into()),
+                500,
+                "An unexpected error occurred",
+            ),
+            (GatewayError::BadRequest, 400, "Bad request"),
+            (GatewayError::MethodNotAllowed, 405, "Method not allowed"),
+            (
+                GatewayError::HeaderTooLarge,
+                400,
+                "Request header or cookie too large",
+            ),
+        ];
+        for (err, status, msg) in cases {
+            let (s, ct, body) = body_of(&err, Some("application/json"));
+            assert_eq!(s, status);
+            assert!(ct.starts_with("application/json"));
+            assert_eq!(
+                body,
+                format!("{{\n  \"message\":\"{msg}\",\n  \"request_id\":\"abc\"\n}}")
+            );
+        }
+    }
+
+    #[test]
+    fn accept_picks_the_template() {
+        let (_, ct, body) = body_of(&GatewayError::NoRoute, Some("text/html;q=0.5, text/plain"));
+        assert!(ct.starts_with("text/plain"));
+        assert_eq!(
+            body,
+            "no Route matched with those values\nrequest_id: abc\n"
+        );
+        let (_, ct, body) = body_of(&GatewayError::NoRoute, Some("application/xml"));
+        assert!(ct.starts_with("application/xml"));
+        assert!(body.contains("<message>no Route matched with those values</message>"));
+        let (_, ct, _) = body_of(&GatewayError::NoRoute, Some("text/html"));
+        assert!(ct.starts_with("text/html"));
+    }
+
+    #[test]
+    fn defaults_json_for_routing_and_text_for_upstream_errors() {
+        let (_, ct, _) = body_of(&GatewayError::NoRoute, None);
+        assert!(ct.starts_with("application/json"));
+        let (_, ct, _) = body_of(&GatewayError::UpstreamTimeout, None);
+        assert!(ct.starts_with("text/plain"));
+        let (_, ct, _) = body_of(&GatewayError::UpstreamTimeout, Some("*/*"));
+        assert!(ct.starts_with("text/plain"));
+    }
+}

@@ -1,0 +1,106 @@
+//! The `skyport` binary: parse the command line and dispatch.
+
+use clap::Parser;
+use skyport::cli::{Cli, Command, ConfigAction};
+use skyport::config::{self, node::NodeSettings};
+use std::process::ExitCode;
+
+/// The annotated starter config `config init` writes.
+const STARTER: &str = include_str!("../conf/kong.yml");
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Version => {
+            println!("skyport {}", env!("CARGO_PKG_VERSION"));
+            ExitCode::SUCCESS
+        }
+        Command::Config {
+            action: ConfigAction::Init { file },
+        } => {
+            let created = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&file);
+            match created {
+                Ok(mut f) => match std::io::Write::write_all(&mut f, STARTER.as_bytes()) {
+                    Ok(()) => {
+                        println!("wrote {}", file.display());
+                        ExitCode::SUCCESS
+                    }
+                    Err(e) => {
+                        eprintln!("cannot write {}: {e}", file.display());
+                        ExitCode::FAILURE
+                    }
+                },
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    eprintln!("{} already exists; not overwriting it", file.display());
+                    ExitCode::FAILURE
+                }
+                Err(e) => {
+                    eprintln!("cannot create {}: {e}", file.display());
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Config {
+            action: ConfigAction::Check { file },
+        } => match config::load_file(&file) {
+            Ok(_) => {
+                println!("parse successful");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("Failed parsing {}:", file.display());
+                for line in e.lines() {
+                    eprintln!("{line}");
+                }
+                ExitCode::FAILURE
+            }
+        },
+        Command::Start { opt } => start(opt),
+    }
+}
+
+fn start(opt: pingora::prelude::Opt) -> ExitCode {
+    let settings = match NodeSettings::load(
+        opt.conf.as_deref().map(std::path::Path::new),
+        std::env::vars(),
+    ) {
+        Ok(s) => s,
+        Err(errors) => {
+            eprintln!("invalid node settings:");
+            for e in errors {
+                eprintln!("{e}");
+            }
+            return ExitCode::FAILURE;
+        }
+    };
+    skyport::telemetry::init(&settings.log_level);
+    let snapshot = match skyport::server::initial_snapshot(&settings) {
+        Ok(s) => s,
+        Err(e) => {
+            let path = settings
+                .declarative_config
+                .as_deref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
+            eprintln!("error parsing declarative config file {path}:");
+            for line in e.lines() {
+                eprintln!("{line}");
+            }
+            return ExitCode::FAILURE;
+        }
+    };
+    if opt.test {
+        println!("configuration is valid");
+        return ExitCode::SUCCESS;
+    }
+    match skyport::server::run(opt, settings, snapshot) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("skyport: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,53 @@
+//! Per-request state carried through the Pingora hooks.
+
+use crate::error::GatewayError;
+use crate::plugins::RequestState;
+use crate::snapshot::Snapshot;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Everything one request remembers between hooks.
+pub struct RequestCtx {
+    /// The config this request runs on, start to end.
+    pub snapshot: Arc<Snapshot>,
+    /// When the request arrived.
+    pub started: Instant,
+    /// 32 hex chars; sent upstream and to the client.
+    pub request_id: String,
+    /// Index of the matched route.
+    pub route: Option<usize>,
+    /// Path and query for the upstream request line.
+    pub upstream_uri: Option<http::Uri>,
+    /// The prefix strip_path removed, when it removed more than `/`.
+    pub stripped_prefix: Option<String>,
+    /// What plugins established and want applied.
+    pub plugins: RequestState,
+    /// Connect attempts made so far.
+    pub attempts: u32,
+    /// Resolved addresses of the service.
+    pub addrs: Option<Arc<[SocketAddr]>>,
+    /// When the upstream request was sent.
+    pub upstream_started: Option<Instant>,
+    /// A failure decided by Skyport (e.g. DNS) that `fail_to_proxy` renders.
+    pub pending_error: Option<GatewayError>,
+}
+
+impl RequestCtx {
+    /// A fresh context on the given snapshot.
+    pub fn new(snapshot: Arc<Snapshot>) -> RequestCtx {
+        RequestCtx {
+            snapshot,
+            started: Instant::now(),
+            request_id: uuid::Uuid::new_v4().simple().to_string(),
+            route: None,
+            upstream_uri: None,
+            stripped_prefix: None,
+            plugins: RequestState::default(),
+            attempts: 0,
+            addrs: None,
+            upstream_started: None,
+            pending_error: None,
+        }
+    }
+}

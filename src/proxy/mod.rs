@@ -1,0 +1,386 @@
+//! The proxy: Skyport's `ProxyHttp`. Each hook delegates to one step of the request path:
+//! route -> plugin chain -> peer -> upstream request -> response -> log.
+
+pub mod ctx;
+pub mod headers;
+
+use crate::error::{self, GatewayError, RenderHints, Rendered};
+use crate::plugins::Flow;
+use crate::router::{normalize, path, split_host_port, RequestInfo};
+use crate::state::State;
+use crate::telemetry::Metrics;
+use crate::upstream::dns::Resolver;
+use async_trait::async_trait;
+use ctx::RequestCtx;
+use pingora::http::{RequestHeader, ResponseHeader};
+use pingora::prelude::*;
+use pingora::proxy::{FailToProxy, ProxyHttp, Session};
+use pingora::upstreams::peer::HttpPeer;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// The gateway's proxy logic, shared by all workers.
+pub struct Gateway {
+    state: Arc<State>,
+    resolver: Resolver,
+    metrics: Arc<Metrics>,
+}
+
+impl Gateway {
+    /// A proxy over the given state.
+    pub fn new(state: Arc<State>, metrics: Arc<Metrics>) -> Gateway {
+        Gateway {
+            state,
+            resolver: Resolver::default(),
+            metrics,
+        }
+    }
+
+    /// Writes a response Skyport made itself (keeping the connection alive).
+    async fn respond(&self, session: &mut Session, ctx: &RequestCtx, r: Rendered) -> Result<bool> {
+        let Rendered { mut header, body } = r;
+        header.insert_header(headers::REQUEST_ID, ctx.request_id.as_str())?;
+        header.insert_header(
+            headers::RESPONSE_LATENCY,
+            ctx.started.elapsed().as_millis().to_string(),
+        )?;
+        for (k, v) in &ctx.plugins.response_headers {
+            header.append_header(k.clone(), v.clone())?;
+        }
+        let end = body.is_empty();
+        session.write_response_header(Box::new(header), end).await?;
+        if !end {
+            session.write_response_body(Some(body), true).await?;
+        }
+        Ok(true)
+    }
+
+    async fn respond_error(
+        &self,
+        session: &mut Session,
+        ctx: &RequestCtx,
+        err: &GatewayError,
+    ) -> Result<bool> {
+        if let GatewayError::Internal(detail) | GatewayError::PluginNotImplemented(detail) = err {
+            log::error!("request {}: {err}: {detail}", ctx.request_id);
+        }
+        let rendered = {
+            let req = session.req_header();
+            let hints = hints(req);
+            error::render_error(err, hints, &ctx.request_id)
+        };
+        self.respond(session, ctx, rendered).await
+    }
+
+    /// Matches the route and computes the upstream path; `Err` is the answer to send.
+    fn route(
+        &self,
+        session: &Session,
+        ctx: &mut RequestCtx,
+    ) -> std::result::Result<(), GatewayError> {
+        let req = session.req_header();
+        if req.method == http::Method::TRACE {
+            return Err(GatewayError::MethodNotAllowed);
+        }
+        let host_raw = match req.headers.get(http::header::HOST) {
+            Some(h) => h.to_str().map_err(|_| GatewayError::BadRequest)?,
+            None => match req.uri.authority() {
+                Some(a) => a.as_str(),
+                None if req.version == http::Version::HTTP_10 => "",
+                None => return Err(GatewayError::BadRequest),
+            },
+        };
+        let (host, _) = split_host_port(host_raw);
+        let normalized = normalize::normalize(req.uri.path());
+        let listener_port = server_port(session);
+        let found = ctx.snapshot.router.find(&RequestInfo {
+            method: req.method.as_str(),
+            host,
+            listener_port,
+            path: &normalized,
+            headers: &req.headers,
+        });
+        let Some(m) = found else {
+            return Err(GatewayError::NoRoute);
+        };
+        ctx.route = Some(m.route);
+        let route = &ctx.snapshot.routes[m.route];
+        if let Some(svc) = route.service {
+            let base = ctx.snapshot.services[svc].base_path.as_deref();
+            let stripped = if route.strip_path { m.path_len } else { None };
+            if let Some(n) = stripped {
+                let prefix = &normalized[..n];
+                if prefix != "/" {
+                    ctx.stripped_prefix = Some(prefix.to_string());
+                }
+            }
+            let p = path::upstream_path(base, &normalized, stripped);
+            let p = normalize::escape_for_upstream(&p);
+            let full = match req.uri.query() {
+                Some(q) => format!("{p}?{q}"),
+                None => p.into_owned(),
+            };
+            ctx.upstream_uri =
+                Some(http::Uri::try_from(full).map_err(|_| GatewayError::BadRequest)?);
+        }
+        Ok(())
+    }
+}
+
+fn hints(req: &RequestHeader) -> RenderHints<'_> {
+    RenderHints {
+        accept: req
+            .headers
+            .get(http::header::ACCEPT)
+            .and_then(|v| v.to_str().ok()),
+        content_type: req
+            .headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok()),
+        head: req.method == http::Method::HEAD,
+    }
+}
+
+fn server_port(session: &Session) -> u16 {
+    session
+        .server_addr()
+        .and_then(|a| a.as_inet())
+        .map(|a| a.port())
+        .unwrap_or(0)
+}
+
+fn is_tls(session: &Session) -> bool {
+    session.digest().is_some_and(|d| d.ssl_digest.is_some())
+}
+
+#[async_trait]
+impl ProxyHttp for Gateway {
+    type CTX = RequestCtx;
+
+    fn new_ctx(&self) -> RequestCtx {
+        RequestCtx::new(self.state.load())
+    }
+
+    async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
+        if let Err(e) = self.route(session, ctx) {
+            return self.respond_error(session, ctx, &e).await;
+        }
+        let Some(route_idx) = ctx.route else {
+            return self
+                .respond_error(session, ctx, &GatewayError::NoRoute)
+                .await;
+        };
+        let snapshot = ctx.snapshot.clone();
+        let route = &snapshot.routes[route_idx];
+        for plugin in &route.chain {
+            match plugin.access(session, &mut ctx.plugins).await {
+                Ok(Flow::Continue) => {}
+                Ok(Flow::Respond(exit)) => {
+                    let head = session.req_header().method == http::Method::HEAD;
+                    return self
+                        .respond(session, ctx, error::render_exit(&exit, head))
+                        .await;
+                }
+                Err(e) => return self.respond_error(session, ctx, &e).await,
+            }
+        }
+        if route.service.is_none() {
+            return self
+                .respond_error(session, ctx, &GatewayError::NoService)
+                .await;
+        }
+        Ok(false)
+    }
+
+    async fn upstream_peer(
+        &self,
+        _session: &mut Session,
+        ctx: &mut RequestCtx,
+    ) -> Result<Box<HttpPeer>> {
+        let svc_idx = ctx.route.and_then(|r| ctx.snapshot.routes[r].service);
+        let Some(svc) = svc_idx.map(|s| ctx.snapshot.services[s].clone()) else {
+            ctx.pending_error = Some(GatewayError::NoService);
+            return Error::e_explain(ErrorType::InternalError, "no service for the route");
+        };
+        let addr = match svc.ip {
+            Some(ip) => SocketAddr::new(ip, svc.port),
+            None => {
+                if ctx.addrs.is_none() {
+                    match self.resolver.resolve(&svc.host, svc.port).await {
+                        Ok(a) => ctx.addrs = Some(a),
+                        Err(e) => {
+                            ctx.pending_error = Some(e);
+                            return Error::e_explain(
+                                ErrorType::ConnectNoRoute,
+                                "name resolution failed",
+                            );
+                        }
+                    }
+                }
+                let addrs = ctx.addrs.as_deref().unwrap_or(&[]);
+                match addrs.get(ctx.attempts as usize % addrs.len().max(1)) {
+                    Some(a) => *a,
+                    None => {
+                        ctx.pending_error = Some(GatewayError::NameResolution);
+                        return Error::e_explain(ErrorType::ConnectNoRoute, "no address");
+                    }
+                }
+            }
+        };
+        Ok(svc.peer(addr))
+    }
+
+    fn fail_to_connect(
+        &self,
+        _session: &mut Session,
+        _peer: &HttpPeer,
+        ctx: &mut RequestCtx,
+        mut e: Box<Error>,
+    ) -> Box<Error> {
+        let retries = ctx
+            .route
+            .and_then(|r| ctx.snapshot.routes[r].service)
+            .map(|s| ctx.snapshot.services[s].retries)
+            .unwrap_or(0);
+        if ctx.attempts < retries {
+            ctx.attempts += 1;
+            e.set_retry(true);
+        }
+        e
+    }
+
+    async fn upstream_request_filter(
+        &self,
+        session: &mut Session,
+        upstream: &mut RequestHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        let snapshot = ctx.snapshot.clone();
+        let Some(route) = ctx.route.map(|r| &snapshot.routes[r]) else {
+            return Ok(());
+        };
+        if let Some(uri) = ctx.upstream_uri.take() {
+            upstream.set_uri(uri);
+        }
+        let req = session.req_header();
+        let host_raw = req
+            .headers
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .or_else(|| req.uri.authority().map(|a| a.as_str()))
+            .unwrap_or("")
+            .to_string();
+        let version = if req.version == http::Version::HTTP_2 {
+            "2"
+        } else {
+            "1.1"
+        };
+        let raw_path = req.uri.path().to_string();
+        let client_ip = session
+            .client_addr()
+            .and_then(|a| a.as_inet())
+            .map(|a| a.ip().to_string());
+        headers::strip_hop_by_hop(upstream);
+        let d = headers::Downstream {
+            client_ip,
+            proto: if is_tls(session) { "https" } else { "http" },
+            port: server_port(session),
+            host: split_host_port(&host_raw).0,
+            raw_path: &raw_path,
+            version,
+        };
+        headers::forwarded(upstream, &d, ctx.stripped_prefix.as_deref())?;
+        if route.preserve_host {
+            if !host_raw.is_empty() {
+                upstream.insert_header(http::header::HOST, host_raw.as_str())?;
+            }
+        } else if let Some(s) = route.service {
+            upstream.insert_header(http::header::HOST, snapshot.services[s].host_header.clone())?;
+        }
+        upstream.insert_header(headers::REQUEST_ID, ctx.request_id.as_str())?;
+        for (k, v) in &ctx.plugins.upstream_headers {
+            match v {
+                Some(v) => upstream.insert_header(k.clone(), v.clone())?,
+                None => {
+                    upstream.remove_header(k);
+                }
+            }
+        }
+        ctx.upstream_started = Some(Instant::now());
+        Ok(())
+    }
+
+    async fn response_filter(
+        &self,
+        _session: &mut Session,
+        resp: &mut ResponseHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        let upstream_ms = ctx.upstream_started.map(|t| t.elapsed().as_millis());
+        let proxy_ms = ctx
+            .upstream_started
+            .map(|t| t.duration_since(ctx.started).as_millis());
+        headers::on_response(resp, &ctx.request_id, upstream_ms, proxy_ms)?;
+        for (k, v) in &ctx.plugins.response_headers {
+            resp.append_header(k.clone(), v.clone())?;
+        }
+        Ok(())
+    }
+
+    async fn fail_to_proxy(
+        &self,
+        session: &mut Session,
+        e: &Error,
+        ctx: &mut RequestCtx,
+    ) -> FailToProxy
+    where
+        Self::CTX: Send + Sync,
+    {
+        let err = ctx
+            .pending_error
+            .take()
+            .unwrap_or_else(|| GatewayError::from_proxy_error(e));
+        let status = err.status();
+        log::warn!("request {} failed: {e} -> {status}", ctx.request_id);
+        if session.response_written().is_some() {
+            // Headers already went out: the only honest thing left is to close.
+            return FailToProxy {
+                error_code: status,
+                can_reuse_downstream: false,
+            };
+        }
+        let reuse = e.esource() != &pingora::ErrorSource::Downstream && session.is_body_done();
+        let rendered = error::render_error(&err, hints(session.req_header()), &ctx.request_id);
+        let Rendered { mut header, body } = rendered;
+        let via = headers::via_value(None, "1.1");
+        let _ = header.insert_header(http::header::VIA, via);
+        let _ = header.insert_header(headers::REQUEST_ID, ctx.request_id.as_str());
+        if let Some(t) = ctx.upstream_started {
+            let _ = header.insert_header(
+                headers::UPSTREAM_LATENCY,
+                t.elapsed().as_millis().to_string(),
+            );
+        }
+        if !reuse {
+            session.set_keepalive(None);
+        }
+        let end = body.is_empty();
+        if session
+            .write_response_header(Box::new(header), end)
+            .await
+            .is_ok()
+            && !end
+        {
+            let _ = session.write_response_body(Some(body), true).await;
+        }
+        FailToProxy {
+            error_code: status,
+            can_reuse_downstream: reuse,
+        }
+    }
+
+    async fn logging(&self, _session: &mut Session, _e: Option<&Error>, _ctx: &mut RequestCtx) {
+        self.metrics.request_done();
+    }
+}

@@ -1,0 +1,401 @@
+//! Route matching and ranking exactly as Kong's default router: every configured attribute
+//! must match, and among matches the highest [`Priority`] wins, ties broken by route id.
+//!
+//! A route with several paths becomes one [`Entry`] per path so that each path competes
+//! with its own length. Entries are sorted once, when the snapshot is compiled.
+
+pub mod normalize;
+pub mod path;
+
+use regex::Regex;
+use std::cmp::Ordering;
+
+/// How a route's path matches.
+#[derive(Debug, Clone)]
+pub enum PathMatcher {
+    /// A plain prefix (`/users`).
+    Prefix(String),
+    /// A `~` regex, anchored at the start.
+    Regex(Regex),
+}
+
+/// How one configured host matches the request's Host.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HostMatcher {
+    /// `api.example.com`
+    Exact(String),
+    /// `*.example.com`: stored as `.example.com`.
+    Suffix(String),
+    /// `example.*`: stored as `example.`.
+    Prefix(String),
+}
+
+/// One configured host, with the listener port it requires when written `host:port`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostRule {
+    /// The name part.
+    pub matcher: HostMatcher,
+    /// The port part, if any.
+    pub port: Option<u16>,
+}
+
+impl HostRule {
+    /// Parses a configured host (`*.example.com`, `example.*`, `a.example.com:8000`).
+    pub fn parse(raw: &str) -> Result<HostRule, String> {
+        let lower = raw.to_ascii_lowercase();
+        let (name, port) = split_host_port(&lower);
+        let port = match port {
+            Some(p) => Some(
+                p.parse::<u16>()
+                    .map_err(|_| format!("invalid port in host \"{raw}\""))?,
+            ),
+            None => None,
+        };
+        let stars = name.matches('*').count();
+        let matcher = if stars == 0 {
+            HostMatcher::Exact(name.to_string())
+        } else if stars == 1 && name.starts_with("*.") && name.len() > 2 {
+            HostMatcher::Suffix(name[1..].to_string())
+        } else if stars == 1 && name.ends_with(".*") && name.len() > 2 {
+            HostMatcher::Prefix(name[..name.len() - 1].to_string())
+        } else {
+            return Err(format!(
+                "invalid wildcard: must be placed at leftmost or rightmost label (got \"{raw}\")"
+            ));
+        };
+        if name.is_empty() {
+            return Err("host must not be empty".into());
+        }
+        Ok(HostRule { matcher, port })
+    }
+
+    fn is_wildcard(&self) -> bool {
+        !matches!(self.matcher, HostMatcher::Exact(_))
+    }
+
+    fn matches(&self, host: &str, listener_port: u16) -> bool {
+        if self.port.is_some_and(|p| p != listener_port) {
+            return false;
+        }
+        match &self.matcher {
+            HostMatcher::Exact(h) => host.eq_ignore_ascii_case(h),
+            HostMatcher::Suffix(s) => {
+                host.len() > s.len()
+                    && host.as_bytes()[host.len() - s.len()..].eq_ignore_ascii_case(s.as_bytes())
+            }
+            HostMatcher::Prefix(p) => {
+                host.len() > p.len()
+                    && host.as_bytes()[..p.len()].eq_ignore_ascii_case(p.as_bytes())
+            }
+        }
+    }
+}
+
+/// Splits `host[:port]` (with `[v6]:port` support) into its parts.
+pub fn split_host_port(raw: &str) -> (&str, Option<&str>) {
+    if let Some(rest) = raw.strip_prefix('[') {
+        if let Some(end) = rest.find(']') {
+            let port = rest[end + 1..].strip_prefix(':');
+            return (&raw[..end + 2], port);
+        }
+        return (raw, None);
+    }
+    match raw.rsplit_once(':') {
+        Some((h, p)) if !h.contains(':') => (h, Some(p)),
+        _ => (raw, None),
+    }
+}
+
+/// One header condition: any of the values (case-insensitive), or a `~*` regex.
+#[derive(Debug, Clone)]
+pub struct HeaderRule {
+    /// The header's name.
+    pub name: http::HeaderName,
+    /// Lower-case plain values.
+    pub values: Vec<String>,
+    /// Case-insensitive regexes.
+    pub regexes: Vec<Regex>,
+}
+
+impl HeaderRule {
+    fn matches(&self, value: &[u8]) -> bool {
+        let Ok(v) = std::str::from_utf8(value) else {
+            return false;
+        };
+        self.values.iter().any(|x| x.eq_ignore_ascii_case(v))
+            || self.regexes.iter().any(|r| r.is_match(v))
+    }
+}
+
+/// Kong's route priority, compared field by field (highest wins).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct Priority {
+    /// How many attribute kinds the route sets (methods, hosts, headers, paths, snis).
+    pub attributes: u8,
+    /// All hosts are plain names (no wildcard).
+    pub plain_hosts: bool,
+    /// Number of header conditions.
+    pub headers: usize,
+    /// The path is a regex.
+    pub regex: bool,
+    /// `regex_priority` (regex paths only).
+    pub regex_priority: i64,
+    /// Length of the prefix path.
+    pub prefix_len: usize,
+}
+
+/// One matchable unit: a route with one of its paths (or with none).
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// Index of the route in the snapshot.
+    pub route: usize,
+    /// The route's id, the final tie-breaker.
+    pub route_id: String,
+    /// Upper-case methods; empty = any.
+    pub methods: Vec<String>,
+    /// Hosts; empty = any.
+    pub hosts: Vec<HostRule>,
+    /// Header conditions; all must hold.
+    pub headers: Vec<HeaderRule>,
+    /// The path, if the route has paths.
+    pub path: Option<PathMatcher>,
+    /// The rank.
+    pub priority: Priority,
+}
+
+impl Entry {
+    /// Computes the entry's priority from its attributes.
+    pub fn rank(&mut self, regex_priority: i64, has_snis: bool) {
+        let attributes = [
+            !self.methods.is_empty(),
+            !self.hosts.is_empty(),
+            !self.headers.is_empty(),
+            self.path.is_some(),
+            has_snis,
+        ]
+        .iter()
+        .filter(|b| **b)
+        .count() as u8;
+        let regex = matches!(self.path, Some(PathMatcher::Regex(_)));
+        self.priority = Priority {
+            attributes,
+            plain_hosts: !self.hosts.is_empty() && !self.hosts.iter().any(HostRule::is_wildcard),
+            headers: self.headers.len(),
+            regex,
+            regex_priority: if regex { regex_priority } else { 0 },
+            prefix_len: match &self.path {
+                Some(PathMatcher::Prefix(p)) => p.len(),
+                _ => 0,
+            },
+        };
+    }
+}
+
+/// What the router needs to know about a request.
+pub struct RequestInfo<'a> {
+    /// The method, upper-case.
+    pub method: &'a str,
+    /// Host name without port.
+    pub host: &'a str,
+    /// The port of the listener the request came in on.
+    pub listener_port: u16,
+    /// The normalized path.
+    pub path: &'a str,
+    /// The request headers.
+    pub headers: &'a http::HeaderMap,
+}
+
+/// The route that matched, and how much of the path its prefix or regex took.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Match {
+    /// Index of the route in the snapshot.
+    pub route: usize,
+    /// Bytes of the normalized path matched by the route's path (`None`: matched without path).
+    pub path_len: Option<usize>,
+}
+
+/// The compiled route table.
+#[derive(Debug, Default)]
+pub struct Router {
+    entries: Vec<Entry>,
+}
+
+impl Router {
+    /// Builds the table, ranking entries highest priority first.
+    pub fn new(mut entries: Vec<Entry>) -> Router {
+        entries.sort_by(|a, b| match b.priority.cmp(&a.priority) {
+            Ordering::Equal => a.route_id.cmp(&b.route_id),
+            o => o,
+        });
+        Router { entries }
+    }
+
+    /// Number of entries (a route with n paths counts n times).
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True when no route is configured.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Finds the best route for a request.
+    pub fn find(&self, req: &RequestInfo<'_>) -> Option<Match> {
+        'entries: for e in &self.entries {
+            if !e.methods.is_empty() && !e.methods.iter().any(|m| m == req.method) {
+                continue;
+            }
+            if !e.hosts.is_empty()
+                && !e
+                    .hosts
+                    .iter()
+                    .any(|h| h.matches(req.host, req.listener_port))
+            {
+                continue;
+            }
+            for rule in &e.headers {
+                if !req
+                    .headers
+                    .get_all(&rule.name)
+                    .iter()
+                    .any(|v| rule.matches(v.as_bytes()))
+                {
+                    continue 'entries;
+                }
+            }
+            let path_len = match &e.path {
+                None => None,
+                Some(PathMatcher::Prefix(p)) => {
+                    if !req.path.starts_with(p.as_str()) {
+                        continue;
+                    }
+                    Some(p.len())
+                }
+                Some(PathMatcher::Regex(r)) => match r.find(req.path) {
+                    Some(m) if m.start() == 0 => Some(m.end()),
+                    _ => continue,
+                },
+            };
+            return Some(Match {
+                route: e.route,
+                path_len,
+            });
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(
+        route: usize,
+        id: &str,
+        path: Option<&str>,
+        methods: &[&str],
+        hosts: &[&str],
+    ) -> Entry {
+        let mut e = Entry {
+            route,
+            route_id: id.into(),
+            methods: methods.iter().map(|m| m.to_string()).collect(),
+            hosts: hosts
+                .iter()
+                .map(|h| HostRule::parse(h).expect("host"))
+                .collect(),
+            headers: Vec::new(),
+            path: path.map(|p| match p.strip_prefix('~') {
+                Some(re) => PathMatcher::Regex(Regex::new(&format!("^(?:{re})")).expect("re")),
+                None => PathMatcher::Prefix(p.into()),
+            }),
+            priority: Priority::default(),
+        };
+        e.rank(0, false);
+        e
+    }
+
+    fn find(r: &Router, method: &str, host: &str, path: &str) -> Option<usize> {
+        let headers = http::HeaderMap::new();
+        r.find(&RequestInfo {
+            method,
+            host,
+            listener_port: 8000,
+            path,
+            headers: &headers,
+        })
+        .map(|m| m.route)
+    }
+
+    #[test]
+    fn longer_prefix_wins() {
+        let r = Router::new(vec![
+            entry(0, "a", Some("/"), &[], &[]),
+            entry(1, "b", Some("/users"), &[], &[]),
+        ]);
+        assert_eq!(find(&r, "GET", "x", "/users/1"), Some(1));
+        assert_eq!(find(&r, "GET", "x", "/orders"), Some(0));
+    }
+
+    #[test]
+    fn regex_beats_longer_prefix() {
+        let r = Router::new(vec![
+            entry(0, "a", Some("/users/123/orders"), &[], &[]),
+            entry(1, "b", Some(r"~/users/\d+"), &[], &[]),
+        ]);
+        assert_eq!(find(&r, "GET", "x", "/users/123/orders"), Some(1));
+    }
+
+    #[test]
+    fn more_attributes_win_and_plain_host_beats_wildcard() {
+        let r = Router::new(vec![
+            entry(0, "a", Some("/api/long/path"), &[], &[]),
+            entry(1, "b", Some("/api"), &["GET"], &[]),
+            entry(2, "c", Some("/api"), &["GET"], &["*.example.com"]),
+            entry(3, "d", Some("/api"), &["GET"], &["api.example.com"]),
+        ]);
+        assert_eq!(
+            find(&r, "GET", "api.example.com", "/api/long/path"),
+            Some(3)
+        );
+        assert_eq!(
+            find(&r, "GET", "www.example.com", "/api/long/path"),
+            Some(2)
+        );
+        assert_eq!(find(&r, "GET", "other", "/api/long/path"), Some(1));
+        assert_eq!(find(&r, "POST", "other", "/api/long/path"), Some(0));
+    }
+
+    #[test]
+    fn ties_break_by_route_id() {
+        let r = Router::new(vec![
+            entry(0, "b", Some("/x"), &[], &[]),
+            entry(1, "a", Some("/x"), &[], &[]),
+        ]);
+        assert_eq!(find(&r, "GET", "h", "/x"), Some(1));
+    }
+
+    #[test]
+    fn host_wildcards_and_ports() {
+        let suffix = HostRule::parse("*.example.com").expect("parse");
+        assert!(suffix.matches("a.example.com", 1));
+        assert!(!suffix.matches("example.com", 1));
+        let prefix = HostRule::parse("example.*").expect("parse");
+        assert!(prefix.matches("example.org", 1));
+        assert!(!prefix.matches("wexample.org", 1));
+        let port = HostRule::parse("a.com:8000").expect("parse");
+        assert!(port.matches("A.com", 8000));
+        assert!(!port.matches("a.com", 8443));
+        assert!(HostRule::parse("a.*.com").is_err());
+        assert!(HostRule::parse("*.a.*").is_err());
+    }
+
+    #[test]
+    fn splits_host_and_port() {
+        assert_eq!(split_host_port("a.com:80"), ("a.com", Some("80")));
+        assert_eq!(split_host_port("a.com"), ("a.com", None));
+        assert_eq!(split_host_port("[::1]:8000"), ("[::1]", Some("8000")));
+        assert_eq!(split_host_port("::1"), ("::1", None));
+    }
+}

@@ -1,0 +1,93 @@
+//! Builds and runs the Pingora server from the node settings: the proxy service on every
+//! `proxy_listen` address, the admin service, and the SIGHUP reloader.
+
+use crate::admin::AdminApp;
+use crate::config::{self, node::NodeSettings};
+use crate::proxy::Gateway;
+use crate::reload::SighupReloader;
+use crate::snapshot::Snapshot;
+use crate::state::State;
+use crate::telemetry::Metrics;
+use anyhow::Context;
+use pingora::listeners::tls::TlsSettings;
+use pingora::prelude::*;
+use pingora::server::configuration::ServerConf;
+use std::sync::Arc;
+
+/// Loads the declarative config named by the settings (or the empty one).
+pub fn initial_snapshot(settings: &NodeSettings) -> Result<Snapshot, config::ConfigError> {
+    match &settings.declarative_config {
+        Some(p) => config::load_file(p),
+        None => Ok(Snapshot::empty()),
+    }
+}
+
+/// Runs the gateway until it is told to stop. `opt` carries Pingora's -d/-u/-t flags.
+pub fn run(mut opt: Opt, settings: NodeSettings, snapshot: Snapshot) -> anyhow::Result<()> {
+    let conf = ServerConf {
+        daemon: opt.daemon,
+        threads: settings.worker_threads,
+        pid_file: settings.pid_file.clone(),
+        error_log: settings.error_log.clone(),
+        upgrade_sock: settings.upgrade_sock.clone(),
+        grace_period_seconds: Some(settings.grace_period),
+        graceful_shutdown_timeout_seconds: Some(settings.graceful_shutdown_timeout),
+        upstream_keepalive_pool_size: settings.upstream_keepalive_pool_size,
+        ..ServerConf::default()
+    };
+    // `-c` named our settings file, not a Pingora YAML; Pingora gets its conf from us.
+    opt.conf = None;
+    let mut server = Server::new_with_opt_and_conf(opt, conf);
+    server.bootstrap();
+
+    let state = Arc::new(State::new(snapshot));
+    let metrics = Arc::new(Metrics::default());
+
+    let mut proxy = pingora::proxy::http_proxy_service_with_name(
+        &server.configuration,
+        Gateway::new(state.clone(), metrics.clone()),
+        "skyport proxy",
+    );
+    for l in &settings.proxy_listen {
+        if l.ssl {
+            let (cert, key) = match (&settings.ssl_cert, &settings.ssl_cert_key) {
+                (Some(c), Some(k)) => (c, k),
+                _ => anyhow::bail!(
+                    "proxy_listen {}: ssl needs ssl_cert and ssl_cert_key",
+                    l.addr
+                ),
+            };
+            let mut tls = TlsSettings::intermediate(cert, key)
+                .with_context(|| format!("loading ssl_cert {cert} / ssl_cert_key {key}"))?;
+            tls.enable_h2();
+            proxy.add_tls_with_settings(&l.addr, None, tls);
+        } else {
+            proxy.add_tcp(&l.addr);
+        }
+    }
+    server.add_service(proxy);
+
+    if !settings.admin_listen.is_empty() {
+        let mut admin = pingora::services::listening::Service::new(
+            "skyport admin".to_string(),
+            AdminApp {
+                state: state.clone(),
+                metrics: metrics.clone(),
+            },
+        );
+        for l in &settings.admin_listen {
+            admin.add_tcp(&l.addr);
+        }
+        admin.threads = Some(1);
+        server.add_service(admin);
+    }
+
+    server.add_service(background_service(
+        "skyport reload",
+        SighupReloader {
+            state,
+            path: settings.declarative_config.clone(),
+        },
+    ));
+    server.run_forever();
+}

@@ -1,0 +1,56 @@
+//! The immutable runtime view of one loaded config, shared as `Arc<Snapshot>`: the router,
+//! the compiled routes with their plugin chains, the compiled services, and the validated
+//! model the admin API shows. A request sees one snapshot from start to end.
+
+use crate::config::model::Model;
+use crate::plugins::Plugin;
+use crate::router::Router;
+use crate::upstream::ServicePeer;
+use std::sync::Arc;
+
+/// A route, compiled for the request path.
+#[derive(Debug)]
+pub struct RouteRuntime {
+    /// The route's id.
+    pub id: String,
+    /// The route's name.
+    pub name: Option<String>,
+    /// Index into `Snapshot::services`.
+    pub service: Option<usize>,
+    /// Strip the matched path prefix before proxying.
+    pub strip_path: bool,
+    /// Send the client's Host upstream.
+    pub preserve_host: bool,
+    /// Plugins that apply, highest priority first.
+    pub chain: Vec<Arc<dyn Plugin>>,
+}
+
+/// One loaded configuration.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    /// MD5 of the config text (Kong's `configuration_hash`); all zeros when empty.
+    pub hash: String,
+    /// The validated entities.
+    pub model: Model,
+    /// The route table.
+    pub router: Router,
+    /// Compiled routes, indexed like `model.routes`.
+    pub routes: Vec<RouteRuntime>,
+    /// Compiled services, indexed like `model.services`.
+    pub services: Vec<Arc<ServicePeer>>,
+}
+
+impl Snapshot {
+    /// The snapshot of a node started without a declarative config: every request 404s.
+    pub fn empty() -> Snapshot {
+        Snapshot {
+            hash: "0".repeat(32),
+            ..Default::default()
+        }
+    }
+
+    /// True when no config has been loaded.
+    pub fn is_empty(&self) -> bool {
+        self.hash.bytes().all(|b| b == b'0')
+    }
+}

@@ -1,0 +1,98 @@
+//! Upstreams: a service becomes a ready-made `HttpPeer` template (TLS, SNI, CA, timeouts,
+//! keep-alive pooling) at compile time; per request only the address is filled in.
+
+pub mod dns;
+
+use crate::config::model::{CaCertificate, Service};
+use http::HeaderValue;
+use pingora::upstreams::peer::HttpPeer;
+use pingora::utils::tls::WrappedX509;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long an idle pooled upstream connection is kept (Kong's `upstream_keepalive_idle_timeout`).
+const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A service, compiled for proxying.
+#[derive(Debug)]
+pub struct ServicePeer {
+    /// The service's id.
+    pub id: String,
+    /// The service's name.
+    pub name: Option<String>,
+    /// The host name or IP literal.
+    pub host: String,
+    /// The port.
+    pub port: u16,
+    /// The service path (`None` = `/`).
+    pub base_path: Option<String>,
+    /// `Host` sent upstream when `preserve_host` is off (`host[:port]`, port when non-default).
+    pub host_header: HeaderValue,
+    /// Extra attempts after a failed connect.
+    pub retries: u32,
+    /// The address when the host is an IP literal (no DNS needed).
+    pub ip: Option<IpAddr>,
+    template: HttpPeer,
+}
+
+impl ServicePeer {
+    /// Compiles a validated service.
+    pub fn new(svc: &Service, cas: &[CaCertificate]) -> Result<ServicePeer, String> {
+        let tls = svc.protocol == "https";
+        let bare = svc.host.trim_start_matches('[').trim_end_matches(']');
+        let ip = bare.parse::<IpAddr>().ok();
+        let default_port = if tls { 443 } else { 80 };
+        let host_header = if svc.port == default_port {
+            svc.host.clone()
+        } else {
+            format!("{}:{}", svc.host, svc.port)
+        };
+        let host_header =
+            HeaderValue::from_str(&host_header).map_err(|e| format!("invalid host: {e}"))?;
+        // The address is a placeholder; `peer()` fills in the resolved one.
+        let placeholder = SocketAddr::new(ip.unwrap_or(IpAddr::from([0, 0, 0, 0])), svc.port);
+        let mut peer = HttpPeer::new(placeholder, tls, bare.to_string());
+        let o = &mut peer.options;
+        o.connection_timeout = Some(Duration::from_millis(svc.connect_timeout));
+        o.total_connection_timeout = Some(Duration::from_millis(svc.connect_timeout));
+        o.read_timeout = Some(Duration::from_millis(svc.read_timeout));
+        o.write_timeout = Some(Duration::from_millis(svc.write_timeout));
+        o.idle_timeout = Some(IDLE_TIMEOUT);
+        let verify = svc.tls_verify.unwrap_or(true);
+        o.verify_cert = verify;
+        o.verify_hostname = verify;
+        if let Some(ids) = &svc.ca_certificates {
+            let mut list = Vec::new();
+            for id in ids {
+                for ca in cas.iter().filter(|c| &c.id == id) {
+                    for der in &ca.der {
+                        // `der` was checked to parse as X.509 at load.
+                        list.push(WrappedX509::new(der.clone(), |raw| {
+                            pingora::utils::tls::parse_x509(raw)
+                        }));
+                    }
+                }
+            }
+            o.ca = Some(Arc::from(list.into_boxed_slice()));
+        }
+        Ok(ServicePeer {
+            id: svc.id.clone(),
+            name: svc.name.clone(),
+            host: bare.to_string(),
+            port: svc.port,
+            base_path: svc.path.clone(),
+            host_header,
+            retries: svc.retries,
+            ip,
+            template: peer,
+        })
+    }
+
+    /// A peer for one attempt, at the given address.
+    pub fn peer(&self, addr: SocketAddr) -> Box<HttpPeer> {
+        let mut p = self.template.clone();
+        p._address = pingora::protocols::l4::socket::SocketAddr::Inet(addr);
+        Box::new(p)
+    }
+}
