@@ -6,6 +6,7 @@
 //! ```
 
 pub mod compile;
+mod entities;
 pub mod file;
 pub mod model;
 pub mod node;

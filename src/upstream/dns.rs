@@ -12,10 +12,13 @@ const TTL: Duration = Duration::from_secs(30);
 /// How long a lookup may take.
 const LOOKUP_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Addresses of a name and when they were looked up.
+type Cached = (Arc<[SocketAddr]>, Instant);
+
 /// A caching resolver shared by all requests (and kept across reloads).
 #[derive(Debug, Default)]
 pub struct Resolver {
-    cache: Mutex<HashMap<(String, u16), (Arc<[SocketAddr]>, Instant)>>,
+    cache: Mutex<HashMap<(String, u16), Cached>>,
 }
 
 impl Resolver {

@@ -36,6 +36,14 @@ pub struct ServicePeer {
     template: HttpPeer,
 }
 
+/// A pool key for a set of CA certificates.
+fn group_key(ca_ids: &[String]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    ca_ids.hash(&mut h);
+    h.finish() | 1
+}
+
 impl ServicePeer {
     /// Compiles a validated service.
     pub fn new(svc: &Service, cas: &[CaCertificate]) -> Result<ServicePeer, String> {
@@ -75,6 +83,9 @@ impl ServicePeer {
                 }
             }
             o.ca = Some(Arc::from(list.into_boxed_slice()));
+            // Pingora's pool key leaves the CA out: keep connections verified against one
+            // trust set from being reused by a service that trusts another.
+            peer.group_key = group_key(ids);
         }
         Ok(ServicePeer {
             id: svc.id.clone(),

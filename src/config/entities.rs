@@ -1,0 +1,414 @@
+//! Field checks of single entities (services, routes) and Kong's defaults for them; the
+//! cross-entity work (references, uniqueness, ids) stays in `validate`.
+
+use super::file::{RouteSpec, ServiceSpec};
+use super::model::{CaCertificate, Route, Service};
+use super::validate::{join, Issues};
+use crate::router::{normalize::normalize, HostRule};
+
+pub(super) fn check_name(name: &str, path: &str, issues: &mut Issues) {
+    let ok = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-~".contains(c) || !c.is_ascii());
+    if !ok {
+        issues.push(
+            join(path, "name"),
+            format!("invalid value '{name}': the only accepted ascii characters are alphanumerics or ., -, _, and ~"),
+        );
+    }
+}
+
+pub(super) fn placeholder_service(_n: usize) -> Service {
+    Service {
+        id: String::new(),
+        name: None,
+        protocol: "http".into(),
+        host: String::new(),
+        port: 80,
+        path: None,
+        retries: 0,
+        connect_timeout: 1,
+        write_timeout: 1,
+        read_timeout: 1,
+        enabled: false,
+        tls_verify: None,
+        ca_certificates: None,
+        tags: None,
+    }
+}
+
+pub(super) fn placeholder_route() -> Route {
+    Route {
+        id: String::new(),
+        name: None,
+        protocols: Vec::new(),
+        methods: None,
+        hosts: None,
+        paths: None,
+        headers: None,
+        strip_path: true,
+        preserve_host: false,
+        path_handling: "v0".into(),
+        regex_priority: 0,
+        https_redirect_status_code: 426,
+        request_buffering: true,
+        response_buffering: true,
+        service: None,
+        tags: None,
+    }
+}
+
+const MAX_TIMEOUT: u64 = 2_147_483_646;
+
+pub(super) fn service(
+    spec: ServiceSpec,
+    id: String,
+    path: &str,
+    cas: &[CaCertificate],
+    issues: &mut Issues,
+) -> Option<Service> {
+    let before = issues.0.len();
+    let (protocol, host, port, svc_path) = match &spec.url {
+        Some(url) => {
+            if spec.protocol.is_some()
+                || spec.host.is_some()
+                || spec.port.is_some()
+                || spec.path.is_some()
+            {
+                issues.push(
+                    join(path, "url"),
+                    "cannot be combined with protocol, host, port or path",
+                );
+            }
+            match parse_url(url) {
+                Ok(parts) => parts,
+                Err(e) => {
+                    issues.push(join(path, "url"), e);
+                    return None;
+                }
+            }
+        }
+        None => {
+            let Some(host) = spec.host.clone() else {
+                issues.push(join(path, "host"), "required field missing");
+                return None;
+            };
+            (
+                spec.protocol.clone().unwrap_or_else(|| "http".into()),
+                host,
+                spec.port.unwrap_or(80),
+                spec.path.clone(),
+            )
+        }
+    };
+    match protocol.as_str() {
+        "http" | "https" => {}
+        "grpc" | "grpcs" | "tcp" | "tls" | "tls_passthrough" | "udp" | "ws" | "wss" => issues.push(
+            join(path, "protocol"),
+            format!("protocol '{protocol}' is not supported by Skyport yet (use http or https)"),
+        ),
+        other => issues.push(
+            join(path, "protocol"),
+            format!("expected one of: http, https (got \"{other}\")"),
+        ),
+    }
+    if let Err(e) = check_host(&host) {
+        issues.push(join(path, "host"), e);
+    }
+    if port == 0 || port > 65535 {
+        issues.push(
+            join(path, "port"),
+            format!("value should be between 1 and 65535 (got {port})"),
+        );
+    }
+    if let Some(p) = &svc_path {
+        if !p.starts_with('/') {
+            issues.push(join(path, "path"), "should start with: /");
+        } else if p.contains("//") {
+            issues.push(join(path, "path"), "must not have empty segments");
+        } else if p.contains(['?', '#', ' ']) {
+            issues.push(
+                join(path, "path"),
+                "invalid path: only RFC 3986 path characters are allowed",
+            );
+        }
+    }
+    for (field, v) in [
+        ("connect_timeout", spec.connect_timeout),
+        ("write_timeout", spec.write_timeout),
+        ("read_timeout", spec.read_timeout),
+    ] {
+        if let Some(v) = v {
+            if v == 0 || v > MAX_TIMEOUT {
+                issues.push(
+                    join(path, field),
+                    format!("value should be between 1 and {MAX_TIMEOUT}"),
+                );
+            }
+        }
+    }
+    if spec.retries.is_some_and(|r| r > 32767) {
+        issues.push(join(path, "retries"), "value should be between 0 and 32767");
+    }
+    if spec.client_certificate.is_some() {
+        issues.push(
+            join(path, "client_certificate"),
+            "client certificates are not supported by Skyport yet",
+        );
+    }
+    if let Some(list) = &spec.ca_certificates {
+        if protocol != "https" {
+            issues.push(
+                join(path, "ca_certificates"),
+                "only allowed when protocol is https",
+            );
+        }
+        for (i, c) in list.iter().enumerate() {
+            if !cas.iter().any(|ca| ca.id.eq_ignore_ascii_case(c)) {
+                let known: Vec<&str> = cas.iter().map(|c| c.id.as_str()).collect();
+                issues.push(
+                    join(path, &format!("ca_certificates[{i}]")),
+                    format!(
+                        "unknown ca_certificate \"{c}\" (known: {})",
+                        if known.is_empty() {
+                            "none".into()
+                        } else {
+                            known.join(", ")
+                        }
+                    ),
+                );
+            }
+        }
+    }
+    if issues.0.len() > before {
+        return None;
+    }
+    Some(Service {
+        id,
+        name: spec.name,
+        protocol,
+        host,
+        port: port as u16,
+        path: svc_path,
+        retries: spec.retries.unwrap_or(5),
+        connect_timeout: spec.connect_timeout.unwrap_or(60_000),
+        write_timeout: spec.write_timeout.unwrap_or(60_000),
+        read_timeout: spec.read_timeout.unwrap_or(60_000),
+        enabled: spec.enabled.unwrap_or(true),
+        tls_verify: spec.tls_verify,
+        ca_certificates: spec
+            .ca_certificates
+            .map(|v| v.into_iter().map(|s| s.to_ascii_lowercase()).collect()),
+        tags: spec.tags,
+    })
+}
+
+/// Splits Kong's `url` shorthand into protocol, host, port and path.
+fn parse_url(url: &str) -> Result<(String, String, u32, Option<String>), String> {
+    let uri: http::Uri = url
+        .parse()
+        .map_err(|e| format!("invalid url \"{url}\": {e}"))?;
+    let scheme = uri
+        .scheme_str()
+        .ok_or_else(|| format!("invalid url \"{url}\": missing scheme (http:// or https://)"))?
+        .to_ascii_lowercase();
+    let host = uri
+        .host()
+        .ok_or_else(|| format!("invalid url \"{url}\": missing host"))?
+        .to_string();
+    if uri.query().is_some() {
+        return Err(format!(
+            "invalid url \"{url}\": a service url cannot carry a query string"
+        ));
+    }
+    let port = match uri.port_u16() {
+        Some(p) => p as u32,
+        None if scheme == "https" => 443,
+        None => 80,
+    };
+    // http::Uri reports "/" for an absent path; Kong keeps it unset.
+    let after_authority = url.splitn(4, '/').nth(3);
+    let path = after_authority.map(|_| uri.path().to_string());
+    Ok((scheme, host, port, path))
+}
+
+fn check_host(host: &str) -> Result<(), String> {
+    if host.is_empty() {
+        return Err("required field missing".into());
+    }
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    if bare.parse::<std::net::IpAddr>().is_ok() {
+        return Ok(());
+    }
+    let ok = host.len() <= 253
+        && host.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("invalid hostname \"{host}\""))
+    }
+}
+
+pub(super) fn route(
+    spec: RouteSpec,
+    id: String,
+    service: Option<usize>,
+    legacy: bool,
+    path: &str,
+    issues: &mut Issues,
+) -> Route {
+    let protocols = spec
+        .protocols
+        .clone()
+        .unwrap_or_else(|| vec!["http".into(), "https".into()]);
+    for (i, p) in protocols.iter().enumerate() {
+        if p != "http" && p != "https" {
+            issues.push(
+                join(path, &format!("protocols[{i}]")),
+                format!("protocol '{p}' is not supported by Skyport yet (use http or https)"),
+            );
+        }
+    }
+    if let Some(methods) = &spec.methods {
+        for (i, m) in methods.iter().enumerate() {
+            if m.is_empty() || !m.chars().all(|c| c.is_ascii_uppercase()) {
+                issues.push(
+                    join(path, &format!("methods[{i}]")),
+                    format!("invalid value: {m} (methods are upper-case tokens, e.g. GET)"),
+                );
+            }
+        }
+    }
+    if let Some(hosts) = &spec.hosts {
+        for (i, h) in hosts.iter().enumerate() {
+            if let Err(e) = HostRule::parse(h) {
+                issues.push(join(path, &format!("hosts[{i}]")), e);
+            }
+        }
+    }
+    let paths = spec.paths.clone().map(|ps| {
+        ps.into_iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let p = if legacy
+                    && !p.starts_with('~')
+                    && p.contains([
+                        '^', '$', '*', '+', '?', '(', ')', '[', ']', '{', '}', '|', '\\',
+                    ]) {
+                    format!("~{p}")
+                } else {
+                    p
+                };
+                check_path(&p, &join(path, &format!("paths[{i}]")), issues);
+                p
+            })
+            .collect::<Vec<_>>()
+    });
+    if let Some(headers) = &spec.headers {
+        for (name, values) in headers {
+            let hpath = join(path, &format!("headers.{name}"));
+            if name.eq_ignore_ascii_case("host") {
+                issues.push(hpath, "cannot contain 'host' header, which must be specified in the 'hosts' attribute");
+                continue;
+            }
+            if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+                issues.push(hpath.clone(), format!("invalid header name \"{name}\""));
+            }
+            if values.is_empty() {
+                issues.push(hpath.clone(), "expected at least one value");
+            }
+            for v in values {
+                if let Some(re) = v.strip_prefix("~*") {
+                    if let Err(e) = regex::Regex::new(&format!("(?i){re}")) {
+                        issues.push(hpath.clone(), format!("invalid regex \"{v}\": {e}"));
+                    }
+                }
+            }
+        }
+    }
+    let set = |o: &Option<Vec<String>>| o.as_ref().is_some_and(|v| !v.is_empty());
+    if !set(&spec.methods)
+        && !set(&spec.hosts)
+        && !set(&paths)
+        && spec.headers.as_ref().is_none_or(|h| h.is_empty())
+    {
+        issues.push(
+            path.to_string(),
+            "must set one of 'methods', 'hosts', 'headers', 'paths' when 'protocols' is 'http'",
+        );
+    }
+    for (field, present) in [
+        ("snis", spec.snis.as_ref().is_some_and(|v| !v.is_empty())),
+        (
+            "sources",
+            spec.sources.as_ref().is_some_and(|v| !v.is_empty()),
+        ),
+        (
+            "destinations",
+            spec.destinations.as_ref().is_some_and(|v| !v.is_empty()),
+        ),
+    ] {
+        if present {
+            issues.push(
+                join(path, field),
+                format!("matching by '{field}' is not supported by Skyport yet"),
+            );
+        }
+    }
+    let path_handling = spec.path_handling.clone().unwrap_or_else(|| "v0".into());
+    if path_handling != "v0" && path_handling != "v1" {
+        issues.push(
+            join(path, "path_handling"),
+            format!("expected one of: v0, v1 (got \"{path_handling}\")"),
+        );
+    }
+    let redirect = spec.https_redirect_status_code.unwrap_or(426);
+    if ![426, 301, 302, 307, 308].contains(&redirect) {
+        issues.push(
+            join(path, "https_redirect_status_code"),
+            "expected one of: 426, 301, 302, 307, 308",
+        );
+    }
+    Route {
+        id,
+        name: spec.name,
+        protocols,
+        methods: spec.methods,
+        hosts: spec.hosts,
+        paths,
+        headers: spec.headers,
+        strip_path: spec.strip_path.unwrap_or(true),
+        preserve_host: spec.preserve_host.unwrap_or(false),
+        path_handling,
+        regex_priority: spec.regex_priority.unwrap_or(0),
+        https_redirect_status_code: redirect,
+        request_buffering: spec.request_buffering.unwrap_or(true),
+        response_buffering: spec.response_buffering.unwrap_or(true),
+        service,
+        tags: spec.tags,
+    }
+}
+
+fn check_path(p: &str, at: &str, issues: &mut Issues) {
+    if let Some(re) = p.strip_prefix('~') {
+        if let Err(e) = regex::Regex::new(&format!("^(?:{re})")) {
+            issues.push(at, format!("invalid regex: '{re}': {e}"));
+        }
+    } else if !p.starts_with('/') {
+        issues.push(at, "should start with: / (fixed path) or ~/ (regex path)");
+    } else {
+        let n = normalize(p);
+        if n != p {
+            issues.push(
+                at,
+                format!("non-normalized path, consider use '{n}' instead"),
+            );
+        }
+    }
+}

@@ -1,0 +1,274 @@
+//! Test harness: real servers on 127.0.0.1 with ephemeral ports. `Upstream::http()` and
+//! `Upstream::https(&pki)` are echo servers; `Gateway::start(yaml)` runs the real binary.
+#![allow(dead_code)]
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper::{Request, Response};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A port that was free a moment ago (the gateway binds it itself).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// A CA and a server certificate for `localhost` / 127.0.0.1, made for one test.
+pub struct Pki {
+    pub ca_pem: String,
+    pub cert_pem: String,
+    pub key_pem: String,
+}
+
+impl Pki {
+    pub fn new() -> Pki {
+        use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair, SanType};
+        let ca_key = KeyPair::generate().expect("ca key");
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("ca params");
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params.distinguished_name.push(rcgen::DnType::CommonName, "Skyport Test CA");
+        let ca = ca_params.self_signed(&ca_key).expect("ca cert");
+        let key = KeyPair::generate().expect("key");
+        let mut params = CertificateParams::new(vec!["localhost".to_string()]).expect("params");
+        params.subject_alt_names.push(SanType::IpAddress("127.0.0.1".parse().expect("ip")));
+        let cert = params.signed_by(&key, &ca, &ca_key).expect("cert");
+        Pki {
+            ca_pem: ca.pem(),
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+        }
+    }
+
+    fn server_config(&self) -> rustls::ServerConfig {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(self.cert_pem.as_bytes())
+            .collect::<Result<_, _>>()
+            .expect("certs");
+        let key = PrivateKeyDer::from_pem_slice(self.key_pem.as_bytes()).expect("key");
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .expect("server config");
+        cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+        cfg
+    }
+}
+
+/// An echo server: answers every request with a JSON description of it.
+/// `/slow/<ms>/...` waits that long first; `/status/<code>` answers that status.
+pub struct Upstream {
+    pub addr: SocketAddr,
+    connections: Arc<AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Upstream {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Upstream {
+    pub async fn http() -> Upstream {
+        Upstream::start(None).await
+    }
+
+    pub async fn https(pki: &Pki) -> Upstream {
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(pki.server_config()));
+        Upstream::start(Some(acceptor)).await
+    }
+
+    /// `http://127.0.0.1:<port>` (or https).
+    pub fn url(&self, scheme: &str) -> String {
+        format!("{scheme}://127.0.0.1:{}", self.addr.port())
+    }
+
+    /// TCP connections accepted so far.
+    pub fn connections(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
+    }
+
+    async fn start(tls: Option<tokio_rustls::TlsAcceptor>) -> Upstream {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let connections = Arc::new(AtomicUsize::new(0));
+        let counter = connections.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else { return };
+                counter.fetch_add(1, Ordering::SeqCst);
+                let tls = tls.clone();
+                tokio::spawn(async move {
+                    let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                    match tls {
+                        None => {
+                            let svc = hyper::service::service_fn(move |r| echo(r, None));
+                            let _ = builder.serve_connection(TokioIo::new(tcp), svc).await;
+                        }
+                        Some(acceptor) => {
+                            let Ok(stream) = acceptor.accept(tcp).await else { return };
+                            let sni = stream.get_ref().1.server_name().map(str::to_string);
+                            let svc = hyper::service::service_fn(move |r| echo(r, sni.clone()));
+                            let _ = builder.serve_connection(TokioIo::new(stream), svc).await;
+                        }
+                    }
+                });
+            }
+        });
+        Upstream { addr, connections, task }
+    }
+}
+
+async fn echo(req: Request<hyper::body::Incoming>, sni: Option<String>) -> Result<Response<Full<Bytes>>, hyper::Error> {
+    let method = req.method().to_string();
+    let uri = req.uri().to_string();
+    let mut headers = serde_json::Map::new();
+    for (k, v) in req.headers() {
+        let v = String::from_utf8_lossy(v.as_bytes()).into_owned();
+        match headers.get_mut(k.as_str()) {
+            Some(serde_json::Value::String(prev)) => {
+                *prev = format!("{prev}, {v}");
+            }
+            _ => {
+                headers.insert(k.as_str().to_string(), serde_json::Value::String(v));
+            }
+        }
+    }
+    let path = req.uri().path().to_string();
+    let body = req.into_body().collect().await?.to_bytes();
+    let mut status = 200;
+    let mut parts = path.split('/').skip(1);
+    match (parts.next(), parts.next()) {
+        (Some("slow"), Some(ms)) => {
+            let ms: u64 = ms.parse().unwrap_or(0);
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+        }
+        (Some("status"), Some(code)) => status = code.parse().unwrap_or(200),
+        _ => {}
+    }
+    let json = serde_json::json!({
+        "method": method,
+        "uri": uri,
+        "headers": headers,
+        "body": String::from_utf8_lossy(&body),
+        "sni": sni,
+    });
+    Ok(Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .header("via", "1.1 upstream")
+        .body(Full::new(Bytes::from(json.to_string())))
+        .expect("response"))
+}
+
+/// A running `skyport start` on ephemeral ports, killed (by PID) when dropped.
+pub struct Gateway {
+    pub port: u16,
+    pub admin_port: u16,
+    pub tls_port: Option<u16>,
+    child: Child,
+    _dir: tempfile::TempDir,
+    pub config_path: PathBuf,
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Gateway {
+    pub async fn start(yaml: &str) -> Gateway {
+        Gateway::start_with(yaml, None).await
+    }
+
+    /// Starts with an extra TLS listener using the given certificate.
+    pub async fn start_with(yaml: &str, tls: Option<&Pki>) -> Gateway {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config_path = dir.path().join("kong.yml");
+        std::fs::write(&config_path, yaml).expect("write config");
+        let port = free_port();
+        let admin_port = free_port();
+        let mut listen = format!("127.0.0.1:{port}");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_skyport"));
+        let mut tls_port = None;
+        if let Some(pki) = tls {
+            let p = free_port();
+            tls_port = Some(p);
+            listen.push_str(&format!(", 127.0.0.1:{p} ssl"));
+            let cert = dir.path().join("cert.pem");
+            let key = dir.path().join("key.pem");
+            std::fs::write(&cert, &pki.cert_pem).expect("cert");
+            std::fs::write(&key, &pki.key_pem).expect("key");
+            cmd.env("SKYPORT_SSL_CERT", cert).env("SKYPORT_SSL_CERT_KEY", key);
+        }
+        cmd.env("SKYPORT_PROXY_LISTEN", listen)
+            .env("SKYPORT_ADMIN_LISTEN", format!("127.0.0.1:{admin_port}"))
+            .env("SKYPORT_DECLARATIVE_CONFIG", &config_path)
+            .env("SKYPORT_WORKER_THREADS", "2")
+            .env("SKYPORT_LOG_LEVEL", "warn")
+            .env("SKYPORT_UPGRADE_SOCK", dir.path().join("upgrade.sock"))
+            .env("SKYPORT_PID_FILE", dir.path().join("skyport.pid"))
+            .arg("start")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        let child = cmd.spawn().expect("spawn skyport");
+        let gw = Gateway {
+            port,
+            admin_port,
+            tls_port,
+            child,
+            _dir: dir,
+            config_path,
+        };
+        gw.wait_ready().await;
+        gw
+    }
+
+    async fn wait_ready(&self) {
+        let client = reqwest::Client::new();
+        let status = format!("http://127.0.0.1:{}/status", self.admin_port);
+        for _ in 0..300 {
+            let admin_up = client.get(&status).send().await.is_ok_and(|r| r.status() == 200);
+            let proxy_up = tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await.is_ok();
+            if admin_up && proxy_up {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("skyport did not become ready within 15 s");
+    }
+
+    /// `http://127.0.0.1:<proxy port><path>`
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+}
+
+/// A client that does not follow redirects or use a proxy.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+/// What the echo upstream saw.
+pub async fn echoed(resp: reqwest::Response) -> serde_json::Value {
+    assert_eq!(resp.status(), 200, "expected the upstream's 200");
+    resp.json().await.expect("echo JSON")
+}

@@ -1,0 +1,203 @@
+//! Proxying through the real gateway: headers up and down, HTTPS upstreams (SNI, certificate
+//! checks, CA bundles), HTTP/2 to clients, timeouts, refusals and upstream keep-alive reuse.
+
+mod common;
+use common::{client, echoed, free_port, Gateway, Pki, Upstream};
+use serde_json::Value;
+
+#[tokio::test]
+async fn forwards_headers_and_body_and_strips_hop_by_hop() {
+    let up = Upstream::http().await;
+    let yaml = format!(
+        "_format_version: \"3.0\"\nservices:\n  - name: echo\n    url: {}/base\n    routes:\n      - paths: [/echo]\n",
+        up.url("http")
+    );
+    let gw = Gateway::start(&yaml).await;
+    let resp = client()
+        .post(gw.url("/echo//b?q=1"))
+        .header("x-forwarded-for", "10.0.0.1")
+        .header("via", "1.1 edge")
+        .header("connection", "keep-alive, x-secret-hop")
+        .header("x-secret-hop", "drop me")
+        .header("keep-alive", "timeout=5")
+        .header("proxy", "http://evil")
+        .header("te", "trailers, deflate")
+        .body("hello")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status(), 200);
+    let h = resp.headers().clone();
+    let id = h["x-skyport-request-id"].to_str().expect("id").to_string();
+    assert_eq!(id.len(), 32);
+    assert!(h["via"].to_str().expect("via").ends_with(&format!("1.1 upstream, 1.1 skyport/{}", env!("CARGO_PKG_VERSION"))));
+    assert!(h["x-skyport-upstream-latency"].to_str().expect("lat").parse::<u64>().is_ok());
+    assert!(h["x-skyport-proxy-latency"].to_str().expect("lat").parse::<u64>().is_ok());
+    let seen: Value = echoed(resp).await;
+    assert_eq!(seen["method"], "POST");
+    assert_eq!(seen["uri"], "/base/b?q=1");
+    assert_eq!(seen["body"], "hello");
+    let hd = &seen["headers"];
+    assert_eq!(hd["x-real-ip"], "127.0.0.1");
+    assert_eq!(hd["x-forwarded-for"], "10.0.0.1, 127.0.0.1");
+    assert_eq!(hd["x-forwarded-proto"], "http");
+    assert_eq!(hd["x-forwarded-host"], "127.0.0.1");
+    assert_eq!(hd["x-forwarded-port"], gw.port.to_string());
+    assert_eq!(hd["x-forwarded-path"], "/echo//b");
+    assert_eq!(hd["x-forwarded-prefix"], "/echo");
+    assert_eq!(hd["via"], format!("1.1 edge, 1.1 skyport/{}", env!("CARGO_PKG_VERSION")));
+    assert_eq!(hd["x-skyport-request-id"], id);
+    assert_ne!(hd["te"], "trailers, deflate", "TE is hop-by-hop");
+    for gone in ["x-secret-hop", "keep-alive", "proxy"] {
+        assert!(hd.get(gone).is_none(), "{gone} must not reach the upstream: {hd}");
+    }
+}
+
+fn tls_config(up: &Upstream, pki: &Pki) -> String {
+    let port = up.addr.port();
+    let ca = pki.ca_pem.replace('\n', "\n      ");
+    format!(
+        r#"_format_version: "3.0"
+ca_certificates:
+  - id: 8f9e5a52-36d7-4c0b-9a56-0d6a8e1c1d11
+    cert: |
+      {ca}
+services:
+  - name: verified
+    url: https://localhost:{port}/v
+    ca_certificates: [8f9e5a52-36d7-4c0b-9a56-0d6a8e1c1d11]
+    routes: [{{ paths: [/verified] }}]
+  - name: verified-ip
+    url: https://127.0.0.1:{port}/ip
+    ca_certificates: [8f9e5a52-36d7-4c0b-9a56-0d6a8e1c1d11]
+    routes: [{{ paths: [/verified-ip] }}]
+  - name: untrusted
+    url: https://localhost:{port}/u
+    retries: 0
+    routes: [{{ paths: [/untrusted] }}]
+  - name: unverified
+    url: https://localhost:{port}/n
+    tls_verify: false
+    routes: [{{ paths: [/unverified] }}]
+"#
+    )
+}
+
+#[tokio::test]
+async fn https_upstreams_send_sni_and_verify_certificates() {
+    let pki = Pki::new();
+    let up = Upstream::https(&pki).await;
+    let gw = Gateway::start(&tls_config(&up, &pki)).await;
+
+    let seen = echoed(client().get(gw.url("/verified/x")).send().await.expect("req")).await;
+    assert_eq!(seen["uri"], "/v/x");
+    assert_eq!(seen["sni"], "localhost");
+    assert_eq!(seen["headers"]["host"], format!("localhost:{}", up.addr.port()));
+
+    let seen = echoed(client().get(gw.url("/verified-ip")).send().await.expect("req")).await;
+    assert_eq!(seen["uri"], "/ip");
+
+    let resp = client().get(gw.url("/untrusted")).header("accept", "application/json").send().await.expect("req");
+    assert_eq!(resp.status(), 502, "a certificate from an unknown CA is refused");
+    let body: Value = resp.json().await.expect("json");
+    assert_eq!(body["message"], "An invalid response was received from the upstream server");
+
+    let seen = echoed(client().get(gw.url("/unverified")).send().await.expect("req")).await;
+    assert_eq!(seen["uri"], "/n");
+}
+
+#[tokio::test]
+async fn serves_http2_over_tls_to_clients() {
+    let pki = Pki::new();
+    let up = Upstream::http().await;
+    let yaml = format!(
+        "_format_version: \"3.0\"\nservices:\n  - name: echo\n    url: {}\n    routes:\n      - paths: [/]\n",
+        up.url("http")
+    );
+    let gw = Gateway::start_with(&yaml, Some(&pki)).await;
+    let ca = reqwest::Certificate::from_pem(pki.ca_pem.as_bytes()).expect("ca");
+    let h2 = reqwest::Client::builder()
+        .no_proxy()
+        .add_root_certificate(ca)
+        .resolve("localhost", ([127, 0, 0, 1], gw.tls_port.expect("tls port")).into())
+        .build()
+        .expect("client");
+    let resp = h2
+        .get(format!("https://localhost:{}/h2?x=1", gw.tls_port.expect("tls port")))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.version(), reqwest::Version::HTTP_2);
+    let seen = echoed(resp).await;
+    assert_eq!(seen["uri"], "/h2?x=1");
+    assert_eq!(seen["headers"]["x-forwarded-proto"], "https");
+    assert!(seen["headers"]["via"].as_str().expect("via").starts_with("2 skyport/"));
+}
+
+#[tokio::test]
+async fn upstream_failures_map_to_502_and_504() {
+    let up = Upstream::http().await;
+    let dead = free_port();
+    let yaml = format!(
+        r#"_format_version: "3.0"
+services:
+  - name: slow
+    url: {}
+    read_timeout: 300
+    routes: [{{ paths: [/slow] }}]
+  - name: refused
+    url: http://127.0.0.1:{dead}
+    retries: 2
+    routes: [{{ paths: [/refused] }}]
+  - name: by-name
+    url: http://localhost:{}/named
+    routes: [{{ paths: [/named] }}]
+"#,
+        up.url("http"),
+        up.addr.port()
+    );
+    let gw = Gateway::start(&yaml).await;
+
+    let resp = client().get(gw.url("/slow/slow/5000")).send().await.expect("req");
+    assert_eq!(resp.status(), 504);
+    assert!(resp.headers()["content-type"].to_str().unwrap_or("").starts_with("text/plain"));
+    let text = resp.text().await.expect("body");
+    assert!(text.starts_with("The upstream server is timing out\nrequest_id: "), "{text}");
+
+    let resp = client().get(gw.url("/refused")).header("accept", "application/json").send().await.expect("req");
+    assert_eq!(resp.status(), 502);
+    let body: Value = resp.json().await.expect("json");
+    assert_eq!(body["message"], "An invalid response was received from the upstream server");
+
+    // A host name is resolved off the worker threads, then proxied to.
+    let seen = echoed(client().get(gw.url("/named/x")).send().await.expect("req")).await;
+    assert_eq!(seen["uri"], "/named/x");
+
+    // The gateway is still serving after all that.
+    let resp = client().get(gw.url("/slow/status/201")).send().await.expect("req");
+    assert_eq!(resp.status(), 201);
+}
+
+#[tokio::test]
+async fn upstream_connections_are_pooled_and_reused() {
+    let up = Upstream::http().await;
+    let yaml = format!(
+        "_format_version: \"3.0\"\nservices:\n  - name: echo\n    url: {}\n    routes:\n      - paths: [/]\n",
+        up.url("http")
+    );
+    let gw = Gateway::start(&yaml).await;
+    let keepalive = client();
+    for i in 0..30 {
+        let resp = keepalive.get(gw.url(&format!("/k/{i}"))).send().await.expect("req");
+        assert_eq!(resp.status(), 200);
+        resp.bytes().await.expect("body");
+    }
+    // A fresh client connection per request still reuses the upstream connections.
+    for i in 0..20 {
+        let resp = client().get(gw.url(&format!("/f/{i}"))).send().await.expect("req");
+        assert_eq!(resp.status(), 200);
+        resp.bytes().await.expect("body");
+    }
+    let conns = up.connections();
+    assert!(conns <= 4, "50 requests opened {conns} upstream connections");
+}
