@@ -30,9 +30,20 @@ async fn forwards_headers_and_body_and_strips_hop_by_hop() {
     let h = resp.headers().clone();
     let id = h["x-skyport-request-id"].to_str().expect("id").to_string();
     assert_eq!(id.len(), 32);
-    assert!(h["via"].to_str().expect("via").ends_with(&format!("1.1 upstream, 1.1 skyport/{}", env!("CARGO_PKG_VERSION"))));
-    assert!(h["x-skyport-upstream-latency"].to_str().expect("lat").parse::<u64>().is_ok());
-    assert!(h["x-skyport-proxy-latency"].to_str().expect("lat").parse::<u64>().is_ok());
+    assert!(h["via"].to_str().expect("via").ends_with(&format!(
+        "1.1 upstream, 1.1 skyport/{}",
+        env!("CARGO_PKG_VERSION")
+    )));
+    assert!(h["x-skyport-upstream-latency"]
+        .to_str()
+        .expect("lat")
+        .parse::<u64>()
+        .is_ok());
+    assert!(h["x-skyport-proxy-latency"]
+        .to_str()
+        .expect("lat")
+        .parse::<u64>()
+        .is_ok());
     let seen: Value = echoed(resp).await;
     assert_eq!(seen["method"], "POST");
     assert_eq!(seen["uri"], "/base/b?q=1");
@@ -45,11 +56,17 @@ async fn forwards_headers_and_body_and_strips_hop_by_hop() {
     assert_eq!(hd["x-forwarded-port"], gw.port.to_string());
     assert_eq!(hd["x-forwarded-path"], "/echo//b");
     assert_eq!(hd["x-forwarded-prefix"], "/echo");
-    assert_eq!(hd["via"], format!("1.1 edge, 1.1 skyport/{}", env!("CARGO_PKG_VERSION")));
+    assert_eq!(
+        hd["via"],
+        format!("1.1 edge, 1.1 skyport/{}", env!("CARGO_PKG_VERSION"))
+    );
     assert_eq!(hd["x-skyport-request-id"], id);
     assert_ne!(hd["te"], "trailers, deflate", "TE is hop-by-hop");
     for gone in ["x-secret-hop", "keep-alive", "proxy"] {
-        assert!(hd.get(gone).is_none(), "{gone} must not reach the upstream: {hd}");
+        assert!(
+            hd.get(gone).is_none(),
+            "{gone} must not reach the upstream: {hd}"
+        );
     }
 }
 
@@ -89,20 +106,56 @@ async fn https_upstreams_send_sni_and_verify_certificates() {
     let up = Upstream::https(&pki).await;
     let gw = Gateway::start(&tls_config(&up, &pki)).await;
 
-    let seen = echoed(client().get(gw.url("/verified/x")).send().await.expect("req")).await;
+    let seen = echoed(
+        client()
+            .get(gw.url("/verified/x"))
+            .send()
+            .await
+            .expect("req"),
+    )
+    .await;
     assert_eq!(seen["uri"], "/v/x");
     assert_eq!(seen["sni"], "localhost");
-    assert_eq!(seen["headers"]["host"], format!("localhost:{}", up.addr.port()));
+    assert_eq!(
+        seen["headers"]["host"],
+        format!("localhost:{}", up.addr.port())
+    );
 
-    let seen = echoed(client().get(gw.url("/verified-ip")).send().await.expect("req")).await;
+    let seen = echoed(
+        client()
+            .get(gw.url("/verified-ip"))
+            .send()
+            .await
+            .expect("req"),
+    )
+    .await;
     assert_eq!(seen["uri"], "/ip");
 
-    let resp = client().get(gw.url("/untrusted")).header("accept", "application/json").send().await.expect("req");
-    assert_eq!(resp.status(), 502, "a certificate from an unknown CA is refused");
+    let resp = client()
+        .get(gw.url("/untrusted"))
+        .header("accept", "application/json")
+        .send()
+        .await
+        .expect("req");
+    assert_eq!(
+        resp.status(),
+        502,
+        "a certificate from an unknown CA is refused"
+    );
     let body: Value = resp.json().await.expect("json");
-    assert_eq!(body["message"], "An invalid response was received from the upstream server");
+    assert_eq!(
+        body["message"],
+        "An invalid response was received from the upstream server"
+    );
 
-    let seen = echoed(client().get(gw.url("/unverified")).send().await.expect("req")).await;
+    let seen = echoed(
+        client()
+            .get(gw.url("/unverified"))
+            .send()
+            .await
+            .expect("req"),
+    )
+    .await;
     assert_eq!(seen["uri"], "/n");
 }
 
@@ -119,11 +172,17 @@ async fn serves_http2_over_tls_to_clients() {
     let h2 = reqwest::Client::builder()
         .no_proxy()
         .add_root_certificate(ca)
-        .resolve("localhost", ([127, 0, 0, 1], gw.tls_port.expect("tls port")).into())
+        .resolve(
+            "localhost",
+            ([127, 0, 0, 1], gw.tls_port.expect("tls port")).into(),
+        )
         .build()
         .expect("client");
     let resp = h2
-        .get(format!("https://localhost:{}/h2?x=1", gw.tls_port.expect("tls port")))
+        .get(format!(
+            "https://localhost:{}/h2?x=1",
+            gw.tls_port.expect("tls port")
+        ))
         .send()
         .await
         .expect("request");
@@ -131,7 +190,10 @@ async fn serves_http2_over_tls_to_clients() {
     let seen = echoed(resp).await;
     assert_eq!(seen["uri"], "/h2?x=1");
     assert_eq!(seen["headers"]["x-forwarded-proto"], "https");
-    assert!(seen["headers"]["via"].as_str().expect("via").starts_with("2 skyport/"));
+    assert!(seen["headers"]["via"]
+        .as_str()
+        .expect("via")
+        .starts_with("2 skyport/"));
 }
 
 #[tokio::test]
@@ -158,23 +220,45 @@ services:
     );
     let gw = Gateway::start(&yaml).await;
 
-    let resp = client().get(gw.url("/slow/slow/5000")).send().await.expect("req");
+    let resp = client()
+        .get(gw.url("/slow/slow/5000"))
+        .send()
+        .await
+        .expect("req");
     assert_eq!(resp.status(), 504);
-    assert!(resp.headers()["content-type"].to_str().unwrap_or("").starts_with("text/plain"));
+    assert!(resp.headers()["content-type"]
+        .to_str()
+        .unwrap_or("")
+        .starts_with("text/plain"));
     let text = resp.text().await.expect("body");
-    assert!(text.starts_with("The upstream server is timing out\nrequest_id: "), "{text}");
+    assert!(
+        text.starts_with("The upstream server is timing out\nrequest_id: "),
+        "{text}"
+    );
 
-    let resp = client().get(gw.url("/refused")).header("accept", "application/json").send().await.expect("req");
+    let resp = client()
+        .get(gw.url("/refused"))
+        .header("accept", "application/json")
+        .send()
+        .await
+        .expect("req");
     assert_eq!(resp.status(), 502);
     let body: Value = resp.json().await.expect("json");
-    assert_eq!(body["message"], "An invalid response was received from the upstream server");
+    assert_eq!(
+        body["message"],
+        "An invalid response was received from the upstream server"
+    );
 
     // A host name is resolved off the worker threads, then proxied to.
     let seen = echoed(client().get(gw.url("/named/x")).send().await.expect("req")).await;
     assert_eq!(seen["uri"], "/named/x");
 
     // The gateway is still serving after all that.
-    let resp = client().get(gw.url("/slow/status/201")).send().await.expect("req");
+    let resp = client()
+        .get(gw.url("/slow/status/201"))
+        .send()
+        .await
+        .expect("req");
     assert_eq!(resp.status(), 201);
 }
 
@@ -188,16 +272,27 @@ async fn upstream_connections_are_pooled_and_reused() {
     let gw = Gateway::start(&yaml).await;
     let keepalive = client();
     for i in 0..30 {
-        let resp = keepalive.get(gw.url(&format!("/k/{i}"))).send().await.expect("req");
+        let resp = keepalive
+            .get(gw.url(&format!("/k/{i}")))
+            .send()
+            .await
+            .expect("req");
         assert_eq!(resp.status(), 200);
         resp.bytes().await.expect("body");
     }
     // A fresh client connection per request still reuses the upstream connections.
     for i in 0..20 {
-        let resp = client().get(gw.url(&format!("/f/{i}"))).send().await.expect("req");
+        let resp = client()
+            .get(gw.url(&format!("/f/{i}")))
+            .send()
+            .await
+            .expect("req");
         assert_eq!(resp.status(), 200);
         resp.bytes().await.expect("body");
     }
     let conns = up.connections();
-    assert!(conns <= 4, "50 requests opened {conns} upstream connections");
+    assert!(
+        conns <= 4,
+        "50 requests opened {conns} upstream connections"
+    );
 }

@@ -42,7 +42,12 @@ async fn setup() -> (Upstream, Gateway) {
     (up, gw)
 }
 
-async fn upstream_uri(gw: &Gateway, method: reqwest::Method, path: &str, headers: &[(&str, &str)]) -> String {
+async fn upstream_uri(
+    gw: &Gateway,
+    method: reqwest::Method,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> String {
     let mut req = client().request(method, gw.url(path));
     for (k, v) in headers {
         req = req.header(*k, *v);
@@ -55,9 +60,18 @@ async fn upstream_uri(gw: &Gateway, method: reqwest::Method, path: &str, headers
 async fn kong_precedence_regex_then_longest_prefix() {
     let (_up, gw) = setup().await;
     let get = reqwest::Method::GET;
-    assert_eq!(upstream_uri(&gw, get.clone(), "/api/v1/items/7", &[]).await, "/regex/7");
-    assert_eq!(upstream_uri(&gw, get.clone(), "/api/v1/other", &[]).await, "/long/other");
-    assert_eq!(upstream_uri(&gw, get.clone(), "/api/v2", &[]).await, "/short/v2");
+    assert_eq!(
+        upstream_uri(&gw, get.clone(), "/api/v1/items/7", &[]).await,
+        "/regex/7"
+    );
+    assert_eq!(
+        upstream_uri(&gw, get.clone(), "/api/v1/other", &[]).await,
+        "/long/other"
+    );
+    assert_eq!(
+        upstream_uri(&gw, get.clone(), "/api/v2", &[]).await,
+        "/short/v2"
+    );
     assert_eq!(upstream_uri(&gw, get, "/api", &[]).await, "/short");
 }
 
@@ -66,18 +80,42 @@ async fn methods_hosts_and_headers_select_routes() {
     let (_up, gw) = setup().await;
     let get = reqwest::Method::GET;
     assert_eq!(upstream_uri(&gw, get.clone(), "/m/x", &[]).await, "/get/x");
-    assert_eq!(upstream_uri(&gw, reqwest::Method::POST, "/m/x", &[]).await, "/post/x");
+    assert_eq!(
+        upstream_uri(&gw, reqwest::Method::POST, "/m/x", &[]).await,
+        "/post/x"
+    );
     let put = client().put(gw.url("/m/x")).send().await.expect("put");
     assert_eq!(put.status(), 404, "no route takes PUT /m");
 
-    assert_eq!(upstream_uri(&gw, get.clone(), "/h", &[("host", "api.example.com")]).await, "/exact");
-    assert_eq!(upstream_uri(&gw, get.clone(), "/h", &[("host", "API.example.com:8000")]).await, "/exact");
-    assert_eq!(upstream_uri(&gw, get.clone(), "/h", &[("host", "www.example.com")]).await, "/wild");
-    assert_eq!(upstream_uri(&gw, get.clone(), "/h", &[("host", "example.com")]).await, "/any");
+    assert_eq!(
+        upstream_uri(&gw, get.clone(), "/h", &[("host", "api.example.com")]).await,
+        "/exact"
+    );
+    assert_eq!(
+        upstream_uri(&gw, get.clone(), "/h", &[("host", "API.example.com:8000")]).await,
+        "/exact"
+    );
+    assert_eq!(
+        upstream_uri(&gw, get.clone(), "/h", &[("host", "www.example.com")]).await,
+        "/wild"
+    );
+    assert_eq!(
+        upstream_uri(&gw, get.clone(), "/h", &[("host", "example.com")]).await,
+        "/any"
+    );
 
-    assert_eq!(upstream_uri(&gw, get.clone(), "/hd", &[("x-version", "2")]).await, "/hdr2");
-    assert_eq!(upstream_uri(&gw, get.clone(), "/hd", &[("x-version", "BETA-3")]).await, "/beta");
-    assert_eq!(upstream_uri(&gw, get.clone(), "/hd", &[("x-version", "1")]).await, "/nohdr");
+    assert_eq!(
+        upstream_uri(&gw, get.clone(), "/hd", &[("x-version", "2")]).await,
+        "/hdr2"
+    );
+    assert_eq!(
+        upstream_uri(&gw, get.clone(), "/hd", &[("x-version", "BETA-3")]).await,
+        "/beta"
+    );
+    assert_eq!(
+        upstream_uri(&gw, get.clone(), "/hd", &[("x-version", "1")]).await,
+        "/nohdr"
+    );
     assert_eq!(upstream_uri(&gw, get, "/hd", &[]).await, "/nohdr");
 }
 
@@ -85,24 +123,58 @@ async fn methods_hosts_and_headers_select_routes() {
 async fn strip_path_and_path_joining() {
     let (_up, gw) = setup().await;
     let get = reqwest::Method::GET;
-    assert_eq!(upstream_uri(&gw, get.clone(), "/keep/a?x=1&y", &[]).await, "/svc/keep/a?x=1&y");
+    assert_eq!(
+        upstream_uri(&gw, get.clone(), "/keep/a?x=1&y", &[]).await,
+        "/svc/keep/a?x=1&y"
+    );
     assert_eq!(upstream_uri(&gw, get.clone(), "/ss", &[]).await, "/svc");
     assert_eq!(upstream_uri(&gw, get.clone(), "/ss/", &[]).await, "/svc/");
-    assert_eq!(upstream_uri(&gw, get.clone(), "/ssreq", &[]).await, "/svc/req");
+    assert_eq!(
+        upstream_uri(&gw, get.clone(), "/ssreq", &[]).await,
+        "/svc/req"
+    );
     assert_eq!(upstream_uri(&gw, get.clone(), "/root", &[]).await, "/");
-    assert_eq!(upstream_uri(&gw, get.clone(), "/root/a%20b", &[]).await, "/a%20b");
+    assert_eq!(
+        upstream_uri(&gw, get.clone(), "/root/a%20b", &[]).await,
+        "/a%20b"
+    );
     // Dot segments are resolved before matching: this cannot climb out of /root.
-    assert_eq!(upstream_uri(&gw, get.clone(), "/root/x/%2e%2e/y", &[]).await, "/y");
-    assert_eq!(upstream_uri(&gw, get, "/root/x/..%2Fy", &[]).await, "/x/..%2Fy");
+    assert_eq!(
+        upstream_uri(&gw, get.clone(), "/root/x/%2e%2e/y", &[]).await,
+        "/y"
+    );
+    assert_eq!(
+        upstream_uri(&gw, get, "/root/x/..%2Fy", &[]).await,
+        "/x/..%2Fy"
+    );
 }
 
 #[tokio::test]
 async fn host_header_follows_preserve_host() {
     let (up, gw) = setup().await;
-    let seen = echoed(client().get(gw.url("/root/a")).header("host", "client.example:1234").send().await.expect("req")).await;
-    assert_eq!(seen["headers"]["host"], format!("127.0.0.1:{}", up.addr.port()));
+    let seen = echoed(
+        client()
+            .get(gw.url("/root/a"))
+            .header("host", "client.example:1234")
+            .send()
+            .await
+            .expect("req"),
+    )
+    .await;
+    assert_eq!(
+        seen["headers"]["host"],
+        format!("127.0.0.1:{}", up.addr.port())
+    );
     assert_eq!(seen["headers"]["x-forwarded-host"], "client.example");
-    let seen = echoed(client().get(gw.url("/ph")).header("host", "client.example:1234").send().await.expect("req")).await;
+    let seen = echoed(
+        client()
+            .get(gw.url("/ph"))
+            .header("host", "client.example:1234")
+            .send()
+            .await
+            .expect("req"),
+    )
+    .await;
     assert_eq!(seen["headers"]["host"], "client.example:1234");
 }
 
@@ -111,8 +183,14 @@ async fn no_route_no_service_and_unimplemented_plugin_answers() {
     let (_up, gw) = setup().await;
     let resp = client().get(gw.url("/nowhere")).send().await.expect("req");
     assert_eq!(resp.status(), 404);
-    assert!(resp.headers()["content-type"].to_str().unwrap_or("").starts_with("application/json"));
-    let id = resp.headers()["x-skyport-request-id"].to_str().unwrap_or("").to_string();
+    assert!(resp.headers()["content-type"]
+        .to_str()
+        .unwrap_or("")
+        .starts_with("application/json"));
+    let id = resp.headers()["x-skyport-request-id"]
+        .to_str()
+        .unwrap_or("")
+        .to_string();
     assert_eq!(id.len(), 32);
     let body: Value = resp.json().await.expect("json");
     assert_eq!(body["message"], "no Route matched with those values");
@@ -126,13 +204,28 @@ async fn no_route_no_service_and_unimplemented_plugin_answers() {
     let resp = client().get(gw.url("/plugged")).send().await.expect("req");
     assert_eq!(resp.status(), 500);
     let body: Value = resp.json().await.expect("json");
-    assert_eq!(body["message"], "plugin 'aws-lambda' is configured on this route but not implemented yet");
+    assert_eq!(
+        body["message"],
+        "plugin 'aws-lambda' is configured on this route but not implemented yet"
+    );
 
-    let resp = client().get(gw.url("/nowhere")).header("accept", "text/plain").send().await.expect("req");
+    let resp = client()
+        .get(gw.url("/nowhere"))
+        .header("accept", "text/plain")
+        .send()
+        .await
+        .expect("req");
     assert_eq!(resp.status(), 404);
     let text = resp.text().await.expect("text");
-    assert!(text.starts_with("no Route matched with those values\nrequest_id: "), "{text}");
+    assert!(
+        text.starts_with("no Route matched with those values\nrequest_id: "),
+        "{text}"
+    );
 
-    let resp = client().request(reqwest::Method::TRACE, gw.url("/root")).send().await.expect("req");
+    let resp = client()
+        .request(reqwest::Method::TRACE, gw.url("/root"))
+        .send()
+        .await
+        .expect("req");
     assert_eq!(resp.status(), 405);
 }

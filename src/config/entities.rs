@@ -326,7 +326,10 @@ pub(super) fn route(
             for v in values {
                 if let Some(re) = v.strip_prefix("~*") {
                     if let Err(e) = regex::Regex::new(&format!("(?i){re}")) {
-                        issues.push(hpath.clone(), format!("invalid regex \"{v}\": {e}"));
+                        issues.push(
+                            hpath.clone(),
+                            format!("invalid regex '{v}': {}", regex_reason(&e)),
+                        );
                     }
                 }
             }
@@ -398,7 +401,7 @@ pub(super) fn route(
 fn check_path(p: &str, at: &str, issues: &mut Issues) {
     if let Some(re) = p.strip_prefix('~') {
         if let Err(e) = regex::Regex::new(&format!("^(?:{re})")) {
-            issues.push(at, format!("invalid regex: '{re}': {e}"));
+            issues.push(at, format!("invalid regex '{re}': {}", regex_reason(&e)));
         }
     } else if !p.starts_with('/') {
         issues.push(at, "should start with: / (fixed path) or ~/ (regex path)");
@@ -411,4 +414,11 @@ fn check_path(p: &str, at: &str, issues: &mut Issues) {
             );
         }
     }
+}
+
+/// The one-line reason of a regex error (its display spans several lines).
+fn regex_reason(e: &regex::Error) -> String {
+    let text = e.to_string();
+    let last = text.lines().last().unwrap_or("");
+    last.trim().trim_start_matches("error: ").to_string()
 }

@@ -37,5 +37,10 @@ pub fn check_public_key(algorithm: &str, key: Option<&str>) -> Result<(), String
         "Ed" => DecodingKey::from_ed_pem(key.as_bytes()).map(|_| ()),
         _ => Ok(()),
     };
-    parsed.map_err(|e| format!("invalid key: {e}"))
+    let kind = match family {
+        "ES" => "EC",
+        "Ed" => "Ed25519",
+        _ => "RSA",
+    };
+    parsed.map_err(|_| format!("invalid key: not a PEM-encoded {kind} public key"))
 }

@@ -189,7 +189,11 @@ fn assign_id(
         }
         None => derive_id(kind, key),
     };
-    if let Some(first) = seen.insert(id.clone(), path.to_string()) {
+    // A clash of derived ids is a clash of keys, which `unique` reports by name.
+    if let Some(first) = seen
+        .insert(id.clone(), path.to_string())
+        .filter(|_| explicit.is_some())
+    {
         issues.push(
             join(path, "id"),
             format!(
@@ -439,7 +443,9 @@ pub fn validate(tree: &Value) -> Result<Model, Vec<Issue>> {
     for (i, raw) in raw_services.iter().enumerate() {
         if let Some(n) = str_field(raw.value, "name") {
             services.by_key.insert(n.to_string(), i);
-            services.names.push(n.to_string());
+            if !services.names.iter().any(|x| x == n) {
+                services.names.push(n.to_string());
+            }
         }
         let spec = parse::<ServiceSpec>(raw.value, &raw.path, &mut issues);
         let key = spec
@@ -480,7 +486,9 @@ pub fn validate(tree: &Value) -> Result<Model, Vec<Issue>> {
     for (i, raw) in raw_routes.iter().enumerate() {
         if let Some(n) = str_field(raw.value, "name") {
             routes.by_key.insert(n.to_string(), i);
-            routes.names.push(n.to_string());
+            if !routes.names.iter().any(|x| x == n) {
+                routes.names.push(n.to_string());
+            }
         }
         let spec = parse::<RouteSpec>(raw.value, &raw.path, &mut issues);
         let key = spec
@@ -540,7 +548,9 @@ pub fn validate(tree: &Value) -> Result<Model, Vec<Issue>> {
             if let Some(n) = str_field(raw.value, k) {
                 consumers.by_key.insert(n.to_string(), i);
                 if k == "username" {
-                    consumers.names.push(n.to_string());
+                    if !consumers.names.iter().any(|x| x == n) {
+                        consumers.names.push(n.to_string());
+                    }
                 }
             }
         }
@@ -569,7 +579,7 @@ pub fn validate(tree: &Value) -> Result<Model, Vec<Issue>> {
             ignore: None,
         });
         let username = spec.username.filter(|s| !s.is_empty());
-        let custom_id = spec.custom_id;
+        let custom_id = spec.custom_id.filter(|s| !s.is_empty());
         if username.is_none() && custom_id.is_none() {
             issues.push(
                 raw.path.clone(),

@@ -72,7 +72,13 @@ mod tests {
     /// Kong's 16 worked v0 examples: (service path, route path, strip, request, upstream).
     /// `None` as route path means the route matched by host, not by path.
     /// (service path, route path, strip_path, request, expected upstream path)
-    type Case = (&'static str, Option<&'static str>, Option<bool>, &'static str, &'static str);
+    type Case = (
+        &'static str,
+        Option<&'static str>,
+        Option<bool>,
+        &'static str,
+        &'static str,
+    );
     const CASES: [Case; 17] = [
         ("/", Some("/route"), Some(true), "/route", "/"),
         ("/", Some("/route"), Some(true), "/routereq", "/req"),

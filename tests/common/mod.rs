@@ -34,11 +34,15 @@ impl Pki {
         let ca_key = KeyPair::generate().expect("ca key");
         let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("ca params");
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params.distinguished_name.push(rcgen::DnType::CommonName, "Skyport Test CA");
+        ca_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "Skyport Test CA");
         let ca = ca_params.self_signed(&ca_key).expect("ca cert");
         let key = KeyPair::generate().expect("key");
         let mut params = CertificateParams::new(vec!["localhost".to_string()]).expect("params");
-        params.subject_alt_names.push(SanType::IpAddress("127.0.0.1".parse().expect("ip")));
+        params
+            .subject_alt_names
+            .push(SanType::IpAddress("127.0.0.1".parse().expect("ip")));
         let cert = params.signed_by(&key, &ca, &ca_key).expect("cert");
         Pki {
             ca_pem: ca.pem(),
@@ -50,9 +54,10 @@ impl Pki {
     fn server_config(&self) -> rustls::ServerConfig {
         use rustls::pki_types::pem::PemObject;
         use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(self.cert_pem.as_bytes())
-            .collect::<Result<_, _>>()
-            .expect("certs");
+        let certs: Vec<CertificateDer<'static>> =
+            CertificateDer::pem_slice_iter(self.cert_pem.as_bytes())
+                .collect::<Result<_, _>>()
+                .expect("certs");
         let key = PrivateKeyDer::from_pem_slice(self.key_pem.as_bytes()).expect("key");
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
@@ -101,24 +106,31 @@ impl Upstream {
     }
 
     async fn start(tls: Option<tokio_rustls::TlsAcceptor>) -> Upstream {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let connections = Arc::new(AtomicUsize::new(0));
         let counter = connections.clone();
         let task = tokio::spawn(async move {
             loop {
-                let Ok((tcp, _)) = listener.accept().await else { return };
+                let Ok((tcp, _)) = listener.accept().await else {
+                    return;
+                };
                 counter.fetch_add(1, Ordering::SeqCst);
                 let tls = tls.clone();
                 tokio::spawn(async move {
-                    let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                    let builder =
+                        hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
                     match tls {
                         None => {
                             let svc = hyper::service::service_fn(move |r| echo(r, None));
                             let _ = builder.serve_connection(TokioIo::new(tcp), svc).await;
                         }
                         Some(acceptor) => {
-                            let Ok(stream) = acceptor.accept(tcp).await else { return };
+                            let Ok(stream) = acceptor.accept(tcp).await else {
+                                return;
+                            };
                             let sni = stream.get_ref().1.server_name().map(str::to_string);
                             let svc = hyper::service::service_fn(move |r| echo(r, sni.clone()));
                             let _ = builder.serve_connection(TokioIo::new(stream), svc).await;
@@ -127,11 +139,18 @@ impl Upstream {
                 });
             }
         });
-        Upstream { addr, connections, task }
+        Upstream {
+            addr,
+            connections,
+            task,
+        }
     }
 }
 
-async fn echo(req: Request<hyper::body::Incoming>, sni: Option<String>) -> Result<Response<Full<Bytes>>, hyper::Error> {
+async fn echo(
+    req: Request<hyper::body::Incoming>,
+    sni: Option<String>,
+) -> Result<Response<Full<Bytes>>, hyper::Error> {
     let method = req.method().to_string();
     let uri = req.uri().to_string();
     let mut headers = serde_json::Map::new();
@@ -213,7 +232,8 @@ impl Gateway {
             let key = dir.path().join("key.pem");
             std::fs::write(&cert, &pki.cert_pem).expect("cert");
             std::fs::write(&key, &pki.key_pem).expect("key");
-            cmd.env("SKYPORT_SSL_CERT", cert).env("SKYPORT_SSL_CERT_KEY", key);
+            cmd.env("SKYPORT_SSL_CERT", cert)
+                .env("SKYPORT_SSL_CERT_KEY", key);
         }
         cmd.env("SKYPORT_PROXY_LISTEN", listen)
             .env("SKYPORT_ADMIN_LISTEN", format!("127.0.0.1:{admin_port}"))
@@ -242,8 +262,14 @@ impl Gateway {
         let client = reqwest::Client::new();
         let status = format!("http://127.0.0.1:{}/status", self.admin_port);
         for _ in 0..300 {
-            let admin_up = client.get(&status).send().await.is_ok_and(|r| r.status() == 200);
-            let proxy_up = tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await.is_ok();
+            let admin_up = client
+                .get(&status)
+                .send()
+                .await
+                .is_ok_and(|r| r.status() == 200);
+            let proxy_up = tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+                .await
+                .is_ok();
             if admin_up && proxy_up {
                 return;
             }
