@@ -15,8 +15,12 @@ fn config(n: usize) -> String {
             10000 + (i % 50000)
         ));
         if i % 10 == 0 {
-            y.push_str(&format!("      - name: x{i}\n        paths: ['~/re{i}/\\d+$']\n"));
-            y.push_str(&format!("      - name: h{i}\n        hosts: [h{i}.example.com]\n"));
+            y.push_str(&format!(
+                "      - name: x{i}\n        paths: ['~/re{i}/\\d+$']\n"
+            ));
+            y.push_str(&format!(
+                "      - name: h{i}\n        hosts: [h{i}.example.com]\n"
+            ));
         }
     }
     y
@@ -36,6 +40,7 @@ fn bench(c: &mut Criterion) {
                     listener_port: 8000,
                     path: black_box(&last),
                     headers: &headers,
+                    tls: false,
                 };
                 black_box(snapshot.router.find(&req))
             })
@@ -48,13 +53,16 @@ fn bench(c: &mut Criterion) {
                     listener_port: 8000,
                     path: black_box("/nothing/here"),
                     headers: &headers,
+                    tls: false,
                 };
                 black_box(snapshot.router.find(&req))
             })
         });
     }
     group.finish();
-    c.bench_function("normalize_path", |b| b.iter(|| normalize(black_box("/api/v1/a%20b/./c/../d"))));
+    c.bench_function("normalize_path", |b| {
+        b.iter(|| normalize(black_box("/api/v1/a%20b/./c/../d")))
+    });
 }
 
 criterion_group!(benches, bench);

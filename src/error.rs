@@ -44,6 +44,14 @@ pub enum GatewayError {
     /// TRACE, or a method the gateway refuses.
     #[error("Method not allowed")]
     MethodNotAllowed,
+    /// An https-only route reached over plain http (426 with `Upgrade`, or a redirect).
+    #[error("Please use HTTPS protocol")]
+    UseHttps {
+        /// 426, or 301/302/307/308.
+        status: u16,
+        /// Where a redirect points (`https://host/uri`).
+        location: String,
+    },
     /// The request header block is too large.
     #[error("Request header or cookie too large")]
     HeaderTooLarge,
@@ -62,6 +70,7 @@ impl GatewayError {
             GatewayError::PluginNotImplemented(_) | GatewayError::Internal(_) => 500,
             GatewayError::BadRequest | GatewayError::HeaderTooLarge => 400,
             GatewayError::MethodNotAllowed => 405,
+            GatewayError::UseHttps { status, .. } => *status,
         }
     }
 
@@ -213,6 +222,20 @@ pub fn render_error(err: &GatewayError, hints: RenderHints<'_>, request_id: &str
         ),
     };
     let mut extra = Vec::with_capacity(1);
+    if let GatewayError::UseHttps { status, location } = err {
+        if *status == 426 {
+            extra.push((
+                http::header::CONNECTION,
+                HeaderValue::from_static("Upgrade"),
+            ));
+            extra.push((
+                http::header::UPGRADE,
+                HeaderValue::from_static("TLS/1.2, HTTP/1.1"),
+            ));
+        } else if let Ok(v) = HeaderValue::from_str(location) {
+            extra.push((http::header::LOCATION, v));
+        }
+    }
     if err.status() == 405 {
         extra.push((
             http::header::ALLOW,

@@ -21,6 +21,10 @@ pub struct RouteRuntime {
     pub strip_path: bool,
     /// Send the client's Host upstream.
     pub preserve_host: bool,
+    /// The route's protocols leave out plain `http`: such requests are told to use HTTPS.
+    pub https_only: bool,
+    /// 426 (upgrade required) or the 3xx redirect sent to plain-http requests of an https-only route.
+    pub https_redirect_status_code: u16,
     /// Plugins that apply, highest priority first.
     pub chain: Vec<Arc<dyn Plugin>>,
 }

@@ -229,3 +229,95 @@ async fn no_route_no_service_and_unimplemented_plugin_answers() {
         .expect("req");
     assert_eq!(resp.status(), 405);
 }
+
+/// Sends raw bytes and returns the whole response text (the gateway closes or we stop at
+/// the end of the first response's body, whose length is in Content-Length).
+async fn raw(port: u16, request: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("connect");
+    s.write_all(request.as_bytes()).await.expect("write");
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = tokio::time::timeout(std::time::Duration::from_secs(10), s.read(&mut chunk))
+            .await
+            .expect("response within 10 s")
+            .expect("read");
+        if n == 0 {
+            break;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        let text = String::from_utf8_lossy(&buf);
+        if let Some(end) = text.find("\r\n\r\n") {
+            let len = text[..end]
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                })
+                .unwrap_or(0);
+            if buf.len() >= end + 4 + len {
+                break;
+            }
+        }
+    }
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+#[tokio::test]
+async fn https_only_routes_missing_host_and_disabled_services() {
+    let up = Upstream::http().await;
+    let u = up.url("http");
+    let yaml = format!(
+        r#"_format_version: "3.0"
+services:
+  - name: secure
+    url: {u}/secure
+    routes:
+      - {{ name: upgrade, paths: [/upgrade], protocols: [https] }}
+      - {{ name: redirect, paths: [/redirect], protocols: [https], https_redirect_status_code: 301 }}
+  - {{ name: disabled, url: "{u}/off", enabled: false, routes: [{{ paths: [/off] }}] }}
+  - {{ name: open, url: "{u}/open", routes: [{{ paths: [/] }}] }}
+"#
+    );
+    let gw = Gateway::start(&yaml).await;
+
+    let resp = client()
+        .get(gw.url("/upgrade/x"))
+        .send()
+        .await
+        .expect("req");
+    assert_eq!(resp.status(), 426);
+    assert_eq!(resp.headers()["upgrade"], "TLS/1.2, HTTP/1.1");
+    let body: Value = resp.json().await.expect("json");
+    assert_eq!(body["message"], "Please use HTTPS protocol");
+
+    let resp = client()
+        .get(gw.url("/redirect/x?a=1"))
+        .header("host", "api.example.com")
+        .send()
+        .await
+        .expect("req");
+    assert_eq!(resp.status(), 301);
+    assert_eq!(
+        resp.headers()["location"],
+        "https://api.example.com/redirect/x?a=1"
+    );
+
+    // A disabled service takes its routes out of the router: the catch-all answers instead.
+    assert_eq!(
+        upstream_uri(&gw, reqwest::Method::GET, "/off/x", &[]).await,
+        "/open/off/x"
+    );
+
+    let no_host = raw(gw.port, "GET /open HTTP/1.1\r\nConnection: close\r\n\r\n").await;
+    assert!(no_host.starts_with("HTTP/1.1 400"), "{no_host}");
+    assert!(no_host.contains("Bad request"), "{no_host}");
+
+    let http10 = raw(gw.port, "GET /x HTTP/1.0\r\n\r\n").await;
+    assert!(http10.contains(" 200 "), "{http10}");
+    assert!(http10.contains("\"uri\":\"/open/x\""), "{http10}");
+}

@@ -42,6 +42,8 @@ pub fn compile(model: Model, hash: String) -> Result<Snapshot, Vec<Issue>> {
             service: route.service,
             strip_path: route.strip_path,
             preserve_host: route.preserve_host,
+            https_only: !route.protocols.iter().any(|p| p == "http"),
+            https_redirect_status_code: route.https_redirect_status_code,
             chain: chain_for(&model, i),
         });
     }
@@ -91,6 +93,7 @@ fn route_entries(index: usize, route: &Route) -> Result<Vec<Entry>, String> {
         headers,
         path: None,
         priority: Priority::default(),
+        tls_ok: route.protocols.iter().any(|p| p == "https"),
     };
     let paths = route.paths.clone().unwrap_or_default();
     let mut out = Vec::new();

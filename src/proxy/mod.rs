@@ -94,18 +94,27 @@ impl Gateway {
         let (host, _) = split_host_port(host_raw);
         let normalized = normalize::normalize(req.uri.path());
         let listener_port = server_port(session);
+        let tls = is_tls(session);
         let found = ctx.snapshot.router.find(&RequestInfo {
             method: req.method.as_str(),
             host,
             listener_port,
             path: &normalized,
             headers: &req.headers,
+            tls,
         });
         let Some(m) = found else {
             return Err(GatewayError::NoRoute);
         };
         ctx.route = Some(m.route);
         let route = &ctx.snapshot.routes[m.route];
+        if route.https_only && !tls {
+            let uri = req.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+            return Err(GatewayError::UseHttps {
+                status: route.https_redirect_status_code,
+                location: format!("https://{host}{uri}"),
+            });
+        }
         if let Some(svc) = route.service {
             let base = ctx.snapshot.services[svc].base_path.as_deref();
             let stripped = if route.strip_path { m.path_len } else { None };

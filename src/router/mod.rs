@@ -161,6 +161,8 @@ pub struct Entry {
     pub path: Option<PathMatcher>,
     /// The rank.
     pub priority: Priority,
+    /// The route accepts requests that arrived over TLS (`https` in its protocols).
+    pub tls_ok: bool,
 }
 
 impl Entry {
@@ -203,6 +205,8 @@ pub struct RequestInfo<'a> {
     pub path: &'a str,
     /// The request headers.
     pub headers: &'a http::HeaderMap,
+    /// The request arrived over TLS.
+    pub tls: bool,
 }
 
 /// The route that matched, and how much of the path its prefix or regex took.
@@ -243,6 +247,9 @@ impl Router {
     /// Finds the best route for a request.
     pub fn find(&self, req: &RequestInfo<'_>) -> Option<Match> {
         'entries: for e in &self.entries {
+            if req.tls && !e.tls_ok {
+                continue;
+            }
             if !e.methods.is_empty() && !e.methods.iter().any(|m| m == req.method) {
                 continue;
             }
@@ -311,6 +318,7 @@ mod tests {
                 None => PathMatcher::Prefix(p.into()),
             }),
             priority: Priority::default(),
+            tls_ok: true,
         };
         e.rank(0, false);
         e
@@ -324,6 +332,7 @@ mod tests {
             listener_port: 8000,
             path,
             headers: &headers,
+            tls: false,
         })
         .map(|m| m.route)
     }

@@ -246,7 +246,7 @@ impl Gateway {
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
         let child = cmd.spawn().expect("spawn skyport");
-        let gw = Gateway {
+        let mut gw = Gateway {
             port,
             admin_port,
             tls_port,
@@ -258,10 +258,13 @@ impl Gateway {
         gw
     }
 
-    async fn wait_ready(&self) {
+    async fn wait_ready(&mut self) {
         let client = reqwest::Client::new();
         let status = format!("http://127.0.0.1:{}/status", self.admin_port);
         for _ in 0..300 {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("skyport exited during start-up: {status}");
+            }
             let admin_up = client
                 .get(&status)
                 .send()
