@@ -547,10 +547,8 @@ pub fn validate(tree: &Value) -> Result<Model, Vec<Issue>> {
         for k in ["username", "custom_id"] {
             if let Some(n) = str_field(raw.value, k) {
                 consumers.by_key.insert(n.to_string(), i);
-                if k == "username" {
-                    if !consumers.names.iter().any(|x| x == n) {
-                        consumers.names.push(n.to_string());
-                    }
+                if k == "username" && !consumers.names.iter().any(|x| x == n) {
+                    consumers.names.push(n.to_string());
                 }
             }
         }
