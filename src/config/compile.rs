@@ -4,6 +4,7 @@
 use super::model::{Model, Route};
 use super::validate::Issue;
 use crate::plugins;
+use crate::plugins::jwt::keyring::{Credential, Keyring};
 use crate::router::{Entry, HeaderRule, HostRule, PathMatcher, Priority, Router};
 use crate::snapshot::{RouteRuntime, Snapshot};
 use crate::upstream::ServicePeer;
@@ -23,6 +24,7 @@ pub fn compile(model: Model, hash: String) -> Result<Snapshot, Vec<Issue>> {
             }),
         }
     }
+    let ctx = build_ctx(&model, &mut issues);
     let mut entries = Vec::new();
     let mut routes = Vec::with_capacity(model.routes.len());
     for (i, route) in model.routes.iter().enumerate() {
@@ -44,7 +46,7 @@ pub fn compile(model: Model, hash: String) -> Result<Snapshot, Vec<Issue>> {
             preserve_host: route.preserve_host,
             https_only: !route.protocols.iter().any(|p| p == "http"),
             https_redirect_status_code: route.https_redirect_status_code,
-            chain: chain_for(&model, i),
+            chain: chain_for(&model, i, &ctx),
         });
     }
     if !issues.is_empty() {
@@ -57,6 +59,42 @@ pub fn compile(model: Model, hash: String) -> Result<Snapshot, Vec<Issue>> {
         services,
         model,
     })
+}
+
+/// Consumers and JWT credentials, prepared once for every plugin of the snapshot.
+fn build_ctx(model: &Model, issues: &mut Vec<Issue>) -> plugins::BuildCtx {
+    let consumers: Vec<Arc<plugins::Consumer>> = model
+        .consumers
+        .iter()
+        .map(|c| {
+            Arc::new(plugins::Consumer {
+                id: c.id.clone(),
+                username: c.username.clone(),
+                custom_id: c.custom_id.clone(),
+            })
+        })
+        .collect();
+    let mut credentials = Vec::with_capacity(model.jwt_secrets.len());
+    for (i, s) in model.jwt_secrets.iter().enumerate() {
+        match Credential::new(
+            &s.id,
+            &s.key,
+            &s.secret,
+            &s.algorithm,
+            s.rsa_public_key.as_deref(),
+            consumers[s.consumer].clone(),
+        ) {
+            Ok(c) => credentials.push(c),
+            Err(message) => issues.push(Issue {
+                path: format!("jwt_secrets[{i}]"),
+                message,
+            }),
+        }
+    }
+    plugins::BuildCtx {
+        keyring: Arc::new(Keyring::new(credentials, &consumers)),
+        clock: plugins::jwt::system_clock(),
+    }
 }
 
 /// One router entry per path (or one for a path-less route).
@@ -119,7 +157,11 @@ fn route_entries(index: usize, route: &Route) -> Result<Vec<Entry>, String> {
 /// The plugins that apply to a route, one instance per plugin name, most specific scope
 /// first (route+service > route > service > global), ordered by priority.
 /// Consumer-scoped instances are chosen after authentication, not here.
-fn chain_for(model: &Model, route_index: usize) -> Vec<Arc<dyn plugins::Plugin>> {
+fn chain_for(
+    model: &Model,
+    route_index: usize,
+    ctx: &plugins::BuildCtx,
+) -> Vec<Arc<dyn plugins::Plugin>> {
     let route = &model.routes[route_index];
     let mut chosen: Vec<(u8, &super::model::Plugin)> = Vec::new();
     for p in model
@@ -146,7 +188,7 @@ fn chain_for(model: &Model, route_index: usize) -> Vec<Arc<dyn plugins::Plugin>>
     }
     let mut chain: Vec<Arc<dyn plugins::Plugin>> = chosen
         .into_iter()
-        .map(|(_, p)| plugins::build(&p.config))
+        .map(|(_, p)| plugins::build(&p.config, ctx))
         .collect();
     chain.sort_by_key(|p| std::cmp::Reverse(p.priority()));
     chain

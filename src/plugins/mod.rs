@@ -3,7 +3,7 @@
 //! itself, or fail. Which instance applies to a route is decided when the snapshot is
 //! compiled, never per request.
 
-pub mod jwt_config;
+pub mod jwt;
 pub mod lambda_config;
 pub mod rate_limit_config;
 
@@ -14,7 +14,7 @@ use pingora::proxy::Session;
 use serde::Serialize;
 use std::sync::Arc;
 
-pub use jwt_config::JwtConfig;
+pub use jwt::JwtConfig;
 pub use lambda_config::LambdaConfig;
 pub use rate_limit_config::RateLimitConfig;
 
@@ -168,12 +168,26 @@ impl Plugin for NotImplemented {
     }
 }
 
+/// What plugin instances of one snapshot share: the JWT keyring and the clock.
+#[derive(Clone)]
+pub struct BuildCtx {
+    /// Credentials and consumers of the snapshot.
+    pub keyring: Arc<jwt::keyring::Keyring>,
+    /// The time source for claim checks and rate windows.
+    pub clock: jwt::Clock,
+}
+
 /// Builds the runtime instance for a validated plugin config.
-pub fn build(config: &PluginConfig) -> Arc<dyn Plugin> {
-    let name = match config {
-        PluginConfig::Jwt(_) => "jwt",
-        PluginConfig::RateLimiting(_) => "rate-limiting",
-        PluginConfig::AwsLambda(_) => "aws-lambda",
-    };
-    Arc::new(NotImplemented { name })
+pub fn build(config: &PluginConfig, ctx: &BuildCtx) -> Arc<dyn Plugin> {
+    match config {
+        PluginConfig::Jwt(c) => Arc::new(jwt::Jwt::new(
+            c.clone(),
+            ctx.keyring.clone(),
+            ctx.clock.clone(),
+        )),
+        PluginConfig::RateLimiting(_) => Arc::new(NotImplemented {
+            name: "rate-limiting",
+        }),
+        PluginConfig::AwsLambda(_) => Arc::new(NotImplemented { name: "aws-lambda" }),
+    }
 }

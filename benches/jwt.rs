@@ -1,0 +1,90 @@
+//! What authentication costs on the hot path: one `jwt` check (extract, decode, look up,
+//! verify, claims) per token for HS256, RS256 and ES256. Informs the jwt + rate-limiting
+//! throughput target of the performance issue.
+//!
+//! Run: `cargo bench --bench jwt`
+
+use criterion::{black_box, criterion_group, criterion_main, Criterion};
+use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
+use skyport::plugins::jwt::keyring::{Credential, Keyring};
+use skyport::plugins::jwt::{system_clock, Jwt, JwtConfig};
+use skyport::plugins::Consumer;
+use std::sync::Arc;
+
+fn bench(c: &mut Criterion) {
+    let consumer = Arc::new(Consumer {
+        id: "c0ffee00-0000-4000-8000-000000000000".into(),
+        username: Some("alice".into()),
+        custom_id: None,
+    });
+    let rsa = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).expect("rsa");
+    let ec = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("ec");
+    let creds = vec![
+        Credential::new("1", "k-hs", "bench-secret", "HS256", None, consumer.clone()).expect("hs"),
+        Credential::new(
+            "2",
+            "k-rs",
+            "",
+            "RS256",
+            Some(&rsa.public_key_pem()),
+            consumer.clone(),
+        )
+        .expect("rs"),
+        Credential::new(
+            "3",
+            "k-es",
+            "",
+            "ES256",
+            Some(&ec.public_key_pem()),
+            consumer.clone(),
+        )
+        .expect("es"),
+    ];
+    let keyring = Arc::new(Keyring::new(creds, &[consumer]));
+    let plugin = Jwt::new(JwtConfig::default(), keyring, system_clock());
+    let tokens = [
+        (
+            "HS256",
+            Algorithm::HS256,
+            EncodingKey::from_secret(b"bench-secret"),
+            "k-hs",
+        ),
+        (
+            "RS256",
+            Algorithm::RS256,
+            EncodingKey::from_rsa_pem(rsa.serialize_pem().as_bytes()).expect("rsa key"),
+            "k-rs",
+        ),
+        (
+            "ES256",
+            Algorithm::ES256,
+            EncodingKey::from_ec_pem(ec.serialize_pem().as_bytes()).expect("ec key"),
+            "k-es",
+        ),
+    ];
+    let mut group = c.benchmark_group("jwt_verify");
+    for (name, alg, key, iss) in tokens {
+        let token = encode(
+            &Header::new(alg),
+            &serde_json::json!({"iss": iss, "sub": "bench"}),
+            &key,
+        )
+        .expect("sign");
+        let mut headers = http::HeaderMap::new();
+        headers.insert(
+            "authorization",
+            format!("Bearer {token}").parse().expect("header"),
+        );
+        assert!(
+            plugin.authenticate(None, &headers).is_ok(),
+            "{name} token must verify"
+        );
+        group.bench_function(name, |b| {
+            b.iter(|| black_box(plugin.authenticate(None, black_box(&headers)).is_ok()))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,367 @@
+//! Kong's `jwt` plugin (priority 1450): finds the token, checks its algorithm, key claim,
+//! signature and claims, and names the consumer for the upstream and for later plugins.
+//! Every failure answers as Kong does (401, the JSON body, `WWW-Authenticate`).
+
+pub mod config;
+pub mod keyring;
+pub mod token;
+
+use crate::error::{Exit, GatewayError};
+use crate::plugins::{Consumer, Flow, Plugin, RequestState};
+use async_trait::async_trait;
+pub use config::JwtConfig;
+use http::{HeaderName, HeaderValue};
+use keyring::Keyring;
+use pingora::proxy::Session;
+use serde_json::{Map, Value};
+use std::sync::Arc;
+
+/// Seconds since the Unix epoch; injectable so claim checks can be tested exactly.
+pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
+
+/// The system clock.
+pub fn system_clock() -> Clock {
+    Arc::new(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0)
+    })
+}
+
+const X_CONSUMER_ID: HeaderName = HeaderName::from_static("x-consumer-id");
+const X_CONSUMER_USERNAME: HeaderName = HeaderName::from_static("x-consumer-username");
+const X_CONSUMER_CUSTOM_ID: HeaderName = HeaderName::from_static("x-consumer-custom-id");
+const X_CREDENTIAL_IDENTIFIER: HeaderName = HeaderName::from_static("x-credential-identifier");
+const X_ANONYMOUS_CONSUMER: HeaderName = HeaderName::from_static("x-anonymous-consumer");
+
+/// A configured `jwt` plugin instance.
+pub struct Jwt {
+    config: JwtConfig,
+    keyring: Arc<Keyring>,
+    clock: Clock,
+    /// `WWW-Authenticate` when no token was found.
+    challenge: HeaderValue,
+    /// `WWW-Authenticate` for every other failure.
+    challenge_invalid: HeaderValue,
+}
+
+impl std::fmt::Debug for Jwt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Jwt").field("config", &self.config).finish()
+    }
+}
+
+/// Why a token was refused: Kong's 401 bodies.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Refusal {
+    /// No token anywhere (the only one with the bare challenge).
+    NoToken,
+    /// `{"message": ...}` with `error="invalid_token"`.
+    Message(String),
+    /// Claim failures keyed by claim.
+    Claims(Map<String, Value>),
+}
+
+impl Jwt {
+    /// Builds the plugin over a snapshot's keyring.
+    pub fn new(config: JwtConfig, keyring: Arc<Keyring>, clock: Clock) -> Jwt {
+        let realm = config
+            .realm
+            .as_ref()
+            .map(|r| format!("realm=\"{}\"", r.replace('"', "")));
+        let challenge = match &realm {
+            Some(r) => format!("Bearer {r}"),
+            None => "Bearer".to_string(),
+        };
+        let challenge_invalid = match &realm {
+            Some(r) => format!("Bearer {r}, error=\"invalid_token\""),
+            None => "Bearer error=\"invalid_token\"".to_string(),
+        };
+        Jwt {
+            config,
+            keyring,
+            clock,
+            challenge: HeaderValue::from_str(&challenge)
+                .unwrap_or(HeaderValue::from_static("Bearer")),
+            challenge_invalid: HeaderValue::from_str(&challenge_invalid)
+                .unwrap_or(HeaderValue::from_static("Bearer error=\"invalid_token\"")),
+        }
+    }
+
+    /// Authenticates a request given its query string and headers.
+    pub fn authenticate(
+        &self,
+        query: Option<&str>,
+        headers: &http::HeaderMap,
+    ) -> Result<Arc<keyring::Credential>, Refusal> {
+        let tokens = token::candidates(&self.config, query, headers);
+        let token = match tokens.as_slice() {
+            [] => return Err(Refusal::NoToken),
+            [one] => one,
+            _ => return Err(msg("Multiple tokens provided")),
+        };
+        let decoded = token::decode(token).ok_or_else(|| msg("Bad token; invalid JSON"))?;
+        let alg = match decoded.header.get("alg").and_then(Value::as_str) {
+            Some(a) if keyring::ALGORITHMS.contains(&a) => a,
+            _ => return Err(msg("Bad token; invalid alg")),
+        };
+        let claim = &self.config.key_claim_name;
+        let key = decoded
+            .payload
+            .get(claim)
+            .or_else(|| decoded.header.get(claim));
+        let key = match key {
+            None | Some(Value::Null) => {
+                return Err(msg(&format!("No mandatory '{claim}' in claims")))
+            }
+            Some(Value::String(s)) if s.is_empty() => {
+                return Err(msg(&format!("Invalid '{claim}' in claims")))
+            }
+            Some(Value::String(s)) => s.clone(),
+            Some(other) => other.to_string(),
+        };
+        let credential = self
+            .keyring
+            .credential(&key)
+            .ok_or_else(|| msg(&format!("No credentials found for given '{claim}'")))?;
+        if credential.algorithm != alg {
+            return Err(msg("Invalid algorithm"));
+        }
+        let verifier = if self.config.secret_is_base64 && alg.starts_with("HS") {
+            credential.verifier_b64.as_ref()
+        } else {
+            credential.verifier.as_ref()
+        };
+        let verifier = verifier.ok_or_else(|| msg("Invalid key/secret"))?;
+        let jwt_alg = keyring::algorithm(alg).unwrap_or(jsonwebtoken::Algorithm::HS256);
+        if !verifier.verify(jwt_alg, decoded.signing_input.as_bytes(), decoded.signature) {
+            return Err(msg("Invalid signature"));
+        }
+        check_claims(&self.config, &decoded.payload, (self.clock)())?;
+        Ok(credential.clone())
+    }
+
+    fn refusal_exit(&self, r: Refusal) -> Exit {
+        match r {
+            Refusal::NoToken => Exit::message(401, "Unauthorized")
+                .with_header(http::header::WWW_AUTHENTICATE, self.challenge.clone()),
+            Refusal::Message(m) => Exit::message(401, &m).with_header(
+                http::header::WWW_AUTHENTICATE,
+                self.challenge_invalid.clone(),
+            ),
+            Refusal::Claims(map) => Exit::json(401, &Value::Object(map)).with_header(
+                http::header::WWW_AUTHENTICATE,
+                self.challenge_invalid.clone(),
+            ),
+        }
+    }
+}
+
+fn msg(m: &str) -> Refusal {
+    Refusal::Message(m.to_string())
+}
+
+/// Kong's claim checks (no leeway): `exp <= now` is expired, `nbf > now` is not yet valid,
+/// and `maximum_expiration` bounds `exp - now`.
+pub fn check_claims(
+    config: &JwtConfig,
+    payload: &Map<String, Value>,
+    now: i64,
+) -> Result<(), Refusal> {
+    let mut errors = Map::new();
+    for claim in &config.claims_to_verify {
+        let value = payload.get(claim).and_then(Value::as_f64);
+        match (claim.as_str(), value) {
+            (_, None) => {
+                errors.insert(claim.clone(), Value::from("must be a number"));
+            }
+            ("exp", Some(exp)) if exp <= now as f64 => {
+                errors.insert("exp".into(), Value::from("token expired"));
+            }
+            ("nbf", Some(nbf)) if nbf > now as f64 => {
+                errors.insert("nbf".into(), Value::from("token not valid yet"));
+            }
+            _ => {}
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Refusal::Claims(errors));
+    }
+    if config.maximum_expiration > 0 {
+        let too_long = match payload.get("exp").and_then(Value::as_f64) {
+            Some(exp) => exp - now as f64 > config.maximum_expiration as f64,
+            None => true,
+        };
+        if too_long {
+            let mut m = Map::new();
+            m.insert(
+                "exp".into(),
+                Value::from("exceeds maximum allowed expiration"),
+            );
+            return Err(Refusal::Claims(m));
+        }
+    }
+    Ok(())
+}
+
+fn header_value(v: &str) -> Option<HeaderValue> {
+    HeaderValue::from_str(v).ok()
+}
+
+/// Sets Kong's `X-Consumer-*` upstream headers for a consumer (`None` values remove them).
+fn identify(state: &mut RequestState, consumer: &Arc<Consumer>, credential: Option<&str>) {
+    let h = &mut state.upstream_headers;
+    h.push((X_CONSUMER_ID, header_value(&consumer.id)));
+    h.push((
+        X_CONSUMER_CUSTOM_ID,
+        consumer.custom_id.as_deref().and_then(header_value),
+    ));
+    h.push((
+        X_CONSUMER_USERNAME,
+        consumer.username.as_deref().and_then(header_value),
+    ));
+    h.push((X_CREDENTIAL_IDENTIFIER, credential.and_then(header_value)));
+    state.consumer = Some(consumer.clone());
+    state.credential = credential.map(str::to_string);
+}
+
+#[async_trait]
+impl Plugin for Jwt {
+    fn name(&self) -> &'static str {
+        "jwt"
+    }
+
+    async fn access(
+        &self,
+        session: &mut Session,
+        state: &mut RequestState,
+    ) -> Result<Flow, GatewayError> {
+        let req = session.req_header();
+        if !self.config.run_on_preflight && req.method == http::Method::OPTIONS {
+            return Ok(Flow::Continue);
+        }
+        // Logical OR with an earlier authentication: nothing left to do.
+        if self.config.anonymous.is_some() && state.consumer.is_some() && state.credential.is_some()
+        {
+            return Ok(Flow::Continue);
+        }
+        match self.authenticate(req.uri.query(), &req.headers) {
+            Ok(credential) => {
+                identify(state, &credential.consumer, Some(&credential.key));
+                state.upstream_headers.push((X_ANONYMOUS_CONSUMER, None));
+                Ok(Flow::Continue)
+            }
+            Err(refusal) => match &self.config.anonymous {
+                None => Ok(Flow::Respond(self.refusal_exit(refusal))),
+                Some(anon) => {
+                    let consumer = self.keyring.consumer(anon).ok_or_else(|| {
+                        GatewayError::Internal(format!(
+                            "anonymous consumer {anon} is configured but doesn't exist"
+                        ))
+                    })?;
+                    identify(state, &consumer.clone(), None);
+                    state
+                        .upstream_headers
+                        .push((X_ANONYMOUS_CONSUMER, Some(HeaderValue::from_static("true"))));
+                    Ok(Flow::Continue)
+                }
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims(v: Value) -> Map<String, Value> {
+        match v {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        }
+    }
+
+    fn cfg(verify: &[&str], max: u64) -> JwtConfig {
+        JwtConfig {
+            claims_to_verify: verify.iter().map(|s| s.to_string()).collect(),
+            maximum_expiration: max,
+            ..JwtConfig::default()
+        }
+    }
+
+    fn refused(r: Result<(), Refusal>) -> Value {
+        match r {
+            Err(Refusal::Claims(m)) => Value::Object(m),
+            other => panic!("expected a claims refusal, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn exp_is_expired_exactly_at_now() {
+        let c = cfg(&["exp"], 0);
+        assert!(check_claims(&c, &claims(serde_json::json!({"exp": 1001})), 1000).is_ok());
+        assert_eq!(
+            refused(check_claims(
+                &c,
+                &claims(serde_json::json!({"exp": 1000})),
+                1000
+            )),
+            serde_json::json!({"exp": "token expired"})
+        );
+        assert_eq!(
+            refused(check_claims(
+                &c,
+                &claims(serde_json::json!({"exp": "soon"})),
+                1000
+            )),
+            serde_json::json!({"exp": "must be a number"})
+        );
+    }
+
+    #[test]
+    fn nbf_is_valid_from_now_on() {
+        let c = cfg(&["nbf"], 0);
+        assert!(check_claims(&c, &claims(serde_json::json!({"nbf": 1000})), 1000).is_ok());
+        assert_eq!(
+            refused(check_claims(
+                &c,
+                &claims(serde_json::json!({"nbf": 1001})),
+                1000
+            )),
+            serde_json::json!({"nbf": "token not valid yet"})
+        );
+    }
+
+    #[test]
+    fn several_claim_failures_are_reported_together() {
+        let c = cfg(&["exp", "nbf"], 0);
+        assert_eq!(
+            refused(check_claims(
+                &c,
+                &claims(serde_json::json!({"exp": 5, "nbf": 2000})),
+                1000
+            )),
+            serde_json::json!({"exp": "token expired", "nbf": "token not valid yet"})
+        );
+    }
+
+    #[test]
+    fn maximum_expiration_bounds_the_lifetime() {
+        let c = cfg(&["exp"], 60);
+        assert!(check_claims(&c, &claims(serde_json::json!({"exp": 1060})), 1000).is_ok());
+        assert_eq!(
+            refused(check_claims(
+                &c,
+                &claims(serde_json::json!({"exp": 1061})),
+                1000
+            )),
+            serde_json::json!({"exp": "exceeds maximum allowed expiration"})
+        );
+    }
+
+    #[test]
+    fn claims_are_not_checked_unless_asked() {
+        assert!(check_claims(&cfg(&[], 0), &claims(serde_json::json!({"exp": 1})), 1000).is_ok());
+    }
+}
