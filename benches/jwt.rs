@@ -7,7 +7,8 @@
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use skyport::plugins::jwt::keyring::{Credential, Keyring};
-use skyport::plugins::jwt::{system_clock, Jwt, JwtConfig};
+use skyport::plugins::jwt::{Jwt, JwtConfig};
+use skyport::plugins::system_clock;
 use skyport::plugins::Consumer;
 use std::sync::Arc;
 

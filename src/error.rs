@@ -52,6 +52,14 @@ pub enum GatewayError {
         /// Where a redirect points (`https://host/uri`).
         location: String,
     },
+    /// A rate limit was hit (`rate-limiting`'s `error_code` and `error_message`).
+    #[error("{message}")]
+    Limited {
+        /// The status to answer with (default 429).
+        status: u16,
+        /// The message (default `API rate limit exceeded`).
+        message: String,
+    },
     /// The request header block is too large.
     #[error("Request header or cookie too large")]
     HeaderTooLarge,
@@ -70,7 +78,7 @@ impl GatewayError {
             GatewayError::PluginNotImplemented(_) | GatewayError::Internal(_) => 500,
             GatewayError::BadRequest | GatewayError::HeaderTooLarge => 400,
             GatewayError::MethodNotAllowed => 405,
-            GatewayError::UseHttps { status, .. } => *status,
+            GatewayError::UseHttps { status, .. } | GatewayError::Limited { status, .. } => *status,
         }
     }
 

@@ -17,6 +17,8 @@ pub struct RouteRuntime {
     pub name: Option<String>,
     /// Index into `Snapshot::services`.
     pub service: Option<usize>,
+    /// The service's id, shared with plugins (`limit_by: service`).
+    pub service_id: Option<Arc<str>>,
     /// Strip the matched path prefix before proxying.
     pub strip_path: bool,
     /// Send the client's Host upstream.

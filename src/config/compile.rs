@@ -42,6 +42,9 @@ pub fn compile(model: Model, hash: String) -> Result<Snapshot, Vec<Issue>> {
             id: route.id.clone(),
             name: route.name.clone(),
             service: route.service,
+            service_id: route
+                .service
+                .map(|s| Arc::from(model.services[s].id.as_str())),
             strip_path: route.strip_path,
             preserve_host: route.preserve_host,
             https_only: !route.protocols.iter().any(|p| p == "http"),
@@ -93,7 +96,22 @@ fn build_ctx(model: &Model, issues: &mut Vec<Issue>) -> plugins::BuildCtx {
     }
     plugins::BuildCtx {
         keyring: Arc::new(Keyring::new(credentials, &consumers)),
-        clock: plugins::jwt::system_clock(),
+        clock: plugins::system_clock(),
+    }
+}
+
+/// A plugin's own namespace: its route and service ids, nil when unscoped.
+fn scope_of(model: &Model, p: &super::model::Plugin) -> plugins::rate_limit::Scope {
+    const NIL: &str = "00000000-0000-0000-0000-000000000000";
+    plugins::rate_limit::Scope {
+        route_id: p
+            .route
+            .map(|r| model.routes[r].id.clone())
+            .unwrap_or_else(|| NIL.into()),
+        service_id: p
+            .service
+            .map(|s| model.services[s].id.clone())
+            .unwrap_or_else(|| NIL.into()),
     }
 }
 
@@ -188,7 +206,7 @@ fn chain_for(
     }
     let mut chain: Vec<Arc<dyn plugins::Plugin>> = chosen
         .into_iter()
-        .map(|(_, p)| plugins::build(&p.config, ctx))
+        .map(|(_, p)| plugins::build(&p.config, ctx, scope_of(model, p)))
         .collect();
     chain.sort_by_key(|p| std::cmp::Reverse(p.priority()));
     chain

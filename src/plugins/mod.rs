@@ -5,7 +5,7 @@
 
 pub mod jwt;
 pub mod lambda_config;
-pub mod rate_limit_config;
+pub mod rate_limit;
 
 use crate::error::{Exit, GatewayError};
 use async_trait::async_trait;
@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 pub use jwt::JwtConfig;
 pub use lambda_config::LambdaConfig;
-pub use rate_limit_config::RateLimitConfig;
+pub use rate_limit::RateLimitConfig;
 
 /// A plugin's typed configuration, one variant per plugin Skyport knows.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -109,6 +109,8 @@ pub struct RequestState {
     pub consumer: Option<Arc<Consumer>>,
     /// The credential's identifier (the jwt secret's key).
     pub credential: Option<String>,
+    /// The matched route's service id (for `limit_by: service`).
+    pub service_id: Option<Arc<str>>,
     /// Headers to set on the upstream request.
     pub upstream_headers: Vec<(HeaderName, Option<HeaderValue>)>,
     /// Headers to add to whatever response the client gets.
@@ -168,26 +170,39 @@ impl Plugin for NotImplemented {
     }
 }
 
+/// Seconds since the Unix epoch; injectable so time-dependent checks can be tested exactly.
+pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
+
+/// The system clock.
+pub fn system_clock() -> Clock {
+    Arc::new(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0)
+    })
+}
+
 /// What plugin instances of one snapshot share: the JWT keyring and the clock.
 #[derive(Clone)]
 pub struct BuildCtx {
     /// Credentials and consumers of the snapshot.
     pub keyring: Arc<jwt::keyring::Keyring>,
     /// The time source for claim checks and rate windows.
-    pub clock: jwt::Clock,
+    pub clock: Clock,
 }
 
-/// Builds the runtime instance for a validated plugin config.
-pub fn build(config: &PluginConfig, ctx: &BuildCtx) -> Arc<dyn Plugin> {
+/// Builds the runtime instance for a validated plugin config in its scope.
+pub fn build(config: &PluginConfig, ctx: &BuildCtx, scope: rate_limit::Scope) -> Arc<dyn Plugin> {
     match config {
         PluginConfig::Jwt(c) => Arc::new(jwt::Jwt::new(
             c.clone(),
             ctx.keyring.clone(),
             ctx.clock.clone(),
         )),
-        PluginConfig::RateLimiting(_) => Arc::new(NotImplemented {
-            name: "rate-limiting",
-        }),
+        PluginConfig::RateLimiting(c) => {
+            Arc::new(rate_limit::RateLimiting::new(c, scope, ctx.clock.clone()))
+        }
         PluginConfig::AwsLambda(_) => Arc::new(NotImplemented { name: "aws-lambda" }),
     }
 }

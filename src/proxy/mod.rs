@@ -182,6 +182,7 @@ impl ProxyHttp for Gateway {
         };
         let snapshot = ctx.snapshot.clone();
         let route = &snapshot.routes[route_idx];
+        ctx.plugins.service_id = route.service_id.clone();
         for plugin in &route.chain {
             match plugin.access(session, &mut ctx.plugins).await {
                 Ok(Flow::Continue) => {}

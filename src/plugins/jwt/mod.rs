@@ -7,7 +7,7 @@ pub mod keyring;
 pub mod token;
 
 use crate::error::{Exit, GatewayError};
-use crate::plugins::{Consumer, Flow, Plugin, RequestState};
+use crate::plugins::{Clock, Consumer, Flow, Plugin, RequestState};
 use async_trait::async_trait;
 pub use config::JwtConfig;
 use http::{HeaderName, HeaderValue};
@@ -15,19 +15,6 @@ use keyring::Keyring;
 use pingora::proxy::Session;
 use serde_json::{Map, Value};
 use std::sync::Arc;
-
-/// Seconds since the Unix epoch; injectable so claim checks can be tested exactly.
-pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
-
-/// The system clock.
-pub fn system_clock() -> Clock {
-    Arc::new(|| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0)
-    })
-}
 
 const X_CONSUMER_ID: HeaderName = HeaderName::from_static("x-consumer-id");
 const X_CONSUMER_USERNAME: HeaderName = HeaderName::from_static("x-consumer-username");

@@ -169,6 +169,12 @@ impl RateLimitConfig {
                 format!("expected one of: local, redis (got \"{other}\")"),
             )),
         }
+        if self.redis.ssl == Some(true) || self.redis_ssl == Some(true) {
+            out.push((
+                "redis.ssl".into(),
+                "TLS to Redis is not supported by Skyport yet".into(),
+            ));
+        }
         if self.sync_rate != -1.0 {
             if self.policy != "redis" {
                 out.push((

@@ -1,0 +1,452 @@
+//! The `rate-limiting` plugin through the real gateway: the scenario's limits, Kong's
+//! headers, each `limit_by`, exact counts under concurrency for both policies, two gateway
+//! processes sharing one Redis limit, Redis outages, and counters that survive a reload.
+//! Checks that must not straddle a window use `day` limits or retry once across a minute.
+
+mod common;
+use common::{client, utc_minute, Gateway, RedisServer, Upstream};
+use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
+use serde_json::{json, Value};
+
+/// Runs `f` once, and once more if a UTC minute boundary passed meanwhile (the windows are
+/// calendar minutes, so a crossing legitimately resets the counts).
+macro_rules! within_one_minute {
+    ($body:expr) => {{
+        let start = utc_minute();
+        let out = $body;
+        if utc_minute() == start {
+            out
+        } else {
+            $body
+        }
+    }};
+}
+
+async fn statuses(gw: &Gateway, path: &str, n: usize) -> Vec<reqwest::Response> {
+    let c = client();
+    let mut out = Vec::new();
+    for _ in 0..n {
+        out.push(c.get(gw.url(path)).send().await.expect("request"));
+    }
+    out
+}
+
+fn header(r: &reqwest::Response, name: &str) -> Option<String> {
+    r.headers()
+        .get(name)
+        .map(|v| v.to_str().unwrap_or("").to_string())
+}
+
+fn codes(rs: &[reqwest::Response]) -> Vec<u16> {
+    rs.iter().map(|r| r.status().as_u16()).collect()
+}
+
+fn scenario(up: &str, policy: &str, redis_port: u16) -> String {
+    format!(
+        r#"_format_version: "3.0"
+services:
+  - {{ name: users-service, url: "{up}", routes: [{{ name: users-route, paths: [/users] }}] }}
+  - {{ name: orders-service, url: "{up}", routes: [{{ name: orders-route, paths: [/orders] }}] }}
+plugins:
+  - {{ name: rate-limiting, service: users-service, config: {{ minute: 3, policy: {policy}, redis: {{ host: 127.0.0.1, port: {redis_port} }} }} }}
+  - {{ name: rate-limiting, service: orders-service, config: {{ minute: 10, policy: {policy}, redis: {{ host: 127.0.0.1, port: {redis_port} }} }} }}
+"#
+    )
+}
+
+async fn scenario_sequence(gw: &Gateway) {
+    let users = within_one_minute!(statuses(gw, "/users", 4).await);
+    assert_eq!(codes(&users), vec![200, 200, 200, 429]);
+    let remaining: Vec<_> = users
+        .iter()
+        .map(|r| header(r, "x-ratelimit-remaining-minute"))
+        .collect();
+    assert_eq!(
+        remaining,
+        vec![
+            Some("2".into()),
+            Some("1".into()),
+            Some("0".into()),
+            Some("0".into())
+        ]
+    );
+    for r in &users {
+        assert_eq!(header(r, "x-ratelimit-limit-minute").as_deref(), Some("3"));
+        assert_eq!(header(r, "ratelimit-limit").as_deref(), Some("3"));
+        let reset: i64 = header(r, "ratelimit-reset")
+            .and_then(|v| v.parse().ok())
+            .expect("RateLimit-Reset");
+        assert!((1..=60).contains(&reset), "reset {reset}");
+    }
+    assert_eq!(
+        header(&users[0], "ratelimit-remaining").as_deref(),
+        Some("2")
+    );
+    assert!(header(&users[2], "retry-after").is_none());
+    let rejected = users.into_iter().last().expect("4th");
+    assert!(header(&rejected, "retry-after")
+        .is_some_and(|v| v.parse::<i64>().is_ok_and(|s| (1..=60).contains(&s))));
+    let body: Value = rejected.json().await.expect("json");
+    assert_eq!(body["message"], "API rate limit exceeded");
+    assert_eq!(body["request_id"].as_str().map(str::len), Some(32));
+
+    let orders = within_one_minute!(statuses(gw, "/orders", 11).await);
+    let mut want = vec![200; 10];
+    want.push(429);
+    assert_eq!(codes(&orders), want);
+}
+
+#[tokio::test]
+async fn scenario_limits_with_the_local_policy() {
+    let up = Upstream::http().await;
+    let gw = Gateway::start(&scenario(&up.url("http"), "local", 6379)).await;
+    scenario_sequence(&gw).await;
+}
+
+#[tokio::test]
+async fn scenario_limits_with_the_redis_policy() {
+    let redis = RedisServer::start().await;
+    let up = Upstream::http().await;
+    let gw = Gateway::start(&scenario(&up.url("http"), "redis", redis.port)).await;
+    scenario_sequence(&gw).await;
+}
+
+async fn concurrent(gw: &Gateway, path: &str, clients: usize, total: usize) -> (usize, usize) {
+    let c = client();
+    let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let (c, next, url) = (c.clone(), next.clone(), gw.url(path));
+        tasks.push(tokio::spawn(async move {
+            let (mut ok, mut limited) = (0, 0);
+            while next.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < total {
+                match c.get(&url).send().await.map(|r| r.status().as_u16()) {
+                    Ok(200) => ok += 1,
+                    Ok(429) => limited += 1,
+                    other => panic!("unexpected {other:?}"),
+                }
+            }
+            (ok, limited)
+        }));
+    }
+    let mut sum = (0, 0);
+    for t in tasks {
+        let (a, b) = t.await.expect("task");
+        sum.0 += a;
+        sum.1 += b;
+    }
+    sum
+}
+
+#[tokio::test]
+async fn exactly_the_limit_passes_under_concurrency_for_both_policies() {
+    let redis = RedisServer::start().await;
+    let up = Upstream::http().await;
+    let yaml = format!(
+        r#"_format_version: "3.0"
+services:
+  - name: s
+    url: "{}"
+    routes:
+      - {{ name: local, paths: [/local] }}
+      - {{ name: redis, paths: [/redis] }}
+plugins:
+  - {{ name: rate-limiting, route: local, config: {{ minute: 50, limit_by: ip }} }}
+  - {{ name: rate-limiting, route: redis, config: {{ minute: 50, limit_by: ip, policy: redis, redis: {{ host: 127.0.0.1, port: {} }} }} }}
+"#,
+        up.url("http"),
+        redis.port
+    );
+    let gw = Gateway::start(&yaml).await;
+    for path in ["/local", "/redis"] {
+        let (ok, limited) = within_one_minute!(concurrent(&gw, path, 64, 200).await);
+        assert_eq!((ok, limited), (50, 150), "{path}");
+    }
+}
+
+#[tokio::test]
+async fn two_gateways_share_one_redis_limit_exactly() {
+    let redis = RedisServer::start().await;
+    let up = Upstream::http().await;
+    let yaml = format!(
+        r#"_format_version: "3.0"
+services:
+  - {{ name: s, url: "{}", routes: [{{ name: r, paths: [/] }}] }}
+plugins:
+  - {{ name: rate-limiting, config: {{ minute: 7, limit_by: ip, policy: redis, redis: {{ host: 127.0.0.1, port: {} }} }} }}
+"#,
+        up.url("http"),
+        redis.port
+    );
+    let a = Gateway::start(&yaml).await;
+    let b = Gateway::start(&yaml).await;
+    let run = || async {
+        let mut passed = 0;
+        for i in 0..20 {
+            let gw = if i % 2 == 0 { &a } else { &b };
+            if client()
+                .get(gw.url("/x"))
+                .send()
+                .await
+                .expect("req")
+                .status()
+                == 200
+            {
+                passed += 1;
+            }
+        }
+        passed
+    };
+    let passed = within_one_minute!(run().await);
+    assert_eq!(passed, 7);
+}
+
+#[tokio::test]
+async fn redis_outage_fault_tolerant_or_not_and_recovery() {
+    let mut redis = RedisServer::start().await;
+    let up = Upstream::http().await;
+    let yaml = format!(
+        r#"_format_version: "3.0"
+services:
+  - name: s
+    url: "{}"
+    routes:
+      - {{ name: tolerant, paths: [/tolerant] }}
+      - {{ name: strict, paths: [/strict] }}
+plugins:
+  - {{ name: rate-limiting, route: tolerant, config: {{ minute: 1000, policy: redis, redis: {{ host: 127.0.0.1, port: {p}, timeout: 300 }} }} }}
+  - {{ name: rate-limiting, route: strict, config: {{ minute: 1000, policy: redis, fault_tolerant: false, redis: {{ host: 127.0.0.1, port: {p}, timeout: 300 }} }} }}
+"#,
+        up.url("http"),
+        p = redis.port
+    );
+    let gw = Gateway::start(&yaml).await;
+    let c = client();
+    let r = c.get(gw.url("/tolerant")).send().await.expect("req");
+    assert_eq!(r.status(), 200);
+    assert!(header(&r, "x-ratelimit-remaining-minute").is_some());
+
+    redis.stop();
+    for _ in 0..3 {
+        let r = c.get(gw.url("/tolerant")).send().await.expect("req");
+        assert_eq!(r.status(), 200, "fault_tolerant lets traffic through");
+        assert!(
+            header(&r, "x-ratelimit-remaining-minute").is_none(),
+            "without rate headers"
+        );
+        let r = c
+            .get(gw.url("/strict"))
+            .header("accept", "application/json")
+            .send()
+            .await
+            .expect("req");
+        assert_eq!(r.status(), 500);
+        let body: Value = r.json().await.expect("json");
+        assert_eq!(body["message"], "An unexpected error occurred");
+    }
+
+    redis.restart().await;
+    let mut recovered = false;
+    for _ in 0..100 {
+        let r = c.get(gw.url("/strict")).send().await.expect("req");
+        if r.status() == 200 && header(&r, "x-ratelimit-remaining-minute").is_some() {
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(recovered, "limiting resumes by itself once Redis is back");
+}
+
+#[tokio::test]
+async fn limit_by_header_path_service_consumer_and_hidden_headers() {
+    let up = Upstream::http().await;
+    let yaml = format!(
+        r#"_format_version: "3.0"
+services:
+  - name: s
+    url: "{u}"
+    routes:
+      - {{ name: by-header, paths: [/h] }}
+      - {{ name: by-path, paths: [/p] }}
+      - {{ name: hidden, paths: [/hidden] }}
+      - {{ name: custom, paths: [/custom] }}
+      - {{ name: multi, paths: [/multi] }}
+  - name: shared
+    url: "{u}"
+    routes:
+      - {{ name: shared-a, paths: [/sa] }}
+      - {{ name: shared-b, paths: [/sb] }}
+  - name: authed
+    url: "{u}"
+    routes: [{{ name: authed, paths: [/auth] }}]
+consumers:
+  - username: alice
+    jwt_secrets: [{{ key: alice-key, secret: alice-secret }}]
+  - username: bob
+    jwt_secrets: [{{ key: bob-key, secret: bob-secret }}]
+plugins:
+  - {{ name: rate-limiting, route: by-header, config: {{ day: 2, limit_by: header, header_name: X-Api-Key }} }}
+  - {{ name: rate-limiting, route: by-path, config: {{ day: 1, limit_by: path, path: /p/exact }} }}
+  - {{ name: rate-limiting, route: hidden, config: {{ day: 1, hide_client_headers: true }} }}
+  - {{ name: rate-limiting, route: custom, config: {{ day: 1, error_code: 503, error_message: slow down }} }}
+  - {{ name: rate-limiting, route: multi, config: {{ hour: 2, day: 100 }} }}
+  - {{ name: rate-limiting, service: shared, config: {{ day: 2, limit_by: service }} }}
+  - {{ name: jwt, service: authed }}
+  - {{ name: rate-limiting, service: authed, config: {{ day: 1 }} }}
+"#,
+        u = up.url("http")
+    );
+    let gw = Gateway::start(&yaml).await;
+    let c = client();
+    let get = |path: &str, h: Option<(&str, String)>| {
+        let mut r = c.get(gw.url(path));
+        if let Some((k, v)) = h {
+            r = r.header(k, v);
+        }
+        async move { r.send().await.expect("req") }
+    };
+    let key = |k: &str| Some(("x-api-key", k.to_string()));
+    assert_eq!(get("/h", key("A")).await.status(), 200);
+    assert_eq!(get("/h", key("A")).await.status(), 200);
+    assert_eq!(get("/h", key("A")).await.status(), 429);
+    assert_eq!(
+        get("/h", key("B")).await.status(),
+        200,
+        "another header value counts apart"
+    );
+
+    assert_eq!(get("/p/exact", None).await.status(), 200);
+    assert_eq!(get("/p/exact", None).await.status(), 429);
+    assert_eq!(
+        get("/p/other", None).await.status(),
+        200,
+        "other paths count by IP"
+    );
+
+    let r = get("/hidden", None).await;
+    assert_eq!(r.status(), 200);
+    assert!(
+        header(&r, "x-ratelimit-limit-day").is_none() && header(&r, "ratelimit-limit").is_none()
+    );
+    let r = get("/hidden", None).await;
+    assert_eq!(r.status(), 429);
+    assert!(header(&r, "x-ratelimit-remaining-day").is_none());
+    assert!(header(&r, "retry-after").is_none(), "hidden, as in Kong");
+
+    assert_eq!(get("/custom", None).await.status(), 200);
+    let r = get("/custom", None).await;
+    assert_eq!(r.status(), 503);
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(body["message"], "slow down");
+
+    let r = get("/multi", None).await;
+    assert_eq!(header(&r, "x-ratelimit-limit-hour").as_deref(), Some("2"));
+    assert_eq!(
+        header(&r, "x-ratelimit-remaining-hour").as_deref(),
+        Some("1")
+    );
+    assert_eq!(header(&r, "x-ratelimit-limit-day").as_deref(), Some("100"));
+    assert_eq!(
+        header(&r, "x-ratelimit-remaining-day").as_deref(),
+        Some("99")
+    );
+    assert_eq!(
+        header(&r, "ratelimit-limit").as_deref(),
+        Some("2"),
+        "the most constrained period"
+    );
+    assert_eq!(header(&r, "ratelimit-remaining").as_deref(), Some("1"));
+
+    assert_eq!(get("/sa", None).await.status(), 200);
+    assert_eq!(get("/sb", None).await.status(), 200);
+    assert_eq!(
+        get("/sa", None).await.status(),
+        429,
+        "both routes of the service share one count"
+    );
+
+    let token = |key: &str, secret: &str| {
+        let t = encode(
+            &Header::new(Algorithm::HS256),
+            &json!({"iss": key}),
+            &EncodingKey::from_secret(secret.as_bytes()),
+        )
+        .expect("sign");
+        Some(("authorization", format!("Bearer {t}")))
+    };
+    assert_eq!(
+        get("/auth", token("alice-key", "alice-secret"))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        get("/auth", token("alice-key", "alice-secret"))
+            .await
+            .status(),
+        429
+    );
+    assert_eq!(
+        get("/auth", token("bob-key", "bob-secret")).await.status(),
+        200,
+        "each consumer has its own count"
+    );
+    assert_eq!(
+        get("/auth", None).await.status(),
+        401,
+        "jwt runs before rate-limiting"
+    );
+}
+
+#[tokio::test]
+async fn local_counters_survive_a_reload() {
+    let up = Upstream::http().await;
+    let yaml = format!(
+        r#"_format_version: "3.0"
+services:
+  - {{ name: s, url: "{}", routes: [{{ name: r, paths: [/] }}] }}
+plugins:
+  - {{ name: rate-limiting, config: {{ minute: 5 }} }}
+"#,
+        up.url("http")
+    );
+    let gw = Gateway::start(&yaml).await;
+    let remaining = within_one_minute!({
+        let first = statuses(&gw, "/a", 3).await;
+        let before: Vec<_> = first
+            .iter()
+            .map(|r| header(r, "x-ratelimit-remaining-minute"))
+            .collect();
+        gw.signal("HUP");
+        let status = format!("http://127.0.0.1:{}/status", gw.admin_port);
+        let mut reloaded = false;
+        for _ in 0..100 {
+            let s: Value = client()
+                .get(&status)
+                .send()
+                .await
+                .expect("status")
+                .json()
+                .await
+                .expect("json");
+            if s["configuration_version"] == 2 {
+                reloaded = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert!(reloaded, "SIGHUP reloads the file");
+        let after = statuses(&gw, "/a", 1).await;
+        (before, header(&after[0], "x-ratelimit-remaining-minute"))
+    });
+    assert_eq!(
+        remaining.0,
+        vec![Some("4".into()), Some("3".into()), Some("2".into())]
+    );
+    assert_eq!(
+        remaining.1.as_deref(),
+        Some("1"),
+        "the count carried over the reload"
+    );
+}
