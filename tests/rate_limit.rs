@@ -4,22 +4,22 @@
 //! Checks that must not straddle a window use `day` limits or retry once across a minute.
 
 mod common;
-use common::{client, utc_minute, Gateway, RedisServer, Upstream};
+use common::{client, Gateway, RedisServer, Upstream};
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
 
-/// Runs `f` once, and once more if a UTC minute boundary passed meanwhile (the windows are
-/// calendar minutes, so a crossing legitimately resets the counts).
-macro_rules! within_one_minute {
-    ($body:expr) => {{
-        let start = utc_minute();
-        let out = $body;
-        if utc_minute() == start {
-            out
-        } else {
-            $body
-        }
-    }};
+/// The windows are calendar minutes: a check that straddles :00 would legitimately see its
+/// counts reset. When fewer than 10 s of this minute are left, wait for the next one to
+/// begin; every check below then runs well inside one minute.
+async fn clear_of_minute_boundary() {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    let into_minute = ms % 60_000;
+    if into_minute > 50_000 {
+        tokio::time::sleep(std::time::Duration::from_millis(60_000 - into_minute + 50)).await;
+    }
 }
 
 async fn statuses(gw: &Gateway, path: &str, n: usize) -> Vec<reqwest::Response> {
@@ -55,7 +55,10 @@ plugins:
 }
 
 async fn scenario_sequence(gw: &Gateway) {
-    let users = within_one_minute!(statuses(gw, "/users", 4).await);
+    let users = {
+        clear_of_minute_boundary().await;
+        statuses(gw, "/users", 4).await
+    };
     assert_eq!(codes(&users), vec![200, 200, 200, 429]);
     let remaining: Vec<_> = users
         .iter()
@@ -90,7 +93,10 @@ async fn scenario_sequence(gw: &Gateway) {
     assert_eq!(body["message"], "API rate limit exceeded");
     assert_eq!(body["request_id"].as_str().map(str::len), Some(32));
 
-    let orders = within_one_minute!(statuses(gw, "/orders", 11).await);
+    let orders = {
+        clear_of_minute_boundary().await;
+        statuses(gw, "/orders", 11).await
+    };
     let mut want = vec![200; 10];
     want.push(429);
     assert_eq!(codes(&orders), want);
@@ -159,7 +165,10 @@ plugins:
     );
     let gw = Gateway::start(&yaml).await;
     for path in ["/local", "/redis"] {
-        let (ok, limited) = within_one_minute!(concurrent(&gw, path, 64, 200).await);
+        let (ok, limited) = {
+            clear_of_minute_boundary().await;
+            concurrent(&gw, path, 64, 200).await
+        };
         assert_eq!((ok, limited), (50, 150), "{path}");
     }
 }
@@ -197,7 +206,10 @@ plugins:
         }
         passed
     };
-    let passed = within_one_minute!(run().await);
+    let passed = {
+        clear_of_minute_boundary().await;
+        run().await
+    };
     assert_eq!(passed, 7);
 }
 
@@ -412,7 +424,8 @@ plugins:
         up.url("http")
     );
     let gw = Gateway::start(&yaml).await;
-    let remaining = within_one_minute!({
+    clear_of_minute_boundary().await;
+    let remaining = {
         let first = statuses(&gw, "/a", 3).await;
         let before: Vec<_> = first
             .iter()
@@ -439,7 +452,7 @@ plugins:
         assert!(reloaded, "SIGHUP reloads the file");
         let after = statuses(&gw, "/a", 1).await;
         (before, header(&after[0], "x-ratelimit-remaining-minute"))
-    });
+    };
     assert_eq!(
         remaining.0,
         vec![Some("4".into()), Some("3".into()), Some("2".into())]

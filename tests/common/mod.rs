@@ -385,11 +385,3 @@ impl RedisServer {
         panic!("redis-server did not start within 5 s");
     }
 }
-
-/// The current UTC minute (to detect a window boundary crossed during a test).
-pub fn utc_minute() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() / 60)
-        .unwrap_or(0)
-}
