@@ -32,9 +32,6 @@ pub enum GatewayError {
     /// The service's host name did not resolve.
     #[error("name resolution failed")]
     NameResolution,
-    /// A plugin named in the config is not available in this build.
-    #[error("plugin '{0}' is configured on this route but not implemented yet")]
-    PluginNotImplemented(String),
     /// Anything unexpected; the detail goes to the log, not to the client.
     #[error("An unexpected error occurred")]
     Internal(String),
@@ -75,7 +72,7 @@ impl GatewayError {
             | GatewayError::NameResolution => 503,
             GatewayError::UpstreamTimeout => 504,
             GatewayError::UpstreamInvalid => 502,
-            GatewayError::PluginNotImplemented(_) | GatewayError::Internal(_) => 500,
+            GatewayError::Internal(_) => 500,
             GatewayError::BadRequest | GatewayError::HeaderTooLarge => 400,
             GatewayError::MethodNotAllowed => 405,
             GatewayError::UseHttps { status, .. } | GatewayError::Limited { status, .. } => *status,
@@ -252,7 +249,7 @@ pub fn render_error(err: &GatewayError, hints: RenderHints<'_>, request_id: &str
     }
     build(
         err.status(),
-        format.mime(),
+        HeaderValue::from_static(format.mime()),
         &extra,
         Bytes::from(body),
         hints.head,
@@ -269,7 +266,7 @@ pub struct Exit {
     /// The body bytes.
     pub body: Bytes,
     /// The body's content type.
-    pub content_type: &'static str,
+    pub content_type: HeaderValue,
 }
 
 impl Exit {
@@ -284,7 +281,7 @@ impl Exit {
             status,
             headers: Vec::new(),
             body: Bytes::from(body.to_string()),
-            content_type: "application/json; charset=utf-8",
+            content_type: HeaderValue::from_static("application/json; charset=utf-8"),
         }
     }
 
@@ -299,7 +296,7 @@ impl Exit {
 pub fn render_exit(exit: &Exit, head: bool) -> Rendered {
     build(
         exit.status,
-        exit.content_type,
+        exit.content_type.clone(),
         &exit.headers,
         exit.body.clone(),
         head,
@@ -308,7 +305,7 @@ pub fn render_exit(exit: &Exit, head: bool) -> Rendered {
 
 fn build(
     status: u16,
-    content_type: &str,
+    content_type: HeaderValue,
     extra: &[(HeaderName, HeaderValue)],
     body: Bytes,
     head: bool,

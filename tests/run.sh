@@ -16,4 +16,15 @@ if [ ${#missing[@]} -gt 0 ]; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
 fi
 
+# A real Lambda Invoke API for the aws-lambda tests: cargo-lambda's PyPI wheel (a static
+# binary, no compile) in a venv under target/, and the test functions built beforehand so
+# the first invoke does not compile.
+venv=target/tools/venv
+if [ ! -x "$venv/bin/cargo-lambda" ]; then
+  python3 -m venv "$venv" 2>/dev/null || { as_root apt-get install -y -qq python3-venv && python3 -m venv "$venv"; }
+  "$venv/bin/pip" install -q --no-deps cargo-lambda==1.9.2
+fi
+export CARGO_LAMBDA="$PWD/$venv/bin/cargo-lambda"
+cargo build --locked -q --manifest-path tests/lambdas/Cargo.toml
+
 cargo test --locked "$@"

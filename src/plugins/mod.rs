@@ -4,7 +4,7 @@
 //! compiled, never per request.
 
 pub mod jwt;
-pub mod lambda_config;
+pub mod lambda;
 pub mod rate_limit;
 
 use crate::error::{Exit, GatewayError};
@@ -15,7 +15,7 @@ use serde::Serialize;
 use std::sync::Arc;
 
 pub use jwt::JwtConfig;
-pub use lambda_config::LambdaConfig;
+pub use lambda::LambdaConfig;
 pub use rate_limit::RateLimitConfig;
 
 /// A plugin's typed configuration, one variant per plugin Skyport knows.
@@ -148,28 +148,6 @@ pub trait Plugin: Send + Sync + std::fmt::Debug {
     ) -> Result<Flow, GatewayError>;
 }
 
-/// Stands in for a plugin this build only validates: it fails every request it sees with a
-/// clear 500, so a route is never served with a configured plugin silently skipped.
-#[derive(Debug)]
-pub struct NotImplemented {
-    name: &'static str,
-}
-
-#[async_trait]
-impl Plugin for NotImplemented {
-    fn name(&self) -> &'static str {
-        self.name
-    }
-
-    async fn access(
-        &self,
-        _session: &mut Session,
-        _state: &mut RequestState,
-    ) -> Result<Flow, GatewayError> {
-        Err(GatewayError::PluginNotImplemented(self.name.to_string()))
-    }
-}
-
 /// Seconds since the Unix epoch; injectable so time-dependent checks can be tested exactly.
 pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
 
@@ -203,6 +181,6 @@ pub fn build(config: &PluginConfig, ctx: &BuildCtx, scope: rate_limit::Scope) ->
         PluginConfig::RateLimiting(c) => {
             Arc::new(rate_limit::RateLimiting::new(c, scope, ctx.clock.clone()))
         }
-        PluginConfig::AwsLambda(_) => Arc::new(NotImplemented { name: "aws-lambda" }),
+        PluginConfig::AwsLambda(c) => Arc::new(lambda::AwsLambda::new(c)),
     }
 }

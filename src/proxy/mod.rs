@@ -62,7 +62,7 @@ impl Gateway {
         ctx: &RequestCtx,
         err: &GatewayError,
     ) -> Result<bool> {
-        if let GatewayError::Internal(detail) | GatewayError::PluginNotImplemented(detail) = err {
+        if let GatewayError::Internal(detail) = err {
             log::error!("request {}: {err}: {detail}", ctx.request_id);
         }
         let rendered = {

@@ -7,7 +7,7 @@ use hyper::body::Bytes;
 use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -384,4 +384,183 @@ impl RedisServer {
         }
         panic!("redis-server did not start within 5 s");
     }
+}
+
+/// The `cargo-lambda` binary: `$CARGO_LAMBDA`, else the venv tests/run.sh makes, else PATH.
+fn cargo_lambda() -> PathBuf {
+    if let Some(p) = std::env::var_os("CARGO_LAMBDA") {
+        return PathBuf::from(p);
+    }
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/tools/venv/bin/cargo-lambda");
+    if venv.exists() {
+        return venv;
+    }
+    PathBuf::from("cargo-lambda")
+}
+
+/// A real Lambda Invoke API: `cargo lambda watch` running the functions in tests/lambdas
+/// (echo, fail, proxy, badproxy, slow), stopped with SIGTERM by PID when dropped.
+pub struct LambdaServer {
+    pub port: u16,
+    child: Child,
+}
+
+impl Drop for LambdaServer {
+    fn drop(&mut self) {
+        // SIGTERM lets watch stop the function processes it started.
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        for _ in 0..100 {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl LambdaServer {
+    pub async fn start() -> LambdaServer {
+        let port = free_port();
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/lambdas");
+        let child = Command::new(cargo_lambda())
+            .args([
+                "lambda",
+                "watch",
+                "--ignore-changes",
+                "-A",
+                "127.0.0.1",
+                "-P",
+                &port.to_string(),
+            ])
+            .current_dir(&dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("cargo-lambda must be installed (tests/run.sh installs it)");
+        let mut server = LambdaServer { port, child };
+        // An unknown function gets an immediate 404 and runs no code.
+        let probe = format!("http://127.0.0.1:{port}/2015-03-31/functions/__ready__/invocations");
+        for _ in 0..600 {
+            if let Ok(Some(status)) = server.child.try_wait() {
+                panic!("cargo lambda watch exited: {status}");
+            }
+            if client()
+                .post(&probe)
+                .body("{}")
+                .send()
+                .await
+                .is_ok_and(|r| r.status() == 404)
+            {
+                return server;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("cargo lambda watch did not become ready within 60 s");
+    }
+}
+
+/// A stand-in for the Lambda Invoke API, for what `cargo lambda watch` does not do
+/// (Event/DryRun invocations, log tails, AWS error types). The function name picks the act.
+pub struct FakeLambda {
+    pub port: u16,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for FakeLambda {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl FakeLambda {
+    pub async fn start() -> FakeLambda {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else {
+                    return;
+                };
+                tokio::spawn(async move {
+                    let svc = hyper::service::service_fn(fake_invoke);
+                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                        .serve_connection(TokioIo::new(tcp), svc)
+                        .await;
+                });
+            }
+        });
+        FakeLambda { port, task }
+    }
+}
+
+async fn fake_invoke(
+    req: Request<hyper::body::Incoming>,
+) -> Result<Response<Full<Bytes>>, hyper::Error> {
+    let name = req.uri().path().split('/').nth(3).unwrap_or("").to_string();
+    let header = |k: &str| {
+        req.headers()
+            .get(k)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string()
+    };
+    let invocation = header("x-amz-invocation-type");
+    let log = header("x-amz-log-type");
+    let signed = header("authorization").starts_with("AWS4-HMAC-SHA256 Credential=");
+    let body = req.into_body().collect().await?.to_bytes();
+    let mut r = Response::builder().header("x-amzn-requestid", "fake-request-id");
+    let (status, payload) = match name.as_str() {
+        _ if !signed => (403, r#"{"message":"missing SigV4 signature"}"#.to_string()),
+        "acts" if invocation == "Event" => (202, String::new()),
+        "acts" if invocation == "DryRun" => (204, String::new()),
+        "acts" => {
+            r = r.header("x-amz-executed-version", "$LATEST");
+            if log == "Tail" {
+                r = r.header("x-amz-log-result", "bG9nIGxpbmU=");
+            }
+            (
+                200,
+                format!(r#"{{"got":{}}}"#, String::from_utf8_lossy(&body)),
+            )
+        }
+        "unhandled" => {
+            r = r.header("x-amz-function-error", "Unhandled");
+            (
+                200,
+                r#"{"errorMessage":"kaput","errorType":"Error"}"#.to_string(),
+            )
+        }
+        "throttled" => {
+            r = r.header("x-amzn-errortype", "TooManyRequestsException");
+            (
+                429,
+                r#"{"Type":"User","message":"Rate Exceeded."}"#.to_string(),
+            )
+        }
+        "denied" => {
+            r = r.header("x-amzn-errortype", "AccessDeniedException");
+            (
+                403,
+                r#"{"Message":"User is not authorized to perform: lambda:InvokeFunction"}"#
+                    .to_string(),
+            )
+        }
+        _ => {
+            r = r.header("x-amzn-errortype", "ResourceNotFoundException");
+            (
+                404,
+                r#"{"Type":"User","Message":"Function not found"}"#.to_string(),
+            )
+        }
+    };
+    Ok(r.status(status)
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(payload)))
+        .expect("response"))
 }

@@ -16,7 +16,8 @@ pub struct LambdaConfig {
     pub function_name: Option<String>,
     pub qualifier: Option<String>,
     pub invocation_type: String,
-    pub log_type: String,
+    /// `None` unless set: Skyport then asks for no log tail and forwards none.
+    pub log_type: Option<String>,
     pub host: Option<String>,
     pub port: u16,
     pub disable_https: bool,
@@ -48,7 +49,7 @@ impl Default for LambdaConfig {
             function_name: None,
             qualifier: None,
             invocation_type: "RequestResponse".into(),
-            log_type: "Tail".into(),
+            log_type: None,
             host: None,
             port: 443,
             disable_https: false,
@@ -97,7 +98,9 @@ impl LambdaConfig {
             &["RequestResponse", "Event", "DryRun"],
             &mut out,
         );
-        one_of("log_type", &self.log_type, &["Tail", "None"], &mut out);
+        if let Some(l) = &self.log_type {
+            one_of("log_type", l, &["Tail", "None"], &mut out);
+        }
         one_of(
             "aws_imds_protocol_version",
             &self.aws_imds_protocol_version,
