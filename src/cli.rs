@@ -29,6 +29,18 @@ pub enum Command {
         #[command(subcommand)]
         action: ConfigAction,
     },
+    /// Reload the running gateway's declarative config (SIGHUP via its pid file), as `kong reload`.
+    Reload {
+        /// The node settings file (for pid_file).
+        #[arg(short, long)]
+        conf: Option<String>,
+    },
+    /// Stop the running gateway gracefully (SIGTERM via its pid file), as `kong stop`.
+    Stop {
+        /// The node settings file (for pid_file).
+        #[arg(short, long)]
+        conf: Option<String>,
+    },
     /// Print the version.
     Version,
 }

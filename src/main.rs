@@ -59,6 +59,8 @@ fn main() -> ExitCode {
             }
         },
         Command::Start { opt } => start(opt),
+        Command::Reload { conf } => signal(conf, nix::sys::signal::Signal::SIGHUP),
+        Command::Stop { conf } => signal(conf, nix::sys::signal::Signal::SIGTERM),
     }
 }
 
@@ -100,6 +102,38 @@ fn start(opt: pingora::prelude::Opt) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("skyport: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Sends `sig` to the process named by the node's pid file.
+fn signal(conf: Option<String>, sig: nix::sys::signal::Signal) -> ExitCode {
+    let settings =
+        match NodeSettings::load(conf.as_deref().map(std::path::Path::new), std::env::vars()) {
+            Ok(s) => s,
+            Err(errors) => {
+                eprintln!("invalid node settings:\n{}", errors.join("\n"));
+                return ExitCode::FAILURE;
+            }
+        };
+    let pid = match std::fs::read_to_string(&settings.pid_file).map(|t| t.trim().parse::<i32>()) {
+        Ok(Ok(pid)) if pid > 0 => pid,
+        _ => {
+            eprintln!(
+                "no running skyport: cannot read a pid from {}",
+                settings.pid_file
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    match nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig) {
+        Ok(()) => {
+            println!("sent {sig} to skyport (pid {pid})");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("cannot signal pid {pid} from {}: {e}", settings.pid_file);
             ExitCode::FAILURE
         }
     }

@@ -4,9 +4,10 @@
 use crate::admin::AdminApp;
 use crate::config::{self, node::NodeSettings};
 use crate::proxy::Gateway;
-use crate::reload::SighupReloader;
+use crate::reload::Reloader;
 use crate::snapshot::Snapshot;
 use crate::state::State;
+use crate::telemetry::access_log::{AccessLog, Target};
 use crate::telemetry::Metrics;
 use anyhow::Context;
 use pingora::listeners::tls::TlsSettings;
@@ -45,7 +46,11 @@ pub fn run(mut opt: Opt, settings: NodeSettings, snapshot: Snapshot) -> anyhow::
 
     let mut proxy = pingora::proxy::http_proxy_service_with_name(
         &server.configuration,
-        Gateway::new(state.clone(), metrics.clone()),
+        Gateway::new(
+            state.clone(),
+            metrics.clone(),
+            Arc::new(AccessLog::new(Target::parse(&settings.access_log))),
+        ),
         "skyport proxy",
     );
     for l in &settings.proxy_listen {
@@ -73,6 +78,7 @@ pub fn run(mut opt: Opt, settings: NodeSettings, snapshot: Snapshot) -> anyhow::
             AdminApp {
                 state: state.clone(),
                 metrics: metrics.clone(),
+                token: settings.admin_token.clone(),
             },
         );
         for l in &settings.admin_listen {
@@ -84,10 +90,18 @@ pub fn run(mut opt: Opt, settings: NodeSettings, snapshot: Snapshot) -> anyhow::
 
     server.add_service(background_service(
         "skyport reload",
-        SighupReloader {
+        Reloader {
             state,
+            metrics,
             path: settings.declarative_config.clone(),
+            watch: settings.watch_config,
         },
     ));
+    if !server.configuration.daemon {
+        // Pingora writes the pid file in daemon mode only; `skyport reload|stop` need it always.
+        if let Err(e) = std::fs::write(&settings.pid_file, std::process::id().to_string()) {
+            log::warn!("cannot write pid file {}: {e}", settings.pid_file);
+        }
+    }
     server.run_forever();
 }

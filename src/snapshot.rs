@@ -34,6 +34,8 @@ pub struct RouteRuntime {
 /// One loaded configuration.
 #[derive(Debug, Default)]
 pub struct Snapshot {
+    /// When the config was loaded (Unix seconds; the entities' `created_at`).
+    pub loaded_at: i64,
     /// MD5 of the config text (Kong's `configuration_hash`); all zeros when empty.
     pub hash: String,
     /// The validated entities.

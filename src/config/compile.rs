@@ -56,6 +56,10 @@ pub fn compile(model: Model, hash: String) -> Result<Snapshot, Vec<Issue>> {
         return Err(issues);
     }
     Ok(Snapshot {
+        loaded_at: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0),
         hash,
         router: Router::new(entries),
         routes,

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 /// Every node setting: (key, default, description). The starter `conf/skyport.conf`
 /// documents the same list.
-pub const KEYS: [(&str, &str, &str); 13] = [
+pub const KEYS: [(&str, &str, &str); 16] = [
     (
         "proxy_listen",
         "0.0.0.0:8000",
@@ -54,6 +54,21 @@ pub const KEYS: [(&str, &str, &str); 13] = [
         "512",
         "idle upstream connections kept for reuse",
     ),
+    (
+        "admin_token",
+        "",
+        "if set, the admin API requires `Authorization: Bearer <token>` (all but /status/ready)",
+    ),
+    (
+        "access_log",
+        "off",
+        "one JSON line per request: off, stdout, or a file path",
+    ),
+    (
+        "watch_config",
+        "on",
+        "reload the declarative config when its file changes: on or off",
+    ),
     ("ssl_cert", "", "PEM certificate for `ssl` proxy listeners"),
     (
         "ssl_cert_key",
@@ -87,6 +102,9 @@ pub struct NodeSettings {
     pub upstream_keepalive_pool_size: usize,
     pub ssl_cert: Option<String>,
     pub ssl_cert_key: Option<String>,
+    pub admin_token: Option<String>,
+    pub access_log: String,
+    pub watch_config: bool,
 }
 
 fn parse_listen(key: &str, v: &str, errors: &mut Vec<String>) -> Vec<Listen> {
@@ -221,11 +239,31 @@ impl NodeSettings {
             upstream_keepalive_pool_size: num("upstream_keepalive_pool_size", &mut errors) as usize,
             ssl_cert: opt("ssl_cert"),
             ssl_cert_key: opt("ssl_cert_key"),
+            admin_token: opt("admin_token"),
+            access_log: get("access_log").to_string(),
+            watch_config: match get("watch_config") {
+                "on" | "true" => true,
+                "off" | "false" => false,
+                other => {
+                    errors.push(format!(
+                        "watch_config: expected on or off (got \"{other}\")"
+                    ));
+                    true
+                }
+            },
         };
         if settings.proxy_listen.iter().any(|l| l.ssl)
             && (settings.ssl_cert.is_none() || settings.ssl_cert_key.is_none())
         {
             errors.push("proxy_listen: an `ssl` listener needs ssl_cert and ssl_cert_key".into());
+        }
+        let beyond_loopback = settings.admin_listen.iter().any(|l| {
+            l.addr
+                .parse::<std::net::SocketAddr>()
+                .is_ok_and(|a| !a.ip().is_loopback())
+        });
+        if beyond_loopback && settings.admin_token.is_none() {
+            log::warn!("admin_listen is reachable beyond loopback without admin_token: anyone who can reach it can read and replace the config");
         }
         if settings.proxy_listen.is_empty() {
             errors.push("proxy_listen: at least one address is required".into());

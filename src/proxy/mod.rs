@@ -8,6 +8,7 @@ use crate::error::{self, GatewayError, RenderHints, Rendered};
 use crate::plugins::Flow;
 use crate::router::{normalize, path, split_host_port, RequestInfo};
 use crate::state::State;
+use crate::telemetry::access_log::AccessLog;
 use crate::telemetry::Metrics;
 use crate::upstream::dns::Resolver;
 use async_trait::async_trait;
@@ -25,15 +26,17 @@ pub struct Gateway {
     state: Arc<State>,
     resolver: Resolver,
     metrics: Arc<Metrics>,
+    access_log: Arc<AccessLog>,
 }
 
 impl Gateway {
     /// A proxy over the given state.
-    pub fn new(state: Arc<State>, metrics: Arc<Metrics>) -> Gateway {
+    pub fn new(state: Arc<State>, metrics: Arc<Metrics>, access_log: Arc<AccessLog>) -> Gateway {
         Gateway {
             state,
             resolver: Resolver::default(),
             metrics,
+            access_log,
         }
     }
 
@@ -62,8 +65,18 @@ impl Gateway {
         ctx: &RequestCtx,
         err: &GatewayError,
     ) -> Result<bool> {
-        if let GatewayError::Internal(detail) = err {
-            log::error!("request {}: {err}: {detail}", ctx.request_id);
+        match err {
+            GatewayError::Internal(detail) => {
+                log::error!("request {}: {err}: {detail}", ctx.request_id)
+            }
+            GatewayError::Limited { .. } => {
+                let route = ctx.route.map(|r| &ctx.snapshot.routes[r]);
+                let label = route
+                    .map(|r| r.name.as_deref().unwrap_or(r.id.as_str()))
+                    .unwrap_or("");
+                self.metrics.rate_limited.with_label_values(&[label]).inc();
+            }
+            _ => {}
         }
         let rendered = {
             let req = session.req_header();
@@ -353,6 +366,16 @@ impl ProxyHttp for Gateway {
             .unwrap_or_else(|| GatewayError::from_proxy_error(e));
         let status = err.status();
         log::warn!("request {} failed: {e} -> {status}", ctx.request_id);
+        let kind = match err {
+            GatewayError::UpstreamTimeout => "timeout",
+            GatewayError::NameResolution => "dns",
+            GatewayError::UpstreamUnavailable | GatewayError::NoService => "unavailable",
+            _ => "invalid",
+        };
+        self.metrics
+            .upstream_errors
+            .with_label_values(&[kind])
+            .inc();
         if session.response_written().is_some() {
             // Headers already went out: the only honest thing left is to close.
             return FailToProxy {
@@ -390,7 +413,89 @@ impl ProxyHttp for Gateway {
         }
     }
 
-    async fn logging(&self, _session: &mut Session, _e: Option<&Error>, _ctx: &mut RequestCtx) {
+    async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut RequestCtx) {
         self.metrics.request_done();
+        let status = session
+            .response_written()
+            .map(|r| r.status.as_u16())
+            .unwrap_or(0);
+        let snapshot = &ctx.snapshot;
+        let route = ctx.route.map(|r| &snapshot.routes[r]);
+        let route_label = route
+            .map(|r| r.name.as_deref().unwrap_or(r.id.as_str()))
+            .unwrap_or("");
+        let service = route.and_then(|r| r.service).map(|s| &snapshot.services[s]);
+        let service_label = service
+            .map(|s| s.name.as_deref().unwrap_or(s.id.as_str()))
+            .unwrap_or("");
+        let elapsed = ctx.started.elapsed();
+        self.metrics
+            .requests
+            .with_label_values(&[route_label, service_label, status_label(status)])
+            .inc();
+        self.metrics
+            .latency
+            .with_label_values(&[route_label])
+            .observe(elapsed.as_secs_f64());
+        if let (Some(t), Some(_)) = (ctx.upstream_started, service) {
+            self.metrics
+                .upstream_latency
+                .with_label_values(&[service_label])
+                .observe(t.elapsed().as_secs_f64());
+        }
+        if self.access_log.enabled() {
+            let req = session.req_header();
+            let line = serde_json::json!({
+                "time": httpdate::fmt_http_date(std::time::SystemTime::now()),
+                "request_id": ctx.request_id,
+                "client": session.client_addr().and_then(|a| a.as_inet()).map(|a| a.ip().to_string()),
+                "method": req.method.as_str(),
+                "path": req.uri.path(),
+                "route": route_label,
+                "service": service_label,
+                "consumer": ctx.plugins.consumer.as_ref().map(|c| c.username.clone().unwrap_or_else(|| c.id.clone())),
+                "status": status,
+                "request_bytes": session.body_bytes_read(),
+                "response_bytes": session.body_bytes_sent(),
+                "latency_ms": elapsed.as_secs_f64() * 1000.0,
+                "upstream_latency_ms": ctx.upstream_started.map(|t| t.duration_since(ctx.started).as_secs_f64() * 1000.0),
+            });
+            if !self.access_log.write(line.to_string()) {
+                self.metrics.access_log_dropped.inc();
+            }
+        }
     }
+}
+
+/// The status as a label without formatting a string per request.
+fn status_label(status: u16) -> &'static str {
+    const COMMON: [(u16, &str); 16] = [
+        (200, "200"),
+        (201, "201"),
+        (204, "204"),
+        (301, "301"),
+        (302, "302"),
+        (304, "304"),
+        (400, "400"),
+        (401, "401"),
+        (403, "403"),
+        (404, "404"),
+        (429, "429"),
+        (500, "500"),
+        (502, "502"),
+        (503, "503"),
+        (504, "504"),
+        (0, "0"),
+    ];
+    COMMON
+        .iter()
+        .find(|(c, _)| *c == status)
+        .map(|(_, s)| *s)
+        .unwrap_or(match status {
+            100..=199 => "1xx",
+            200..=299 => "2xx",
+            300..=399 => "3xx",
+            400..=499 => "4xx",
+            _ => "5xx",
+        })
 }

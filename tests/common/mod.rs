@@ -230,6 +230,11 @@ impl Gateway {
 
     /// Starts with an extra TLS listener using the given certificate.
     pub async fn start_with(yaml: &str, tls: Option<&Pki>) -> Gateway {
+        Gateway::start_env(yaml, tls, &[]).await
+    }
+
+    /// Starts with extra `SKYPORT_*` settings.
+    pub async fn start_env(yaml: &str, tls: Option<&Pki>, env: &[(&str, &str)]) -> Gateway {
         let dir = tempfile::tempdir().expect("tempdir");
         let config_path = dir.path().join("kong.yml");
         std::fs::write(&config_path, yaml).expect("write config");
@@ -256,6 +261,7 @@ impl Gateway {
             .env("SKYPORT_LOG_LEVEL", "warn")
             .env("SKYPORT_UPGRADE_SOCK", dir.path().join("upgrade.sock"))
             .env("SKYPORT_PID_FILE", dir.path().join("skyport.pid"))
+            .envs(env.iter().map(|(k, v)| (k.to_string(), v.to_string())))
             .arg("start")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
@@ -283,7 +289,7 @@ impl Gateway {
                 .get(&status)
                 .send()
                 .await
-                .is_ok_and(|r| r.status() == 200);
+                .is_ok_and(|r| r.status() == 200 || r.status() == 401);
             let proxy_up = tokio::net::TcpStream::connect(("127.0.0.1", self.port))
                 .await
                 .is_ok();
@@ -293,6 +299,11 @@ impl Gateway {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         panic!("skyport did not become ready within 15 s");
+    }
+
+    /// `http://127.0.0.1:<admin port><path>`
+    pub fn admin(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.admin_port)
     }
 
     /// `http://127.0.0.1:<proxy port><path>`
