@@ -75,8 +75,7 @@ impl AccessLog {
                 while let Ok(line) = rx.recv() {
                     let _ = writeln!(out, "{line}");
                     // Flush when the queue is drained, so lines appear promptly under light load.
-                    let mut pending = rx.try_iter().peekable();
-                    while let Some(l) = pending.next() {
+                    for l in rx.try_iter() {
                         let _ = writeln!(out, "{l}");
                     }
                     let _ = out.flush();
