@@ -198,6 +198,8 @@ pub struct Gateway {
     pub admin_port: u16,
     pub tls_port: Option<u16>,
     child: Child,
+    /// The process's environment, to start a successor for a binary upgrade.
+    env: Vec<(String, String)>,
     _dir: tempfile::TempDir,
     pub config_path: PathBuf,
 }
@@ -251,17 +253,40 @@ impl Gateway {
             let key = dir.path().join("key.pem");
             std::fs::write(&cert, &pki.cert_pem).expect("cert");
             std::fs::write(&key, &pki.key_pem).expect("key");
-            cmd.env("SKYPORT_SSL_CERT", cert)
-                .env("SKYPORT_SSL_CERT_KEY", key);
         }
-        cmd.env("SKYPORT_PROXY_LISTEN", listen)
-            .env("SKYPORT_ADMIN_LISTEN", format!("127.0.0.1:{admin_port}"))
-            .env("SKYPORT_DECLARATIVE_CONFIG", &config_path)
-            .env("SKYPORT_WORKER_THREADS", "2")
-            .env("SKYPORT_LOG_LEVEL", "warn")
-            .env("SKYPORT_UPGRADE_SOCK", dir.path().join("upgrade.sock"))
-            .env("SKYPORT_PID_FILE", dir.path().join("skyport.pid"))
-            .envs(env.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+        let mut all: Vec<(String, String)> = vec![
+            ("SKYPORT_PROXY_LISTEN".into(), listen),
+            (
+                "SKYPORT_ADMIN_LISTEN".into(),
+                format!("127.0.0.1:{admin_port}"),
+            ),
+            (
+                "SKYPORT_DECLARATIVE_CONFIG".into(),
+                config_path.display().to_string(),
+            ),
+            ("SKYPORT_WORKER_THREADS".into(), "2".into()),
+            ("SKYPORT_LOG_LEVEL".into(), "warn".into()),
+            (
+                "SKYPORT_UPGRADE_SOCK".into(),
+                dir.path().join("upgrade.sock").display().to_string(),
+            ),
+            (
+                "SKYPORT_PID_FILE".into(),
+                dir.path().join("skyport.pid").display().to_string(),
+            ),
+        ];
+        all.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        if tls.is_some() {
+            all.push((
+                "SKYPORT_SSL_CERT".into(),
+                dir.path().join("cert.pem").display().to_string(),
+            ));
+            all.push((
+                "SKYPORT_SSL_CERT_KEY".into(),
+                dir.path().join("key.pem").display().to_string(),
+            ));
+        }
+        cmd.envs(all.clone())
             .arg("start")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
@@ -271,6 +296,7 @@ impl Gateway {
             admin_port,
             tls_port,
             child,
+            env: all,
             _dir: dir,
             config_path,
         };
@@ -299,6 +325,30 @@ impl Gateway {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         panic!("skyport did not become ready within 15 s");
+    }
+
+    /// Starts a successor with `start -u` on the same settings (a binary upgrade); it waits
+    /// for this process to hand its sockets over on SIGQUIT.
+    pub fn spawn_successor(&self) -> Child {
+        Command::new(env!("CARGO_BIN_EXE_skyport"))
+            .envs(self.env.clone())
+            .args(["start", "-u"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn successor")
+    }
+
+    /// Waits (bounded) for the gateway process to exit; true if it did.
+    pub async fn wait_exit(&mut self, limit: Duration) -> bool {
+        let until = std::time::Instant::now() + limit;
+        while std::time::Instant::now() < until {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        false
     }
 
     /// `http://127.0.0.1:<admin port><path>`

@@ -1,0 +1,238 @@
+//! Operations under load: 20+ config swaps (SIGHUP, file change, admin call) and a binary
+//! upgrade (`start -u` + SIGQUIT) while thousands of requests run on keep-alive and fresh
+//! connections, with zero failed requests; SIGTERM lets an in-flight request finish.
+
+mod common;
+use common::{client, Gateway, Upstream};
+use serde_json::Value;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+fn config(up: &Upstream, variant: usize) -> String {
+    format!(
+        "_format_version: \"3.0\"\nservices:\n  - name: s\n    url: {}/v{variant}\n    routes:\n      - {{ name: r, paths: [/] }}\n",
+        up.url("http")
+    )
+}
+
+#[derive(Default)]
+struct Tally {
+    ok: AtomicUsize,
+    failed: AtomicUsize,
+}
+
+/// Bounded load: `keepalive` clients on one pooled connection each and `fresh` clients
+/// opening a new connection per request, each sending until `stop` or `per_client` requests.
+fn load(
+    gw: &Gateway,
+    keepalive: usize,
+    fresh: usize,
+    per_client: usize,
+    stop: Arc<AtomicBool>,
+    tally: Arc<Tally>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut tasks = Vec::new();
+    for i in 0..keepalive + fresh {
+        let (url, stop, tally) = (gw.url("/x"), stop.clone(), tally.clone());
+        let is_fresh = i >= keepalive;
+        tasks.push(tokio::spawn(async move {
+            let pooled = client();
+            for _ in 0..per_client {
+                if stop.load(Ordering::Relaxed) {
+                    return;
+                }
+                let c = if is_fresh {
+                    reqwest::Client::builder()
+                        .no_proxy()
+                        .pool_max_idle_per_host(0)
+                        .build()
+                        .expect("client")
+                } else {
+                    pooled.clone()
+                };
+                let ok = match c.get(&url).send().await {
+                    Ok(r) => r.status() == 200 && r.bytes().await.is_ok(),
+                    Err(_) => false,
+                };
+                if ok {
+                    tally.ok.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    tally.failed.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+    tasks
+}
+
+async fn version(gw: &Gateway) -> u64 {
+    let s: Value = client()
+        .get(gw.admin("/status"))
+        .send()
+        .await
+        .expect("status")
+        .json()
+        .await
+        .expect("json");
+    s["configuration_version"].as_u64().unwrap_or(0)
+}
+
+async fn wait_version(gw: &Gateway, want: u64) {
+    for _ in 0..200 {
+        if version(gw).await >= want {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("config version {want} never arrived");
+}
+
+#[tokio::test]
+async fn twenty_one_reloads_under_load_drop_nothing() {
+    let up = Upstream::http().await;
+    let gw = Gateway::start(&config(&up, 0)).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let tally = Arc::new(Tally::default());
+    let tasks = load(&gw, 6, 2, 1500, stop.clone(), tally.clone());
+
+    let mut v = version(&gw).await;
+    for i in 1..=21 {
+        let yaml = config(&up, i);
+        match i % 3 {
+            // The file changes, then SIGHUP (whichever comes first reloads it; once).
+            0 => {
+                std::fs::write(&gw.config_path, &yaml).expect("write");
+                gw.signal("HUP");
+            }
+            // The file changes and the watcher notices.
+            1 => std::fs::write(&gw.config_path, &yaml).expect("write"),
+            // The admin API.
+            _ => {
+                let r = client()
+                    .post(gw.admin("/config"))
+                    .body(yaml)
+                    .send()
+                    .await
+                    .expect("post");
+                assert_eq!(r.status(), 201);
+            }
+        }
+        v += 1;
+        wait_version(&gw, v).await;
+        let seen: Value = client()
+            .get(gw.url("/probe"))
+            .send()
+            .await
+            .expect("req")
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(seen["uri"], format!("/v{i}/probe"), "swap {i} is live");
+    }
+    stop.store(true, Ordering::Relaxed);
+    for t in tasks {
+        t.await.expect("load task");
+    }
+    let (ok, failed) = (
+        tally.ok.load(Ordering::Relaxed),
+        tally.failed.load(Ordering::Relaxed),
+    );
+    assert_eq!(
+        failed,
+        0,
+        "{failed} of {} requests failed across 21 reloads",
+        ok + failed
+    );
+    assert!(ok >= 500, "the load ran ({ok} requests)");
+    assert_eq!(version(&gw).await, 22);
+}
+
+#[tokio::test]
+async fn binary_upgrade_under_load_drops_nothing() {
+    let up = Upstream::http().await;
+    let mut old = Gateway::start_env(
+        &config(&up, 0),
+        None,
+        &[
+            ("SKYPORT_GRACE_PERIOD", "1"),
+            ("SKYPORT_GRACEFUL_SHUTDOWN_TIMEOUT", "1"),
+        ],
+    )
+    .await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let tally = Arc::new(Tally::default());
+    let tasks = load(&old, 6, 2, 100_000, stop.clone(), tally.clone());
+    // Let traffic flow on the old process first.
+    while tally.ok.load(Ordering::Relaxed) < 200 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let mut new = old.spawn_successor();
+    old.signal("QUIT");
+    assert!(
+        old.wait_exit(Duration::from_secs(30)).await,
+        "the old process hands over and exits"
+    );
+    // The successor now owns the sockets: traffic keeps flowing to it.
+    let before = tally.ok.load(Ordering::Relaxed);
+    while tally.ok.load(Ordering::Relaxed) < before + 200 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    stop.store(true, Ordering::Relaxed);
+    for t in tasks {
+        t.await.expect("load task");
+    }
+    assert!(
+        matches!(new.try_wait(), Ok(None)),
+        "the successor is running"
+    );
+    let status = client()
+        .get(old.admin("/status/ready"))
+        .send()
+        .await
+        .expect("admin handed over too");
+    assert_eq!(status.status(), 200);
+    let _ = new.kill();
+    let _ = new.wait();
+    let (ok, failed) = (
+        tally.ok.load(Ordering::Relaxed),
+        tally.failed.load(Ordering::Relaxed),
+    );
+    assert_eq!(
+        failed,
+        0,
+        "{failed} of {} requests failed during the upgrade",
+        ok + failed
+    );
+}
+
+#[tokio::test]
+async fn sigterm_lets_an_in_flight_request_finish() {
+    let up = Upstream::http().await;
+    let mut gw = Gateway::start_env(
+        &config(&up, 0),
+        None,
+        &[
+            ("SKYPORT_GRACE_PERIOD", "5"),
+            ("SKYPORT_GRACEFUL_SHUTDOWN_TIMEOUT", "1"),
+        ],
+    )
+    .await;
+    let url = gw.url("/slow/1500");
+    let slow =
+        tokio::spawn(async move { client().get(url).send().await.map(|r| r.status().as_u16()) });
+    // The request is in flight once the upstream has its connection.
+    while up.connections() == 0 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    gw.signal("TERM");
+    let status = slow
+        .await
+        .expect("task")
+        .expect("the in-flight request completes");
+    assert_eq!(status, 200);
+    assert!(
+        gw.wait_exit(Duration::from_secs(20)).await,
+        "the gateway exits after the grace period"
+    );
+}
