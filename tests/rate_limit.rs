@@ -431,6 +431,9 @@ plugins:
             .iter()
             .map(|r| header(r, "x-ratelimit-remaining-minute"))
             .collect();
+        // A config change that leaves the plugin as it was: its counters carry over.
+        let changed = format!("{yaml}# reloaded\n");
+        std::fs::write(&gw.config_path, changed).expect("rewrite config");
         gw.signal("HUP");
         let status = format!("http://127.0.0.1:{}/status", gw.admin_port);
         let mut reloaded = false;

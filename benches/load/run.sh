@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# Skyport against nginx (and haproxy when installed) on loopback, same route, same number of
+# workers, interleaved A B A B rounds so machine drift cancels. Prints requests/s, latency
+# percentiles, CPU-seconds per 100k requests and peak RSS, each as a ratio to nginx.
+#
+#   benches/load/run.sh                                  # all scenarios, 3 rounds of 10 s
+#   ROUNDS=2 DURATION=5 SCENARIOS="plain auth" benches/load/run.sh
+#
+# Scenarios: plain (2-byte body), auth (jwt HS256 + rate-limiting local on the route),
+# 1k and 64k bodies, fresh (a new client connection per request: upstream reuse shows),
+# https (TLS to the origin). Knobs: ROUNDS DURATION WARMUP CONNS LAT_CONNS WORKERS PIN
+# SCENARIOS RUN_DIR BASE_PORT. Everything listens on 127.0.0.1; every load is bounded by
+# `-d` and `timeout`; only processes this script started are stopped, by PID.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+HERE="$ROOT/benches/load"
+ROUNDS=${ROUNDS:-3}; DURATION=${DURATION:-10}; WARMUP=${WARMUP:-2}; CONNS=${CONNS:-64}
+LAT_CONNS=${LAT_CONNS:-16}; WORKERS=${WORKERS:-1}; PIN=${PIN:-1}
+SCENARIOS=${SCENARIOS:-"plain auth 1k 64k fresh https"}
+RUN_DIR=${RUN_DIR:-$(mktemp -d /tmp/skyport-load.XXXX)}
+BASE=${BASE_PORT:-19000}
+ORIGIN=$BASE; ORIGIN_TLS=$((BASE + 1)); NGINX=$((BASE + 2)); HAPROXY=$((BASE + 3)); SKYPORT=$((BASE + 4)); ADMIN=$((BASE + 5))
+mkdir -p "$RUN_DIR"
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+missing=()
+for t in wrk:wrk nginx:nginx-light openssl:openssl cmake:cmake; do
+  command -v "${t%%:*}" >/dev/null 2>&1 || missing+=("${t#*:}")
+done
+if [ ${#missing[@]} -gt 0 ]; then as_root apt-get update -qq; as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"; fi
+cargo build --release --locked -q --manifest-path "$ROOT/Cargo.toml" --bin skyport
+
+# --- origin: nginx, 1 worker, tiny body, static 1 KiB / 64 KiB files, plain and TLS -------
+head -c 1024 /dev/urandom | base64 -w0 | head -c 1024 > "$RUN_DIR/1k"
+head -c 65536 /dev/urandom > "$RUN_DIR/64k"
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost -addext subjectAltName=DNS:localhost \
+  -keyout "$RUN_DIR/origin.key" -out "$RUN_DIR/origin.crt" 2>/dev/null
+cat > "$RUN_DIR/origin.conf" <<CONF
+worker_processes 1; pid $RUN_DIR/origin.pid; error_log $RUN_DIR/origin.err warn; daemon off;
+events { worker_connections 4096; }
+http { access_log off; keepalive_requests 1000000; open_file_cache max=16;
+  server { listen 127.0.0.1:$ORIGIN; listen 127.0.0.1:$ORIGIN_TLS ssl;
+    ssl_certificate $RUN_DIR/origin.crt; ssl_certificate_key $RUN_DIR/origin.key;
+    location / { return 200 "ok"; }
+    location /1k { alias $RUN_DIR/1k; } location /64k { alias $RUN_DIR/64k; } } }
+CONF
+# --- nginx as the reference proxy -------------------------------------------------------------
+cat > "$RUN_DIR/nginx.conf" <<CONF
+worker_processes $WORKERS; pid $RUN_DIR/nginx.pid; error_log $RUN_DIR/nginx.err warn; daemon off;
+events { worker_connections 4096; }
+http { access_log off; keepalive_requests 1000000;
+  upstream origin { server 127.0.0.1:$ORIGIN; keepalive 128; }
+  upstream origin_tls { server 127.0.0.1:$ORIGIN_TLS; keepalive 128; }
+  server { listen 127.0.0.1:$NGINX;
+    proxy_http_version 1.1; proxy_set_header Connection "";
+    location /https/ { proxy_pass https://origin_tls/; proxy_ssl_server_name on; proxy_ssl_name localhost;
+      proxy_ssl_verify on; proxy_ssl_trusted_certificate $RUN_DIR/origin.crt; proxy_ssl_session_reuse on; }
+    location / { proxy_pass http://origin; } } }
+CONF
+# --- haproxy (when installed) ------------------------------------------------------------------
+HAVE_HAPROXY=0
+if command -v haproxy >/dev/null 2>&1; then
+  HAVE_HAPROXY=1
+  cat > "$RUN_DIR/haproxy.cfg" <<CONF
+global
+  nbthread $WORKERS
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+  http-reuse always
+frontend f
+  bind 127.0.0.1:$HAPROXY
+  default_backend b
+backend b
+  server o 127.0.0.1:$ORIGIN
+CONF
+fi
+# --- skyport: the same routes; /auth adds jwt + rate-limiting -----------------------------------
+PEM=$(sed 's/^/      /' "$RUN_DIR/origin.crt")
+cat > "$RUN_DIR/kong.yml" <<CONF
+_format_version: "3.0"
+ca_certificates:
+  - id: 2b5c0d8e-1f4a-4d7e-9c3b-6a1e0f2d4c5b
+    cert: |
+$PEM
+services:
+  - name: origin
+    url: http://127.0.0.1:$ORIGIN
+    routes: [{ name: plain, paths: [/], strip_path: false }]
+  - name: origin-auth
+    url: http://127.0.0.1:$ORIGIN
+    routes: [{ name: auth, paths: [/auth] }]
+  - name: origin-tls
+    url: https://localhost:$ORIGIN_TLS
+    ca_certificates: [2b5c0d8e-1f4a-4d7e-9c3b-6a1e0f2d4c5b]
+    routes: [{ name: tls, paths: [/https] }]
+consumers:
+  - username: bench
+    jwt_secrets: [{ key: bench-key, secret: bench-secret }]
+plugins:
+  - { name: jwt, route: auth }
+  - { name: rate-limiting, route: auth, config: { second: 1000000000, limit_by: consumer } }
+CONF
+# A token for the auth scenario: HS256 over {"iss":"bench-key"} with secret bench-secret.
+b64url() { openssl base64 -A | tr '+/' '-_' | tr -d '='; }
+HEADER=$(printf '{"alg":"HS256","typ":"JWT"}' | b64url); PAYLOAD=$(printf '{"iss":"bench-key"}' | b64url)
+SIG=$(printf '%s.%s' "$HEADER" "$PAYLOAD" | openssl dgst -sha256 -hmac bench-secret -binary | b64url)
+TOKEN="$HEADER.$PAYLOAD.$SIG"
+
+pin() { [ "$PIN" = 1 ] && taskset -a -p -c "$1" "$2" >/dev/null 2>&1 || true; }
+wait_port() { for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 did not open" >&2; exit 1; }
+
+nginx -c "$RUN_DIR/origin.conf" -p "$RUN_DIR" & PIDS+=($!); ORIGIN_PID=$!
+nginx -c "$RUN_DIR/nginx.conf" -p "$RUN_DIR" & PIDS+=($!); NGINX_PID=$!
+SKYPORT_PROXY_LISTEN=127.0.0.1:$SKYPORT SKYPORT_ADMIN_LISTEN=127.0.0.1:$ADMIN SKYPORT_DECLARATIVE_CONFIG="$RUN_DIR/kong.yml" \
+SKYPORT_WORKER_THREADS=$WORKERS SKYPORT_LOG_LEVEL=error SKYPORT_PID_FILE="$RUN_DIR/skyport.pid" \
+SKYPORT_UPGRADE_SOCK="$RUN_DIR/upgrade.sock" "$ROOT/target/release/skyport" start > "$RUN_DIR/skyport.log" 2>&1 & PIDS+=($!); SKYPORT_PID=$!
+TARGETS="nginx skyport"
+if [ $HAVE_HAPROXY = 1 ]; then haproxy -f "$RUN_DIR/haproxy.cfg" -db > "$RUN_DIR/haproxy.log" 2>&1 & PIDS+=($!); HAPROXY_PID=$!; TARGETS="nginx haproxy skyport"; fi
+for p in $ORIGIN $NGINX $SKYPORT; do wait_port "$p"; done
+[ $HAVE_HAPROXY = 1 ] && wait_port $HAPROXY
+# Load generator on CPU 0, proxies and origin on CPU 1 (PIN=0 leaves placement to the kernel).
+for p in $ORIGIN_PID $NGINX_PID $SKYPORT_PID ${HAPROXY_PID:-}; do pin 1 "$p"; done
+# nginx's master forks the worker: measure the whole process group.
+group_pids() { local pid=$1; echo "$pid $(pgrep -P "$pid" | tr '\n' ' ')"; }
+cpu_ticks() { local t=0; for p in $(group_pids "$1"); do [ -r /proc/$p/stat ] && t=$((t + $(awk '{print $14 + $15}' /proc/$p/stat))); done; echo $t; }
+rss_kib() { local t=0; for p in $(group_pids "$1"); do [ -r /proc/$p/status ] && t=$((t + $(awk '/VmHWM/ {print $2}' /proc/$p/status))); done; echo $t; }
+HZ=$(getconf CLK_TCK)
+
+url_of() { # target scenario
+  local port
+  case $1 in nginx) port=$NGINX;; haproxy) port=$HAPROXY;; skyport) port=$SKYPORT;; esac
+  case $2 in plain|fresh) echo "http://127.0.0.1:$port/";; auth) echo "http://127.0.0.1:$port/auth/";;
+    1k) echo "http://127.0.0.1:$port/1k";; 64k) echo "http://127.0.0.1:$port/64k";; https) echo "http://127.0.0.1:$port/https/";; esac
+}
+pid_of() { case $1 in nginx) echo $NGINX_PID;; haproxy) echo "${HAPROXY_PID:-}";; skyport) echo $SKYPORT_PID;; esac; }
+
+RESULTS="$RUN_DIR/results.txt"; : > "$RESULTS"
+measure() { # target scenario round
+  local target=$1 sc=$2 url pid args=() t0 t1
+  [ "$target" = haproxy ] && [ "$sc" = https ] && return 0   # haproxy here is configured for plain http only
+  url=$(url_of "$target" "$sc"); pid=$(pid_of "$target")
+  [ "$sc" = auth ] && args+=(-H "Authorization: Bearer $TOKEN")
+  [ "$sc" = fresh ] && args+=(-H "Connection: close")
+  local gen=(timeout $((DURATION + 15)) wrk -t1 -s "$HERE/latency.lua" "${args[@]}")
+  [ "$PIN" = 1 ] && gen=(taskset -c 0 "${gen[@]}")
+  "${gen[@]}" -c "$CONNS" -d "${WARMUP}s" "$url" >/dev/null
+  t0=$(cpu_ticks "$pid")
+  local sat; sat=$("${gen[@]}" -c "$CONNS" -d "${DURATION}s" "$url" | grep '^WRK')
+  t1=$(cpu_ticks "$pid")
+  local lat; lat=$("${gen[@]}" -c "$LAT_CONNS" -d "${DURATION}s" "$url" | grep '^WRK')
+  local req dur; req=$(sed 's/.*requests=\([0-9]*\).*/\1/' <<<"$sat"); dur=$(sed 's/.*duration_us=\([0-9]*\).*/\1/' <<<"$sat")
+  echo "RESULT scenario=$sc target=$target round=$3 rps=$(( req * 1000000 / dur )) cpu_per_100k=$(awk -v t=$((t1 - t0)) -v hz="$HZ" -v r="$req" 'BEGIN{printf "%.2f", t / hz / r * 100000}') rss_mib=$(( $(rss_kib "$pid") / 1024 )) sat_$(cut -d' ' -f4- <<<"$sat" | tr ' ' '_') lat_$(cut -d' ' -f4- <<<"$lat" | tr ' ' '_')" | tee -a "$RESULTS"
+}
+
+echo "run dir: $RUN_DIR; targets: $TARGETS; scenarios: $SCENARIOS; $ROUNDS rounds of ${DURATION}s"
+for sc in $SCENARIOS; do
+  for r in $(seq 1 "$ROUNDS"); do
+    order=$TARGETS; [ $((r % 2)) = 0 ] && order=$(tr ' ' '\n' <<<"$TARGETS" | tac | tr '\n' ' ')
+    for t in $order; do measure "$t" "$sc" "$r"; done
+  done
+done
+python3 "$HERE/summarize.py" "$RESULTS"
