@@ -125,6 +125,45 @@ struct Raw<'a> {
     scope: (Option<usize>, Option<usize>, Option<usize>),
 }
 
+impl<'a> Raw<'a> {
+    fn at(path: String, value: &'a Value) -> Raw<'a> {
+        Raw {
+            path,
+            value,
+            parent: None,
+            scope: (None, None, None),
+        }
+    }
+
+    fn child_of(mut self, parent: usize) -> Raw<'a> {
+        self.parent = Some(parent);
+        self
+    }
+
+    fn scoped(mut self, scope: (Option<usize>, Option<usize>, Option<usize>)) -> Raw<'a> {
+        self.scope = scope;
+        self
+    }
+}
+
+/// The entities of a top-level array, each with its path.
+fn top_level<'a>(tree: &'a Value, key: &str, issues: &mut Issues) -> Vec<Raw<'a>> {
+    children(tree, key, "", issues)
+        .iter()
+        .enumerate()
+        .map(|(i, v)| Raw::at(format!("{key}[{i}]"), v))
+        .collect()
+}
+
+/// The entities written inside a parent (`services[0].routes`), each with its path.
+fn nested<'a>(parent: &Raw<'a>, key: &str, issues: &mut Issues) -> Vec<Raw<'a>> {
+    children(parent.value, key, &parent.path, issues)
+        .iter()
+        .enumerate()
+        .map(|(i, v)| Raw::at(format!("{}.{key}[{i}]", parent.path), v))
+        .collect()
+}
+
 /// An index of entities by id and by name, for resolving references.
 struct Index {
     kind: &'static str,
@@ -276,137 +315,50 @@ pub fn validate(tree: &Value) -> Result<Model, Vec<Issue>> {
     let mut raw_consumers = Vec::new();
     let mut raw_secrets = Vec::new();
     let mut raw_plugins = Vec::new();
-    let mut raw_cas = Vec::new();
-    for (i, v) in children(tree, "services", "", &mut issues)
-        .iter()
-        .enumerate()
-    {
-        let path = format!("services[{i}]");
-        for (j, r) in children(v, "routes", &path, &mut issues).iter().enumerate() {
-            let rpath = format!("{path}.routes[{j}]");
-            for (k, p) in children(r, "plugins", &rpath, &mut issues)
-                .iter()
-                .enumerate()
-            {
-                raw_plugins.push(Raw {
-                    path: format!("{rpath}.plugins[{k}]"),
-                    value: p,
-                    parent: None,
-                    scope: (None, Some(raw_routes.len()), None),
-                });
-            }
-            raw_routes.push(Raw {
-                path: rpath,
-                value: r,
-                parent: Some(i),
-                scope: (None, None, None),
-            });
+    for svc in top_level(tree, "services", &mut issues) {
+        let i = raw_services.len();
+        for route in nested(&svc, "routes", &mut issues) {
+            let r = raw_routes.len();
+            raw_plugins.extend(
+                nested(&route, "plugins", &mut issues)
+                    .into_iter()
+                    .map(|p| p.scoped((None, Some(r), None))),
+            );
+            raw_routes.push(route.child_of(i));
         }
-        for (j, p) in children(v, "plugins", &path, &mut issues)
-            .iter()
-            .enumerate()
-        {
-            raw_plugins.push(Raw {
-                path: format!("{path}.plugins[{j}]"),
-                value: p,
-                parent: None,
-                scope: (Some(i), None, None),
-            });
-        }
-        raw_services.push(Raw {
-            path,
-            value: v,
-            parent: None,
-            scope: (None, None, None),
-        });
+        raw_plugins.extend(
+            nested(&svc, "plugins", &mut issues)
+                .into_iter()
+                .map(|p| p.scoped((Some(i), None, None))),
+        );
+        raw_services.push(svc);
     }
-    for (i, r) in children(tree, "routes", "", &mut issues).iter().enumerate() {
-        let rpath = format!("routes[{i}]");
-        for (k, p) in children(r, "plugins", &rpath, &mut issues)
-            .iter()
-            .enumerate()
-        {
-            raw_plugins.push(Raw {
-                path: format!("{rpath}.plugins[{k}]"),
-                value: p,
-                parent: None,
-                scope: (None, Some(raw_routes.len()), None),
-            });
-        }
-        raw_routes.push(Raw {
-            path: rpath,
-            value: r,
-            parent: None,
-            scope: (None, None, None),
-        });
+    for route in top_level(tree, "routes", &mut issues) {
+        let r = raw_routes.len();
+        raw_plugins.extend(
+            nested(&route, "plugins", &mut issues)
+                .into_iter()
+                .map(|p| p.scoped((None, Some(r), None))),
+        );
+        raw_routes.push(route);
     }
-    for (i, v) in children(tree, "consumers", "", &mut issues)
-        .iter()
-        .enumerate()
-    {
-        let path = format!("consumers[{i}]");
-        for (j, s) in children(v, "jwt_secrets", &path, &mut issues)
-            .iter()
-            .enumerate()
-        {
-            raw_secrets.push(Raw {
-                path: format!("{path}.jwt_secrets[{j}]"),
-                value: s,
-                parent: Some(i),
-                scope: (None, None, None),
-            });
-        }
-        for (j, p) in children(v, "plugins", &path, &mut issues)
-            .iter()
-            .enumerate()
-        {
-            raw_plugins.push(Raw {
-                path: format!("{path}.plugins[{j}]"),
-                value: p,
-                parent: None,
-                scope: (None, None, Some(i)),
-            });
-        }
-        raw_consumers.push(Raw {
-            path,
-            value: v,
-            parent: None,
-            scope: (None, None, None),
-        });
+    for consumer in top_level(tree, "consumers", &mut issues) {
+        let i = raw_consumers.len();
+        raw_secrets.extend(
+            nested(&consumer, "jwt_secrets", &mut issues)
+                .into_iter()
+                .map(|s| s.child_of(i)),
+        );
+        raw_plugins.extend(
+            nested(&consumer, "plugins", &mut issues)
+                .into_iter()
+                .map(|p| p.scoped((None, None, Some(i)))),
+        );
+        raw_consumers.push(consumer);
     }
-    for (i, v) in children(tree, "jwt_secrets", "", &mut issues)
-        .iter()
-        .enumerate()
-    {
-        raw_secrets.push(Raw {
-            path: format!("jwt_secrets[{i}]"),
-            value: v,
-            parent: None,
-            scope: (None, None, None),
-        });
-    }
-    for (i, v) in children(tree, "plugins", "", &mut issues)
-        .iter()
-        .enumerate()
-    {
-        raw_plugins.push(Raw {
-            path: format!("plugins[{i}]"),
-            value: v,
-            parent: None,
-            scope: (None, None, None),
-        });
-    }
-    for (i, v) in children(tree, "ca_certificates", "", &mut issues)
-        .iter()
-        .enumerate()
-    {
-        raw_cas.push(Raw {
-            path: format!("ca_certificates[{i}]"),
-            value: v,
-            parent: None,
-            scope: (None, None, None),
-        });
-    }
+    raw_secrets.extend(top_level(tree, "jwt_secrets", &mut issues));
+    raw_plugins.extend(top_level(tree, "plugins", &mut issues));
+    let raw_cas = top_level(tree, "ca_certificates", &mut issues);
 
     let mut model = Model::default();
 
