@@ -27,4 +27,5 @@ fi
 export CARGO_LAMBDA="$PWD/$venv/bin/cargo-lambda"
 cargo build --locked -q --manifest-path tests/lambdas/Cargo.toml
 
-cargo test --locked "$@"
+# Unit, binary and integration tests (the crate has no doc tests).
+cargo test --locked --lib --bins --tests "$@"
