@@ -36,7 +36,11 @@ cargo build --release --locked -q --manifest-path "$ROOT/Cargo.toml" --bin skypo
 # --- origin: nginx, 1 worker, tiny body, static 1 KiB / 64 KiB files, plain and TLS -------
 head -c 1024 /dev/urandom | base64 -w0 | head -c 1024 > "$RUN_DIR/1k"
 head -c 65536 /dev/urandom > "$RUN_DIR/64k"
+# nginx's workers run as an unprivileged user: let them read the files.
+chmod 755 "$RUN_DIR"; chmod 644 "$RUN_DIR/1k" "$RUN_DIR/64k"
+# A self-signed end-entity certificate (CA:FALSE): the gateway trusts exactly this one.
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost -addext subjectAltName=DNS:localhost \
+  -addext basicConstraints=critical,CA:FALSE \
   -keyout "$RUN_DIR/origin.key" -out "$RUN_DIR/origin.crt" 2>/dev/null
 cat > "$RUN_DIR/origin.conf" <<CONF
 worker_processes 1; pid $RUN_DIR/origin.pid; error_log $RUN_DIR/origin.err warn; daemon off;

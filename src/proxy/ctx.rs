@@ -39,7 +39,8 @@ impl RequestCtx {
         RequestCtx {
             snapshot,
             started: Instant::now(),
-            request_id: uuid::Uuid::new_v4().simple().to_string(),
+            // A thread-local generator: no system call per request.
+            request_id: format!("{:032x}", rand::random::<u128>()),
             route: None,
             upstream_uri: None,
             stripped_prefix: None,

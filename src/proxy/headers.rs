@@ -106,16 +106,19 @@ pub fn forwarded(
             .and_then(|v| v.to_str().ok()),
         d.version,
     );
-    req.insert_header(http::header::VIA, via)?;
+    req.insert_header(http::header::VIA, via_header(via))?;
     Ok(())
 }
 
-/// `<previous Via>, <version> skyport/<v>`.
-pub fn via_value(prev: Option<&str>, version: &str) -> String {
-    let me = format!("{version} skyport/{}", env!("CARGO_PKG_VERSION"));
+const VIA_11: &str = concat!("1.1 skyport/", env!("CARGO_PKG_VERSION"));
+const VIA_2: &str = concat!("2 skyport/", env!("CARGO_PKG_VERSION"));
+
+/// `<previous Via>, <version> skyport/<v>`; no formatting when there is no previous Via.
+pub fn via_value(prev: Option<&str>, version: &str) -> std::borrow::Cow<'static, str> {
+    let me = if version == "2" { VIA_2 } else { VIA_11 };
     match prev {
-        Some(p) if !p.is_empty() => format!("{p}, {me}"),
-        _ => me,
+        Some(p) if !p.is_empty() => std::borrow::Cow::Owned(format!("{p}, {me}")),
+        _ => std::borrow::Cow::Borrowed(me),
     }
 }
 
@@ -132,7 +135,7 @@ pub fn on_response(
             .and_then(|v| v.to_str().ok()),
         "1.1",
     );
-    resp.insert_header(http::header::VIA, via)?;
+    resp.insert_header(http::header::VIA, via_header(via))?;
     if let Some(ms) = upstream_ms {
         resp.insert_header(UPSTREAM_LATENCY, ms.to_string())?;
     }
@@ -141,4 +144,14 @@ pub fn on_response(
     }
     resp.insert_header(REQUEST_ID, request_id)?;
     Ok(())
+}
+
+/// A Via value as a header, without copying the common static case.
+pub fn via_header(via: std::borrow::Cow<'static, str>) -> http::HeaderValue {
+    match via {
+        std::borrow::Cow::Borrowed(s) => http::HeaderValue::from_static(s),
+        std::borrow::Cow::Owned(s) => {
+            http::HeaderValue::from_str(&s).unwrap_or(http::HeaderValue::from_static(VIA_11))
+        }
+    }
 }

@@ -386,8 +386,10 @@ impl ProxyHttp for Gateway {
         let reuse = e.esource() != &pingora::ErrorSource::Downstream && session.is_body_done();
         let rendered = error::render_error(&err, hints(session.req_header()), &ctx.request_id);
         let Rendered { mut header, body } = rendered;
-        let via = headers::via_value(None, "1.1");
-        let _ = header.insert_header(http::header::VIA, via);
+        let _ = header.insert_header(
+            http::header::VIA,
+            headers::via_value(None, "1.1").into_owned(),
+        );
         let _ = header.insert_header(headers::REQUEST_ID, ctx.request_id.as_str());
         if let Some(t) = ctx.upstream_started {
             let _ = header.insert_header(

@@ -74,14 +74,23 @@ fn remove_dot_segments(path: &[u8]) -> Vec<u8> {
 
 /// Normalizes a request path (no query string) for matching and upstream path building.
 /// Returns bytes rendered losslessly into a `String` by escaping non-UTF-8 sequences.
-pub fn normalize(path: &str) -> String {
+pub fn normalize(path: &str) -> std::borrow::Cow<'_, str> {
+    // Most paths are already normal: nothing to decode, no dot segments, no empty segments.
+    let b = path.as_bytes();
+    let clean = b.first() == Some(&b'/')
+        && !b.contains(&b'%')
+        && !path.contains("//")
+        && !path.contains("/.");
+    if clean {
+        return std::borrow::Cow::Borrowed(path);
+    }
     let decoded = decode_unreserved(path);
     let cleaned = remove_dot_segments(&decoded);
-    match String::from_utf8(cleaned) {
+    std::borrow::Cow::Owned(match String::from_utf8(cleaned) {
         Ok(s) => s,
         // Invalid UTF-8 after decoding: keep those bytes escaped so matching stays exact.
         Err(e) => percent_encode(e.as_bytes(), &NON_PATH).to_string(),
-    }
+    })
 }
 
 /// Bytes escaped in a path sent upstream: controls, space, non-ASCII and the characters
@@ -129,6 +138,8 @@ mod tests {
             ("/a/b/..", "/a/"),
             ("/a/.", "/a/"),
             ("/%", "/%"),
+            ("", "/"),
+            ("/a/b.c/.d", "/a/b.c/.d"),
             ("/%zz", "/%zz"),
             ("/%4", "/%4"),
         ];
