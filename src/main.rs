@@ -5,6 +5,11 @@ use skyport::cli::{Cli, Command, ConfigAction};
 use skyport::config::{self, node::NodeSettings};
 use std::process::ExitCode;
 
+/// mimalloc instead of glibc's malloc: the proxy allocates and frees many small buffers per
+/// request, and the profile showed glibc's allocator near the top (see benches/RESULTS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The annotated starter config `config init` writes.
 const STARTER: &str = include_str!("../conf/kong.yml");
 
