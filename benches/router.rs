@@ -31,7 +31,7 @@ fn bench(c: &mut Criterion) {
     let headers = http::HeaderMap::new();
     for n in [10usize, 100, 1000] {
         let snapshot = skyport::config::load(&config(n)).expect("valid generated config");
-        let last = normalize(&format!("/api/v1/resource{}/items/42", n - 1));
+        let last = normalize(&format!("/api/v1/resource{}/items/42", n - 1)).into_owned();
         group.bench_with_input(BenchmarkId::new("last_prefix", n), &n, |b, _| {
             b.iter(|| {
                 let req = RequestInfo {
