@@ -57,6 +57,9 @@ pub enum GatewayError {
         /// The message (default `API rate limit exceeded`).
         message: String,
     },
+    /// The request body is larger than `client_max_body_size`.
+    #[error("Request size limit exceeded")]
+    BodyTooLarge,
     /// The request header block is too large.
     #[error("Request header or cookie too large")]
     HeaderTooLarge,
@@ -75,6 +78,7 @@ impl GatewayError {
             GatewayError::Internal(_) => 500,
             GatewayError::BadRequest | GatewayError::HeaderTooLarge => 400,
             GatewayError::MethodNotAllowed => 405,
+            GatewayError::BodyTooLarge => 413,
             GatewayError::UseHttps { status, .. } | GatewayError::Limited { status, .. } => *status,
         }
     }
@@ -88,6 +92,7 @@ impl GatewayError {
                 | GatewayError::UpstreamInvalid
                 | GatewayError::UpstreamUnavailable
                 | GatewayError::BadRequest
+                | GatewayError::BodyTooLarge
                 | GatewayError::HeaderTooLarge
         )
     }
@@ -100,6 +105,7 @@ impl GatewayError {
             ConnectTimedout | ReadTimedout | WriteTimedout | TLSHandshakeTimedout => {
                 GatewayError::UpstreamTimeout
             }
+            HTTPStatus(413) => GatewayError::BodyTooLarge,
             HTTPStatus(code) if *code == 400 || *code == 431 => GatewayError::BadRequest,
             InvalidHTTPHeader | H1Error | H2Error if e.esource() == &ErrorSource::Downstream => {
                 GatewayError::BadRequest

@@ -50,6 +50,10 @@ pub fn run(mut opt: Opt, settings: NodeSettings, snapshot: Snapshot) -> anyhow::
             state.clone(),
             metrics.clone(),
             Arc::new(AccessLog::new(Target::parse(&settings.access_log))),
+            crate::proxy::Limits {
+                max_body: settings.client_max_body_size,
+                max_header: settings.client_max_header_size,
+            },
         ),
         "skyport proxy",
     );

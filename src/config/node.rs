@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 /// Every node setting: (key, default, description). The starter `conf/skyport.conf`
 /// documents the same list.
-pub const KEYS: [(&str, &str, &str); 16] = [
+pub const KEYS: [(&str, &str, &str); 18] = [
     (
         "proxy_listen",
         "0.0.0.0:8000",
@@ -69,6 +69,16 @@ pub const KEYS: [(&str, &str, &str); 16] = [
         "on",
         "reload the declarative config when its file changes: on or off",
     ),
+    (
+        "client_max_body_size",
+        "0",
+        "largest request body accepted (e.g. 8m); larger gets 413; 0 = no limit",
+    ),
+    (
+        "client_max_header_size",
+        "64k",
+        "largest request header block accepted; larger gets 400",
+    ),
     ("ssl_cert", "", "PEM certificate for `ssl` proxy listeners"),
     (
         "ssl_cert_key",
@@ -105,6 +115,22 @@ pub struct NodeSettings {
     pub admin_token: Option<String>,
     pub access_log: String,
     pub watch_config: bool,
+    /// Bytes; 0 = no limit.
+    pub client_max_body_size: u64,
+    /// Bytes.
+    pub client_max_header_size: u64,
+}
+
+/// Parses a size with an optional k/m/g suffix (`8m`, `64k`, `1024`).
+pub fn parse_size(v: &str) -> Option<u64> {
+    let v = v.trim().to_ascii_lowercase();
+    let (num, mult) = match v.chars().last()? {
+        'k' => (&v[..v.len() - 1], 1024),
+        'm' => (&v[..v.len() - 1], 1024 * 1024),
+        'g' => (&v[..v.len() - 1], 1024 * 1024 * 1024),
+        _ => (v.as_str(), 1),
+    };
+    num.trim().parse::<u64>().ok()?.checked_mul(mult)
 }
 
 fn parse_listen(key: &str, v: &str, errors: &mut Vec<String>) -> Vec<Listen> {
@@ -239,6 +265,22 @@ impl NodeSettings {
             upstream_keepalive_pool_size: num("upstream_keepalive_pool_size", &mut errors) as usize,
             ssl_cert: opt("ssl_cert"),
             ssl_cert_key: opt("ssl_cert_key"),
+            client_max_body_size: parse_size(get("client_max_body_size")).unwrap_or_else(|| {
+                errors.push(format!(
+                    "client_max_body_size: expected a size such as 8m (got \"{}\")",
+                    get("client_max_body_size")
+                ));
+                0
+            }),
+            client_max_header_size: parse_size(get("client_max_header_size"))
+                .filter(|n| *n > 0)
+                .unwrap_or_else(|| {
+                    errors.push(format!(
+                        "client_max_header_size: expected a size such as 64k (got \"{}\")",
+                        get("client_max_header_size")
+                    ));
+                    65536
+                }),
             admin_token: opt("admin_token"),
             access_log: get("access_log").to_string(),
             watch_config: match get("watch_config") {

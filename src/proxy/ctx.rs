@@ -31,6 +31,8 @@ pub struct RequestCtx {
     pub upstream_started: Option<Instant>,
     /// A failure decided by Skyport (e.g. DNS) that `fail_to_proxy` renders.
     pub pending_error: Option<GatewayError>,
+    /// Request body bytes seen so far (for `client_max_body_size`).
+    pub body_bytes: u64,
 }
 
 impl RequestCtx {
@@ -49,6 +51,7 @@ impl RequestCtx {
             addrs: None,
             upstream_started: None,
             pending_error: None,
+            body_bytes: 0,
         }
     }
 }

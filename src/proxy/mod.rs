@@ -22,7 +22,17 @@ use std::sync::Arc;
 use std::time::Instant;
 
 /// The gateway's proxy logic, shared by all workers.
+/// Request size limits from the node settings.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Largest body in bytes; 0 = no limit.
+    pub max_body: u64,
+    /// Largest header block in bytes (request line and headers).
+    pub max_header: u64,
+}
+
 pub struct Gateway {
+    limits: Limits,
     state: Arc<State>,
     resolver: Resolver,
     metrics: Arc<Metrics>,
@@ -31,8 +41,14 @@ pub struct Gateway {
 
 impl Gateway {
     /// A proxy over the given state.
-    pub fn new(state: Arc<State>, metrics: Arc<Metrics>, access_log: Arc<AccessLog>) -> Gateway {
+    pub fn new(
+        state: Arc<State>,
+        metrics: Arc<Metrics>,
+        access_log: Arc<AccessLog>,
+        limits: Limits,
+    ) -> Gateway {
         Gateway {
+            limits,
             state,
             resolver: Resolver::default(),
             metrics,
@@ -95,6 +111,30 @@ impl Gateway {
         let req = session.req_header();
         if req.method == http::Method::TRACE {
             return Err(GatewayError::MethodNotAllowed);
+        }
+        let target_len = req
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str().len())
+            .unwrap_or(1);
+        let header_bytes: usize = target_len
+            + req
+                .headers
+                .iter()
+                .map(|(k, v)| k.as_str().len() + v.len() + 4)
+                .sum::<usize>();
+        if header_bytes as u64 > self.limits.max_header {
+            return Err(GatewayError::HeaderTooLarge);
+        }
+        if self.limits.max_body > 0 {
+            let declared = req
+                .headers
+                .get(http::header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok());
+            if declared.is_some_and(|n| n > self.limits.max_body) {
+                return Err(GatewayError::BodyTooLarge);
+            }
         }
         let host_raw = match req.headers.get(http::header::HOST) {
             Some(h) => h.to_str().map_err(|_| GatewayError::BadRequest)?,
@@ -214,6 +254,25 @@ impl ProxyHttp for Gateway {
                 .await;
         }
         Ok(false)
+    }
+
+    async fn request_body_filter(
+        &self,
+        _session: &mut Session,
+        body: &mut Option<bytes::Bytes>,
+        _end: bool,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        if let Some(chunk) = body {
+            ctx.body_bytes += chunk.len() as u64;
+            if self.limits.max_body > 0 && ctx.body_bytes > self.limits.max_body {
+                return Error::e_explain(
+                    ErrorType::HTTPStatus(413),
+                    "request body over client_max_body_size",
+                );
+            }
+        }
+        Ok(())
     }
 
     async fn upstream_peer(
