@@ -218,10 +218,18 @@ pub struct Match {
     pub path_len: Option<usize>,
 }
 
-/// The compiled route table.
+/// The compiled route table: entries in priority order, plus an index of prefix paths so
+/// that a lookup touches only the entries whose prefix the request path starts with (and
+/// the few without a prefix path), whatever the number of routes.
 #[derive(Debug, Default)]
 pub struct Router {
     entries: Vec<Entry>,
+    /// Entry positions (ascending = higher priority first) by prefix path.
+    by_prefix: std::collections::HashMap<String, Vec<usize>>,
+    /// The distinct prefix lengths, to probe only lengths that exist.
+    prefix_lengths: Vec<usize>,
+    /// Entries without a prefix path (regex paths, path-less routes), in priority order.
+    unindexed: Vec<usize>,
 }
 
 impl Router {
@@ -231,7 +239,23 @@ impl Router {
             Ordering::Equal => a.route_id.cmp(&b.route_id),
             o => o,
         });
-        Router { entries }
+        let mut by_prefix: std::collections::HashMap<String, Vec<usize>> = Default::default();
+        let mut unindexed = Vec::new();
+        for (i, e) in entries.iter().enumerate() {
+            match &e.path {
+                Some(PathMatcher::Prefix(p)) => by_prefix.entry(p.clone()).or_default().push(i),
+                _ => unindexed.push(i),
+            }
+        }
+        let mut prefix_lengths: Vec<usize> = by_prefix.keys().map(String::len).collect();
+        prefix_lengths.sort_unstable();
+        prefix_lengths.dedup();
+        Router {
+            entries,
+            by_prefix,
+            prefix_lengths,
+            unindexed,
+        }
     }
 
     /// Number of entries (a route with n paths counts n times).
@@ -244,52 +268,76 @@ impl Router {
         self.entries.is_empty()
     }
 
-    /// Finds the best route for a request.
+    /// Finds the best route for a request: the first entry in priority order, among those
+    /// the path can match, whose every attribute matches.
     pub fn find(&self, req: &RequestInfo<'_>) -> Option<Match> {
-        'entries: for e in &self.entries {
-            if req.tls && !e.tls_ok {
-                continue;
-            }
-            if !e.methods.is_empty() && !e.methods.iter().any(|m| m == req.method) {
-                continue;
-            }
-            if !e.hosts.is_empty()
-                && !e
-                    .hosts
-                    .iter()
-                    .any(|h| h.matches(req.host, req.listener_port))
-            {
-                continue;
-            }
-            for rule in &e.headers {
-                if !req
-                    .headers
-                    .get_all(&rule.name)
-                    .iter()
-                    .any(|v| rule.matches(v.as_bytes()))
-                {
-                    continue 'entries;
+        let mut best: Option<(usize, Match)> = None;
+        let consider = |list: &[usize], best: &mut Option<(usize, Match)>| {
+            for &i in list {
+                if best.as_ref().is_some_and(|(b, _)| i >= *b) {
+                    return;
+                }
+                if let Some(m) = self.try_entry(&self.entries[i], req) {
+                    *best = Some((i, m));
+                    return;
                 }
             }
-            let path_len = match &e.path {
-                None => None,
-                Some(PathMatcher::Prefix(p)) => {
-                    if !req.path.starts_with(p.as_str()) {
-                        continue;
-                    }
-                    Some(p.len())
-                }
-                Some(PathMatcher::Regex(r)) => match r.find(req.path) {
-                    Some(m) if m.start() == 0 => Some(m.end()),
-                    _ => continue,
-                },
-            };
-            return Some(Match {
-                route: e.route,
-                path_len,
-            });
+        };
+        consider(&self.unindexed, &mut best);
+        for &n in &self.prefix_lengths {
+            if n > req.path.len() {
+                break;
+            }
+            if let Some(list) = req.path.get(..n).and_then(|p| self.by_prefix.get(p)) {
+                consider(list, &mut best);
+            }
         }
-        None
+        best.map(|(_, m)| m)
+    }
+
+    /// Whether one entry matches the request, and how much of the path it took.
+    fn try_entry(&self, e: &Entry, req: &RequestInfo<'_>) -> Option<Match> {
+        if req.tls && !e.tls_ok {
+            return None;
+        }
+        if !e.methods.is_empty() && !e.methods.iter().any(|m| m == req.method) {
+            return None;
+        }
+        if !e.hosts.is_empty()
+            && !e
+                .hosts
+                .iter()
+                .any(|h| h.matches(req.host, req.listener_port))
+        {
+            return None;
+        }
+        for rule in &e.headers {
+            if !req
+                .headers
+                .get_all(&rule.name)
+                .iter()
+                .any(|v| rule.matches(v.as_bytes()))
+            {
+                return None;
+            }
+        }
+        let path_len = match &e.path {
+            None => None,
+            Some(PathMatcher::Prefix(p)) => {
+                if !req.path.starts_with(p.as_str()) {
+                    return None;
+                }
+                Some(p.len())
+            }
+            Some(PathMatcher::Regex(r)) => match r.find(req.path) {
+                Some(m) if m.start() == 0 => Some(m.end()),
+                _ => return None,
+            },
+        };
+        Some(Match {
+            route: e.route,
+            path_len,
+        })
     }
 }
 
@@ -406,5 +454,53 @@ mod tests {
         assert_eq!(split_host_port("a.com"), ("a.com", None));
         assert_eq!(split_host_port("[::1]:8000"), ("[::1]", Some("8000")));
         assert_eq!(split_host_port("::1"), ("::1", None));
+    }
+
+    #[test]
+    fn the_prefix_index_finds_what_a_full_scan_finds() {
+        // Prefix paths that are prefixes of each other (string prefixes, not segments),
+        // methods, and a few regex routes, checked against a plain scan in priority order.
+        let prefixes = [
+            "/", "/a", "/ab", "/abc", "/a/b", "/b", "/ba", "/api", "/apiv2", "/api/v1",
+        ];
+        let mut entries = Vec::new();
+        for (i, p) in prefixes.iter().enumerate() {
+            let methods: &[&str] = if i % 3 == 0 { &["POST"] } else { &[] };
+            entries.push(entry(i, &format!("id{i:02}"), Some(p), methods, &[]));
+        }
+        entries.push(entry(20, "re1", Some(r"~/a\w+/\d+"), &[], &[]));
+        entries.push(entry(21, "re2", Some(r"~/b"), &["GET"], &[]));
+        entries.push(entry(22, "nopath", None, &["DELETE"], &[]));
+        let r = Router::new(entries);
+        let headers = http::HeaderMap::new();
+        for path in [
+            "/",
+            "/a",
+            "/ab",
+            "/abc/1",
+            "/abd/2",
+            "/a/b/c",
+            "/b",
+            "/ba",
+            "/bx",
+            "/api",
+            "/apiv2/x",
+            "/api/v1/x",
+            "/zzz",
+            "/a/",
+        ] {
+            for method in ["GET", "POST", "DELETE"] {
+                let req = RequestInfo {
+                    method,
+                    host: "h",
+                    listener_port: 80,
+                    path,
+                    headers: &headers,
+                    tls: false,
+                };
+                let scan = r.entries.iter().find_map(|e| r.try_entry(e, &req));
+                assert_eq!(r.find(&req), scan, "{method} {path}");
+            }
+        }
     }
 }
