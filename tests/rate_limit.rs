@@ -292,6 +292,9 @@ services:
   - name: authed
     url: "{u}"
     routes: [{{ name: authed, paths: [/auth] }}]
+  - name: by-credential
+    url: "{u}"
+    routes: [{{ name: by-cred, paths: [/cred] }}]
 consumers:
   - username: alice
     jwt_secrets: [{{ key: alice-key, secret: alice-secret }}]
@@ -306,6 +309,8 @@ plugins:
   - {{ name: rate-limiting, service: shared, config: {{ day: 2, limit_by: service }} }}
   - {{ name: jwt, service: authed }}
   - {{ name: rate-limiting, service: authed, config: {{ day: 1 }} }}
+  - {{ name: jwt, service: by-credential }}
+  - {{ name: rate-limiting, service: by-credential, config: {{ day: 1, limit_by: credential }} }}
 "#,
         u = up.url("http")
     );
@@ -408,6 +413,25 @@ plugins:
         get("/auth", None).await.status(),
         401,
         "jwt runs before rate-limiting"
+    );
+
+    assert_eq!(
+        get("/cred", token("alice-key", "alice-secret"))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        get("/cred", token("alice-key", "alice-secret"))
+            .await
+            .status(),
+        429,
+        "limit_by credential"
+    );
+    assert_eq!(
+        get("/cred", token("bob-key", "bob-secret")).await.status(),
+        200,
+        "another credential counts apart"
     );
 }
 
