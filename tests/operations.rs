@@ -78,28 +78,6 @@ fn load(
     tasks
 }
 
-async fn version(gw: &Gateway) -> u64 {
-    let s: Value = client()
-        .get(gw.admin("/status"))
-        .send()
-        .await
-        .expect("status")
-        .json()
-        .await
-        .expect("json");
-    s["configuration_version"].as_u64().unwrap_or(0)
-}
-
-async fn wait_version(gw: &Gateway, want: u64) {
-    for _ in 0..200 {
-        if version(gw).await >= want {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("config version {want} never arrived");
-}
-
 #[tokio::test]
 async fn twenty_one_reloads_under_load_drop_nothing() {
     let up = Upstream::http().await;
@@ -108,7 +86,7 @@ async fn twenty_one_reloads_under_load_drop_nothing() {
     let tally = Arc::new(Tally::default());
     let tasks = load(&gw, 6, 2, 1500, stop.clone(), tally.clone());
 
-    let mut v = version(&gw).await;
+    let mut v = gw.config_version().await;
     for i in 1..=21 {
         let yaml = config(&up, i);
         match i % 3 {
@@ -131,7 +109,7 @@ async fn twenty_one_reloads_under_load_drop_nothing() {
             }
         }
         v += 1;
-        wait_version(&gw, v).await;
+        gw.wait_config_version(v).await;
         let seen: Value = client()
             .get(gw.url("/probe"))
             .send()
@@ -157,7 +135,7 @@ async fn twenty_one_reloads_under_load_drop_nothing() {
         ok + failed
     );
     assert!(ok >= 500, "the load ran ({ok} requests)");
-    assert_eq!(version(&gw).await, 22);
+    assert_eq!(gw.config_version().await, 22);
 }
 
 #[tokio::test]
@@ -324,13 +302,15 @@ async fn daemon_mode_with_pid_file_reload_and_stop_commands() {
         pid = std::fs::read_to_string(&pid_file)
             .ok()
             .and_then(|t| t.trim().parse::<i32>().ok());
-        if pid.is_some()
-            && client()
-                .get(format!("http://127.0.0.1:{admin}/status/ready"))
-                .send()
-                .await
-                .is_ok()
-        {
+        let admin_up = client()
+            .get(format!("http://127.0.0.1:{admin}/status/ready"))
+            .send()
+            .await
+            .is_ok();
+        let proxy_up = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok();
+        if pid.is_some() && admin_up && proxy_up {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;

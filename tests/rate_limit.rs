@@ -459,24 +459,7 @@ plugins:
         let changed = format!("{yaml}# reloaded\n");
         std::fs::write(&gw.config_path, changed).expect("rewrite config");
         gw.signal("HUP");
-        let status = format!("http://127.0.0.1:{}/status", gw.admin_port);
-        let mut reloaded = false;
-        for _ in 0..100 {
-            let s: Value = client()
-                .get(&status)
-                .send()
-                .await
-                .expect("status")
-                .json()
-                .await
-                .expect("json");
-            if s["configuration_version"] == 2 {
-                reloaded = true;
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        assert!(reloaded, "SIGHUP reloads the file");
+        gw.wait_config_version(2).await;
         let after = statuses(&gw, "/a", 1).await;
         (before, header(&after[0], "x-ratelimit-remaining-minute"))
     };

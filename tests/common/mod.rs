@@ -351,6 +351,30 @@ impl Gateway {
         false
     }
 
+    /// The running config's version, from the admin API's `/status`.
+    pub async fn config_version(&self) -> u64 {
+        let status: serde_json::Value = client()
+            .get(self.admin("/status"))
+            .send()
+            .await
+            .expect("admin /status")
+            .json()
+            .await
+            .expect("status JSON");
+        status["configuration_version"].as_u64().unwrap_or(0)
+    }
+
+    /// Waits (bounded, 5 s) until the running config's version reaches `want`.
+    pub async fn wait_config_version(&self, want: u64) {
+        for _ in 0..200 {
+            if self.config_version().await >= want {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("config version {want} never arrived");
+    }
+
     /// `http://127.0.0.1:<admin port><path>`
     pub fn admin(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.admin_port)

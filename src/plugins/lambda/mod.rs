@@ -41,6 +41,15 @@ fn failure(status: u16, message: &str, cause: String) -> Exit {
     Exit::json(status, &json!({ "message": message, "error": cause }))
 }
 
+/// A 502 naming the cause; the full SDK error goes to the log.
+fn unreachable_lambda(e: &dyn std::error::Error, cause: &str) -> Exit {
+    log::warn!(
+        "aws-lambda: {}",
+        aws_sdk_lambda::error::DisplayErrorContext(e)
+    );
+    failure(502, "Bad Gateway", cause.to_string())
+}
+
 impl AwsLambda {
     /// Builds an instance; the region comes from the config, else `AWS_REGION` /
     /// `AWS_DEFAULT_REGION` as the node saw them at load.
@@ -157,14 +166,9 @@ impl AwsLambda {
                 } else {
                     "request could not be sent"
                 };
-                log::warn!(
-                    "aws-lambda: {}",
-                    aws_sdk_lambda::error::DisplayErrorContext(&e)
-                );
-                Err(failure(
-                    502,
-                    "Bad Gateway",
-                    format!("could not reach the Lambda endpoint: {why}"),
+                Err(unreachable_lambda(
+                    &e,
+                    &format!("could not reach the Lambda endpoint: {why}"),
                 ))
             }
             SdkError::ServiceError(se) => {
@@ -201,17 +205,10 @@ impl AwsLambda {
                 };
                 Err(failure(502, "Bad Gateway", detail))
             }
-            _ => {
-                log::warn!(
-                    "aws-lambda: {}",
-                    aws_sdk_lambda::error::DisplayErrorContext(&e)
-                );
-                Err(failure(
-                    502,
-                    "Bad Gateway",
-                    "invalid response from the Lambda endpoint".into(),
-                ))
-            }
+            _ => Err(unreachable_lambda(
+                &e,
+                "invalid response from the Lambda endpoint",
+            )),
         }
     }
 }
