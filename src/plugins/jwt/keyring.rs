@@ -59,6 +59,8 @@ pub struct Credential {
     pub verifier_b64: Option<Verifier>,
     /// Who the credential belongs to.
     pub consumer: Arc<Consumer>,
+    /// The upstream identity headers a request authenticated by this credential carries.
+    pub headers: super::IdentityHeaders,
 }
 
 /// Decodes base64url, with or without padding, falling back to the standard alphabet.
@@ -148,6 +150,7 @@ impl Credential {
             algorithm: algorithm_name.to_string(),
             verifier,
             verifier_b64,
+            headers: super::identity_headers(&consumer, Some(key)),
             consumer,
         })
     }

@@ -31,6 +31,8 @@ pub struct Jwt {
     challenge: HeaderValue,
     /// `WWW-Authenticate` for every other failure.
     challenge_invalid: HeaderValue,
+    /// The anonymous consumer and its identity headers, resolved at load.
+    anonymous: Option<(Arc<Consumer>, IdentityHeaders)>,
 }
 
 impl std::fmt::Debug for Jwt {
@@ -65,7 +67,13 @@ impl Jwt {
             Some(r) => format!("Bearer {r}, error=\"invalid_token\""),
             None => "Bearer error=\"invalid_token\"".to_string(),
         };
+        let anonymous = config
+            .anonymous
+            .as_deref()
+            .and_then(|a| keyring.consumer(a))
+            .map(|c| (c.clone(), identity_headers(c, None)));
         Jwt {
+            anonymous,
             config,
             keyring,
             clock,
@@ -192,23 +200,40 @@ pub fn check_claims(
     Ok(())
 }
 
-fn header_value(v: &str) -> Option<HeaderValue> {
-    HeaderValue::from_str(v).ok()
+/// Kong's upstream identity headers for a consumer, built once per credential (and for the
+/// anonymous consumer) when the snapshot is compiled: `X-Consumer-*`, the credential's key,
+/// and `X-Anonymous-Consumer`. A `None` value removes a header the client may have sent.
+pub type IdentityHeaders = Arc<[(HeaderName, Option<HeaderValue>)]>;
+
+/// Builds the identity headers of a consumer authenticated by `credential` (or anonymous).
+pub fn identity_headers(consumer: &Consumer, credential: Option<&str>) -> IdentityHeaders {
+    let value = |v: &str| HeaderValue::from_str(v).ok();
+    let anonymous = credential
+        .is_none()
+        .then(|| HeaderValue::from_static("true"));
+    Arc::from(vec![
+        (X_CONSUMER_ID, value(&consumer.id)),
+        (
+            X_CONSUMER_CUSTOM_ID,
+            consumer.custom_id.as_deref().and_then(value),
+        ),
+        (
+            X_CONSUMER_USERNAME,
+            consumer.username.as_deref().and_then(value),
+        ),
+        (X_CREDENTIAL_IDENTIFIER, credential.and_then(value)),
+        (X_ANONYMOUS_CONSUMER, anonymous),
+    ])
 }
 
-/// Sets Kong's `X-Consumer-*` upstream headers for a consumer (`None` values remove them).
-fn identify(state: &mut RequestState, consumer: &Arc<Consumer>, credential: Option<&str>) {
-    let h = &mut state.upstream_headers;
-    h.push((X_CONSUMER_ID, header_value(&consumer.id)));
-    h.push((
-        X_CONSUMER_CUSTOM_ID,
-        consumer.custom_id.as_deref().and_then(header_value),
-    ));
-    h.push((
-        X_CONSUMER_USERNAME,
-        consumer.username.as_deref().and_then(header_value),
-    ));
-    h.push((X_CREDENTIAL_IDENTIFIER, credential.and_then(header_value)));
+/// Records the authenticated consumer for the upstream and for later plugins.
+fn identify(
+    state: &mut RequestState,
+    consumer: &Arc<Consumer>,
+    credential: Option<&str>,
+    headers: &IdentityHeaders,
+) {
+    state.upstream_headers.extend(headers.iter().cloned());
     state.consumer = Some(consumer.clone());
     state.credential = credential.map(str::to_string);
 }
@@ -235,24 +260,24 @@ impl Plugin for Jwt {
         }
         match self.authenticate(req.uri.query(), &req.headers) {
             Ok(credential) => {
-                identify(state, &credential.consumer, Some(&credential.key));
-                state.upstream_headers.push((X_ANONYMOUS_CONSUMER, None));
+                identify(
+                    state,
+                    &credential.consumer,
+                    Some(&credential.key),
+                    &credential.headers,
+                );
                 Ok(Flow::Continue)
             }
-            Err(refusal) => match &self.config.anonymous {
-                None => Ok(Flow::Respond(self.refusal_exit(refusal))),
-                Some(anon) => {
-                    let consumer = self.keyring.consumer(anon).ok_or_else(|| {
-                        GatewayError::Internal(format!(
-                            "anonymous consumer {anon} is configured but doesn't exist"
-                        ))
-                    })?;
-                    identify(state, &consumer.clone(), None);
-                    state
-                        .upstream_headers
-                        .push((X_ANONYMOUS_CONSUMER, Some(HeaderValue::from_static("true"))));
+            Err(refusal) => match (&self.config.anonymous, &self.anonymous) {
+                (None, _) => Ok(Flow::Respond(self.refusal_exit(refusal))),
+                (Some(_), Some((consumer, headers))) => {
+                    identify(state, consumer, None, headers);
                     Ok(Flow::Continue)
                 }
+                // Validation rejects an unknown anonymous consumer; kept as Kong's 500.
+                (Some(anon), None) => Err(GatewayError::Internal(format!(
+                    "anonymous consumer {anon} is configured but doesn't exist"
+                ))),
             },
         }
     }

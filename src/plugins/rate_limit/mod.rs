@@ -276,8 +276,12 @@ impl Plugin for RateLimiting {
         state: &mut RequestState,
     ) -> Result<Flow, GatewayError> {
         let now = (self.clock)();
-        let id = self.identifier(session, state).into_owned();
-        let (allowed, before) = match self.count(&id, now).await {
+        // The identifier borrows the request; the count is done before the state changes.
+        let counted = {
+            let id = self.identifier(session, state);
+            self.count(&id, now).await
+        };
+        let (allowed, before) = match counted {
             Ok(r) => r,
             Err(e) if self.fault_tolerant => {
                 log::debug!("rate-limiting skipped: {e}");
