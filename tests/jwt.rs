@@ -161,6 +161,21 @@ async fn get(gw: &Gateway, path: &str, token: Option<&str>) -> reqwest::Response
     req.send().await.expect("request")
 }
 
+/// GET with one extra request header.
+async fn get_with(
+    gw: &Gateway,
+    path: &str,
+    name: &str,
+    value: impl AsRef<str>,
+) -> reqwest::Response {
+    client()
+        .get(gw.url(path))
+        .header(name, value.as_ref())
+        .send()
+        .await
+        .expect("request")
+}
+
 async fn refused(resp: reqwest::Response) -> (String, Value) {
     assert_eq!(resp.status(), 401);
     let www = resp
@@ -259,21 +274,23 @@ async fn kongs_failure_table() {
     assert_eq!(body, json!({"message": "Bad token; invalid JSON"}));
 
     let other = sign(Algorithm::HS256, &k, &json!({"iss": "k-HS256", "n": 2}));
-    let resp = client()
-        .get(gw.url(&format!("/any?jwt={other}")))
-        .header("authorization", format!("Bearer {good}"))
-        .send()
-        .await
-        .expect("req");
+    let resp = get_with(
+        &gw,
+        &format!("/any?jwt={other}"),
+        "authorization",
+        format!("Bearer {good}"),
+    )
+    .await;
     let (www, body) = refused(resp).await;
     assert_eq!(www, "Bearer error=\"invalid_token\"");
     assert_eq!(body, json!({"message": "Multiple tokens provided"}));
-    let resp = client()
-        .get(gw.url(&format!("/any?jwt={good}")))
-        .header("authorization", format!("Bearer {good}"))
-        .send()
-        .await
-        .expect("req");
+    let resp = get_with(
+        &gw,
+        &format!("/any?jwt={good}"),
+        "authorization",
+        format!("Bearer {good}"),
+    )
+    .await;
     assert_eq!(resp.status(), 200, "the same token twice is one token");
 
     let cases: Vec<(String, Value)> = vec![
@@ -431,27 +448,12 @@ async fn token_places_kid_anonymous_and_preflight() {
         .await
         .expect("req");
     assert_eq!(resp.status(), 200, "token in the query");
-    let resp = client()
-        .get(gw.url("/any"))
-        .header("authorization", format!("bearer {good}"))
-        .send()
-        .await
-        .expect("req");
+    let resp = get_with(&gw, "/any", "authorization", format!("bearer {good}")).await;
     assert_eq!(resp.status(), 200, "lower-case bearer");
-    let resp = client()
-        .get(gw.url("/any"))
-        .header("authorization", format!("BEARER {good}"))
-        .send()
-        .await
-        .expect("req");
+    let resp = get_with(&gw, "/any", "authorization", format!("BEARER {good}")).await;
     assert_eq!(resp.status(), 401, "BEARER is not recognised");
 
-    let resp = client()
-        .get(gw.url("/cookie"))
-        .header("cookie", format!("a=b; session={good}"))
-        .send()
-        .await
-        .expect("req");
+    let resp = get_with(&gw, "/cookie", "cookie", format!("a=b; session={good}")).await;
     assert_eq!(resp.status(), 200, "token in a cookie");
     let (_, body) = refused(get(&gw, "/cookie", Some(&good)).await).await;
     assert_eq!(
@@ -476,12 +478,7 @@ async fn token_places_kid_anonymous_and_preflight() {
     assert_eq!(body, json!({"message": "No mandatory 'kid' in claims"}));
 
     // Anonymous: a failure lets the request through as the anonymous consumer.
-    let resp = client()
-        .get(gw.url("/anon"))
-        .header("x-anonymous-consumer", "forged")
-        .send()
-        .await
-        .expect("req");
+    let resp = get_with(&gw, "/anon", "x-anonymous-consumer", "forged").await;
     let seen = echoed(resp).await;
     assert_eq!(seen["headers"]["x-anonymous-consumer"], "true");
     assert_eq!(seen["headers"]["x-consumer-username"], "anon");
