@@ -258,16 +258,6 @@ impl Router {
         }
     }
 
-    /// Number of entries (a route with n paths counts n times).
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    /// True when no route is configured.
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-
     /// Finds the best route for a request: the first entry in priority order, among those
     /// the path can match, whose every attribute matches.
     pub fn find(&self, req: &RequestInfo<'_>) -> Option<Match> {
