@@ -92,7 +92,7 @@ if [ $CHECK = 1 ]; then exit $rc; fi
 
 say "Skyport is running. Try it yourself (Ctrl-C stops everything):"
 cat <<TRY
-  curl -s -X POST http://127.0.0.1:$GW_PORT/login -d '{"email":"bob@example.com","password":"bob-pass"}'
+  curl -s -X POST http://127.0.0.1:$GW_PORT/login -H 'Content-Type: application/json' -d '{"email":"bob@example.com","password":"bob-pass"}'
   TOKEN=...   # the "body" of that answer
   curl -s http://127.0.0.1:$GW_PORT/users/2 -H "Authorization: Bearer \$TOKEN"
   curl -s http://127.0.0.1:$ADMIN_PORT/consumers/auth-service-consumer/jwt

@@ -29,10 +29,22 @@ fn sign(claims: &Value, secret: &str) -> Result<String, Error> {
 }
 
 async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
-    let args = event
+    // The gateway's parsed body arguments; a JSON body sent without a JSON content type
+    // arrives only as the raw `request_body`; a direct invoke puts the fields at the top.
+    let raw_json = event
         .payload
-        .get("request_body_args")
-        .unwrap_or(&event.payload);
+        .get("request_body")
+        .and_then(Value::as_str)
+        .and_then(|b| serde_json::from_str::<Value>(b).ok());
+    let args = [
+        event.payload.get("request_body_args"),
+        raw_json.as_ref(),
+        Some(&event.payload),
+    ]
+    .into_iter()
+    .flatten()
+    .find(|a| a.get("email").is_some())
+    .unwrap_or(&event.payload);
     let email = args.get("email").and_then(Value::as_str).unwrap_or("");
     let password = args.get("password").and_then(Value::as_str).unwrap_or("");
     let users: Vec<Value> = serde_json::from_str(&std::fs::read_to_string(env("USERS_FILE")?)?)?;
