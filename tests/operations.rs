@@ -20,9 +20,10 @@ fn config(up: &Upstream, variant: usize) -> String {
 struct Tally {
     ok: AtomicUsize,
     failed: AtomicUsize,
-    /// Requests whose pooled keep-alive connection was closed under them and that
+    /// Requests whose connection was closed under them before any response and that
     /// succeeded when sent again (what HTTP clients do for idempotent requests, RFC 9112
-    /// section 9.3.1): an old process closes its idle keep-alive connections at shutdown.
+    /// section 9.3.1): an old process closes its idle connections at shutdown. A refused
+    /// connection is never retried: it would mean the listener went away.
     retried: AtomicUsize,
 }
 
@@ -57,7 +58,7 @@ fn load(
                 };
                 let ok = match c.get(&url).send().await {
                     Ok(r) => r.status() == 200 && r.bytes().await.is_ok(),
-                    Err(e) if !is_fresh && e.is_request() => {
+                    Err(e) if e.is_request() && !e.is_connect() => {
                         let again = client().get(&url).send().await;
                         let ok = matches!(again, Ok(r) if r.status() == 200);
                         if ok {
@@ -316,6 +317,7 @@ async fn daemon_mode_with_pid_file_reload_and_stop_commands() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let pid = pid.expect("the daemon wrote its pid file");
+    let _guard = KillOnDrop(pid);
     let seen: Value = client()
         .get(format!("http://127.0.0.1:{port}/a"))
         .send()
@@ -365,11 +367,18 @@ async fn daemon_mode_with_pid_file_reload_and_stop_commands() {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    if !gone {
-        // Never leave a daemon behind, even when the assertion below fails.
-        let _ = std::process::Command::new("kill")
-            .args(["-9", &pid.to_string()])
-            .status();
-    }
     assert!(gone, "skyport stop ended the daemon");
+}
+
+/// Never leave a daemon this test started behind, whatever fails: SIGKILL by PID on drop.
+struct KillOnDrop(i32);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if std::path::Path::new(&format!("/proc/{}", self.0)).exists() {
+            let _ = std::process::Command::new("kill")
+                .args(["-9", &self.0.to_string()])
+                .status();
+        }
+    }
 }
