@@ -32,6 +32,9 @@ pub enum GatewayError {
     /// The service's host name did not resolve.
     #[error("name resolution failed")]
     NameResolution,
+    /// Every target of the service's upstream is down or disabled.
+    #[error("failure to get a peer from the ring-balancer")]
+    NoPeer,
     /// Anything unexpected; the detail goes to the log, not to the client.
     #[error("An unexpected error occurred")]
     Internal(String),
@@ -72,7 +75,8 @@ impl GatewayError {
             GatewayError::NoRoute => 404,
             GatewayError::NoService
             | GatewayError::UpstreamUnavailable
-            | GatewayError::NameResolution => 503,
+            | GatewayError::NameResolution
+            | GatewayError::NoPeer => 503,
             GatewayError::UpstreamTimeout => 504,
             GatewayError::UpstreamInvalid => 502,
             GatewayError::Internal(_) => 500,
@@ -391,6 +395,11 @@ mod tests {
                 "The upstream server is currently unavailable",
             ),
             (GatewayError::NameResolution, 503, "name resolution failed"),
+            (
+                GatewayError::NoPeer,
+                503,
+                "failure to get a peer from the ring-balancer",
+            ),
             (
                 GatewayError::Internal("x".into()),
                 500,

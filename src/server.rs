@@ -93,6 +93,12 @@ pub fn run(mut opt: Opt, settings: NodeSettings, snapshot: Snapshot) -> anyhow::
     }
 
     server.add_service(background_service(
+        "skyport health checks",
+        crate::upstream::checker::Checker {
+            state: state.clone(),
+        },
+    ));
+    server.add_service(background_service(
         "skyport reload",
         Reloader {
             state,

@@ -46,6 +46,8 @@ pub struct Snapshot {
     pub routes: Vec<RouteRuntime>,
     /// Compiled services, indexed like `model.services`.
     pub services: Vec<Arc<ServicePeer>>,
+    /// Compiled upstreams by name.
+    pub balancers: std::collections::HashMap<String, Arc<crate::upstream::balancer::Balancer>>,
 }
 
 impl Snapshot {

@@ -39,17 +39,21 @@ fn redact_config(v: &mut Value) {
     }
 }
 
-/// One entity type's rendering.
-pub fn services(m: &Model, at: i64) -> Vec<Value> {
-    m.services
-        .iter()
-        .map(|s| {
+/// Entities shown as they are, with their timestamps.
+fn stamped<T: serde::Serialize>(list: &[T], at: i64) -> Vec<Value> {
+    list.iter()
+        .map(|e| {
             with(
-                serde_json::to_value(s).unwrap_or_default(),
+                serde_json::to_value(e).unwrap_or_default(),
                 &[("created_at", json!(at)), ("updated_at", json!(at))],
             )
         })
         .collect()
+}
+
+/// One entity type's rendering.
+pub fn services(m: &Model, at: i64) -> Vec<Value> {
+    stamped(&m.services, at)
 }
 
 pub fn routes(m: &Model, at: i64) -> Vec<Value> {
@@ -126,6 +130,74 @@ pub fn plugins(m: &Model, at: i64) -> Vec<Value> {
         .collect()
 }
 
+pub fn upstreams(m: &Model, at: i64) -> Vec<Value> {
+    stamped(&m.upstreams, at)
+}
+
+pub fn targets(m: &Model, at: i64) -> Vec<Value> {
+    m.targets
+        .iter()
+        .map(|t| {
+            with(
+                serde_json::to_value(t).unwrap_or_default(),
+                &[
+                    (
+                        "upstream",
+                        reference(Some(m.upstreams[t.upstream].id.as_str())),
+                    ),
+                    ("created_at", json!(at as f64)),
+                    ("updated_at", json!(at as f64)),
+                ],
+            )
+        })
+        .collect()
+}
+
+/// Kong's `GET /upstreams/{u}/health`: each target with its addresses' health.
+pub fn health(s: &Snapshot, upstream: &Value) -> Vec<Value> {
+    let name = upstream["name"].as_str().unwrap_or("");
+    let Some(b) = s.balancers.get(name) else {
+        return Vec::new();
+    };
+    let checked = b.checks.active.enabled() || b.checks.passive.enabled();
+    let label = |up: bool| match (checked, up) {
+        (false, _) => "HEALTHCHECKS_OFF",
+        (true, true) => "HEALTHY",
+        (true, false) => "UNHEALTHY",
+    };
+    targets(&s.model, s.loaded_at)
+        .into_iter()
+        .filter(|t| ref_id(t, "upstream") == upstream["id"].as_str())
+        .map(|t| {
+            let target = t["target"].as_str().unwrap_or("");
+            let members: Vec<_> = b.members.iter().filter(|m| m.target == target).collect();
+            let addresses: Vec<Value> = members
+                .iter()
+                .map(|m| {
+                    json!({
+                        "ip": m.addr.ip().to_string(),
+                        "port": m.addr.port(),
+                        "weight": m.weight,
+                        "health": label(m.health.is_up()),
+                    })
+                })
+                .collect();
+            let overall = if members.is_empty() {
+                "DNS_ERROR"
+            } else {
+                label(members.iter().any(|m| m.health.is_up()))
+            };
+            with(
+                t,
+                &[
+                    ("health", json!(overall)),
+                    ("data", json!({ "addresses": addresses })),
+                ],
+            )
+        })
+        .collect()
+}
+
 /// Every entity keyed by type then id (the shape `POST /config` answers with).
 pub fn flattened(s: &Snapshot) -> Value {
     let at = s.loaded_at;
@@ -144,6 +216,8 @@ pub fn flattened(s: &Snapshot) -> Value {
         "consumers": keyed(consumers(&s.model, at)),
         "jwt_secrets": keyed(jwts(&s.model, at)),
         "plugins": keyed(plugins(&s.model, at)),
+        "upstreams": keyed(upstreams(&s.model, at)),
+        "targets": keyed(targets(&s.model, at)),
     })
 }
 

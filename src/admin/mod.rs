@@ -178,6 +178,8 @@ impl AdminApp {
             "consumers": entities::consumers(&s.model, at),
             "jwt_secrets": entities::jwts(&s.model, at),
             "plugins": entities::plugins(&s.model, at),
+            "upstreams": entities::upstreams(&s.model, at),
+            "targets": entities::targets(&s.model, at),
         });
         let yaml = serde_saphyr::to_string(&doc).unwrap_or_else(|_| doc.to_string());
         json_response(200, json!({ "config": yaml }))
@@ -317,6 +319,20 @@ impl AdminApp {
                     None => not_found(),
                 }
             }
+            ["upstreams"] => paged(entities::upstreams(m, at)),
+            ["upstreams", key] => one(find(&entities::upstreams(m, at), key, "name")),
+            ["upstreams", key, "targets"] | ["upstreams", key, "health"] => {
+                match find(&entities::upstreams(m, at), key, "name") {
+                    Some(u) if parts[2] == "health" => paged(entities::health(&s, u)),
+                    Some(u) => paged(
+                        entities::targets(m, at)
+                            .into_iter()
+                            .filter(|t| ref_id(t, "upstream") == u["id"].as_str())
+                            .collect(),
+                    ),
+                    None => not_found(),
+                }
+            }
             ["jwts", key, "consumer"] => match find(&entities::jwts(m, at), key, "key")
                 .and_then(|j| ref_id(j, "consumer").map(str::to_string))
             {
@@ -328,7 +344,9 @@ impl AdminApp {
     }
 }
 
-const ENTITY_TABLES: [(&str, &str); 5] = [
+const ENTITY_TABLES: [(&str, &str); 7] = [
+    ("upstreams", "upstreams"),
+    ("targets", "targets"),
     ("services", "services"),
     ("routes", "routes"),
     ("consumers", "consumers"),

@@ -7,16 +7,28 @@ use crate::plugins;
 use crate::plugins::jwt::keyring::{Credential, Keyring};
 use crate::router::{Entry, HeaderRule, HostRule, PathMatcher, Priority, Router};
 use crate::snapshot::{RouteRuntime, Snapshot};
+use crate::upstream::balancer::Balancer;
 use crate::upstream::ServicePeer;
 use regex::Regex;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Compiles a validated model; `hash` identifies the text it came from.
 pub fn compile(model: Model, hash: String) -> Result<Snapshot, Vec<Issue>> {
     let mut issues = Vec::new();
+    let balancers: HashMap<String, Arc<Balancer>> = model
+        .upstreams
+        .iter()
+        .enumerate()
+        .map(|(i, up)| {
+            let targets: Vec<_> = model.targets.iter().filter(|t| t.upstream == i).collect();
+            (up.name.clone(), Arc::new(Balancer::new(up, &targets)))
+        })
+        .collect();
     let mut services = Vec::with_capacity(model.services.len());
     for (i, svc) in model.services.iter().enumerate() {
-        match ServicePeer::new(svc, &model.ca_certificates) {
+        let balancer = balancers.get(&svc.host).cloned();
+        match ServicePeer::new(svc, &model.ca_certificates, balancer) {
             Ok(p) => services.push(Arc::new(p)),
             Err(message) => issues.push(Issue {
                 path: format!("services[{i}]"),
@@ -64,6 +76,7 @@ pub fn compile(model: Model, hash: String) -> Result<Snapshot, Vec<Issue>> {
         router: Router::new(entries),
         routes,
         services,
+        balancers,
         model,
     })
 }

@@ -172,3 +172,49 @@ pub struct CaCertificateSpec {
     #[serde(rename = "_comment")]
     pub comment: Option<String>,
 }
+
+/// An upstream: a virtual host name that services point at, balanced over its targets.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamSpec {
+    pub id: Option<String>,
+    pub name: Option<String>,
+    pub algorithm: Option<String>,
+    pub hash_on: Option<String>,
+    pub hash_fallback: Option<String>,
+    pub hash_on_header: Option<String>,
+    pub hash_fallback_header: Option<String>,
+    pub hash_on_cookie: Option<String>,
+    pub hash_on_cookie_path: Option<String>,
+    pub hash_on_query_arg: Option<String>,
+    pub hash_fallback_query_arg: Option<String>,
+    pub hash_on_uri_capture: Option<String>,
+    pub hash_fallback_uri_capture: Option<String>,
+    pub slots: Option<u32>,
+    pub healthchecks: Option<super::healthchecks::Healthchecks>,
+    pub host_header: Option<String>,
+    pub client_certificate: Option<RefSpec>,
+    pub use_srv_name: Option<bool>,
+    pub tags: Option<Vec<String>>,
+    #[serde(default)]
+    pub targets: Vec<Value>,
+    #[serde(rename = "_comment")]
+    pub comment: Option<String>,
+    #[serde(rename = "_ignore")]
+    pub ignore: Option<Vec<Value>>,
+}
+
+/// A target of an upstream: `host[:port]` and a weight.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetSpec {
+    pub id: Option<String>,
+    pub target: Option<String>,
+    pub weight: Option<u32>,
+    pub upstream: Option<RefSpec>,
+    pub tags: Option<Vec<String>>,
+    #[serde(rename = "_comment")]
+    pub comment: Option<String>,
+    #[serde(rename = "_ignore")]
+    pub ignore: Option<Vec<Value>>,
+}

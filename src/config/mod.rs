@@ -8,9 +8,11 @@
 pub mod compile;
 mod entities;
 pub mod file;
+pub mod healthchecks;
 pub mod model;
 pub mod node;
 pub mod tls;
+pub mod upstreams;
 pub mod validate;
 
 use crate::snapshot::Snapshot;

@@ -111,4 +111,44 @@ pub struct Model {
     pub jwt_secrets: Vec<JwtSecret>,
     pub plugins: Vec<Plugin>,
     pub ca_certificates: Vec<CaCertificate>,
+    pub upstreams: Vec<Upstream>,
+    pub targets: Vec<Target>,
+}
+
+/// An upstream with Kong's defaults filled in.
+#[derive(Debug, Clone, Serialize)]
+pub struct Upstream {
+    pub id: String,
+    pub name: String,
+    pub algorithm: String,
+    pub hash_on: String,
+    pub hash_fallback: String,
+    pub hash_on_header: Option<String>,
+    pub hash_fallback_header: Option<String>,
+    pub hash_on_query_arg: Option<String>,
+    pub hash_fallback_query_arg: Option<String>,
+    pub slots: u32,
+    pub healthchecks: super::healthchecks::Healthchecks,
+    pub host_header: Option<String>,
+    pub use_srv_name: bool,
+    pub tags: Option<Vec<String>>,
+}
+
+/// A target of an upstream.
+#[derive(Debug, Clone, Serialize)]
+pub struct Target {
+    pub id: String,
+    /// `host:port` as Kong shows it (the default port 8000 filled in).
+    pub target: String,
+    /// The host part (no brackets for IPv6).
+    #[serde(skip)]
+    pub host: String,
+    /// The port part.
+    #[serde(skip)]
+    pub port: u16,
+    pub weight: u32,
+    /// Index into `Model::upstreams`.
+    #[serde(skip)]
+    pub upstream: usize,
+    pub tags: Option<Vec<String>>,
 }

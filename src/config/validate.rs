@@ -38,17 +38,17 @@ pub fn derive_id(kind: &str, key: &str) -> String {
     uuid::Uuid::new_v5(&ID_NAMESPACE, format!("{kind}:{key}").as_bytes()).to_string()
 }
 
-const ENTITY_KEYS: [&str; 6] = [
+const ENTITY_KEYS: [&str; 8] = [
     "services",
     "routes",
     "consumers",
     "jwt_secrets",
     "plugins",
     "ca_certificates",
-];
-const UNSUPPORTED_KEYS: [&str; 7] = [
     "upstreams",
     "targets",
+];
+const UNSUPPORTED_KEYS: [&str; 5] = [
     "certificates",
     "snis",
     "vaults",
@@ -264,6 +264,104 @@ fn random_token() -> String {
     Alphanumeric.sample_string(&mut rand::rng(), 32)
 }
 
+/// Upstreams, then their targets (nested or naming their upstream).
+fn upstreams_and_targets(
+    raw_upstreams: &[Raw<'_>],
+    raw_targets: &[Raw<'_>],
+    model: &mut Model,
+    issues: &mut Issues,
+) {
+    let mut index = Index::new("upstream");
+    let mut ids = HashMap::new();
+    let mut names = HashMap::new();
+    // Raw position -> index in `model.upstreams` (entries that failed are left out).
+    let mut placed = Vec::with_capacity(raw_upstreams.len());
+    for raw in raw_upstreams {
+        let spec = parse::<UpstreamSpec>(raw.value, &raw.path, issues);
+        let name = str_field(raw.value, "name")
+            .unwrap_or(&raw.path)
+            .to_string();
+        let id = assign_id(
+            "upstreams",
+            spec.as_ref().and_then(|s| s.id.as_deref()),
+            &name,
+            &raw.path,
+            &mut ids,
+            issues,
+        );
+        let up = spec.and_then(|s| super::upstreams::upstream(s, id.clone(), &raw.path, issues));
+        let Some(up) = up else {
+            placed.push(None);
+            continue;
+        };
+        unique("upstreams", "name", &up.name, &raw.path, &mut names, issues);
+        index.by_key.insert(up.name.clone(), model.upstreams.len());
+        index.by_key.insert(id, model.upstreams.len());
+        index.names.push(up.name.clone());
+        placed.push(Some(model.upstreams.len()));
+        model.upstreams.push(up);
+    }
+    let mut target_ids = HashMap::new();
+    let mut per_upstream = HashMap::new();
+    for raw in raw_targets {
+        let Some(spec) = parse::<TargetSpec>(raw.value, &raw.path, issues) else {
+            continue;
+        };
+        let upstream = match (&spec.upstream, raw.parent) {
+            (_, Some(p)) => placed[p],
+            (Some(r), None) => index.resolve(r, &join(&raw.path, "upstream"), issues),
+            (None, None) => {
+                issues.push(join(&raw.path, "upstream"), "required field missing");
+                None
+            }
+        };
+        let Some(written) = spec.target.as_deref() else {
+            issues.push(join(&raw.path, "target"), "required field missing");
+            continue;
+        };
+        let (host, port) = match super::upstreams::parse_target(written) {
+            Ok(hp) => hp,
+            Err(e) => {
+                issues.push(join(&raw.path, "target"), e);
+                continue;
+            }
+        };
+        let weight = spec.weight.unwrap_or(100);
+        if weight > 65_535 {
+            issues.push(
+                join(&raw.path, "weight"),
+                "value should be between 0 and 65535",
+            );
+        }
+        let Some(upstream) = upstream else { continue };
+        let target = super::upstreams::target_name(&host, port);
+        let up_name = &model.upstreams[upstream].name;
+        let id = assign_id(
+            "targets",
+            spec.id.as_deref(),
+            &format!("{up_name}/{target}"),
+            &raw.path,
+            &mut target_ids,
+            issues,
+        );
+        if let Some(first) = per_upstream.insert((upstream, target.clone()), raw.path.clone()) {
+            issues.push(
+                join(&raw.path, "target"),
+                format!("uniqueness violation: target '{target}' of upstream '{up_name}' already declared at {first}"),
+            );
+        }
+        model.targets.push(Target {
+            id,
+            target,
+            host,
+            port,
+            weight,
+            upstream,
+            tags: spec.tags,
+        });
+    }
+}
+
 /// Validates a parsed declarative config tree.
 pub fn validate(tree: &Value) -> Result<Model, Vec<Issue>> {
     let mut issues = Issues::default();
@@ -359,6 +457,18 @@ pub fn validate(tree: &Value) -> Result<Model, Vec<Issue>> {
     raw_secrets.extend(top_level(tree, "jwt_secrets", &mut issues));
     raw_plugins.extend(top_level(tree, "plugins", &mut issues));
     let raw_cas = top_level(tree, "ca_certificates", &mut issues);
+    let mut raw_upstreams = Vec::new();
+    let mut raw_targets = Vec::new();
+    for up in top_level(tree, "upstreams", &mut issues) {
+        let i = raw_upstreams.len();
+        raw_targets.extend(
+            nested(&up, "targets", &mut issues)
+                .into_iter()
+                .map(|t| t.child_of(i)),
+        );
+        raw_upstreams.push(up);
+    }
+    raw_targets.extend(top_level(tree, "targets", &mut issues));
 
     let mut model = Model::default();
 
@@ -386,6 +496,8 @@ pub fn validate(tree: &Value) -> Result<Model, Vec<Issue>> {
             tags: spec.tags,
         });
     }
+
+    upstreams_and_targets(&raw_upstreams, &raw_targets, &mut model, &mut issues);
 
     // Services. Names of entries that fail to parse still resolve, to avoid cascades.
     let mut services = Index::new("service");

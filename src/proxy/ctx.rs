@@ -3,6 +3,7 @@
 use crate::error::GatewayError;
 use crate::plugins::RequestState;
 use crate::snapshot::Snapshot;
+use crate::upstream::balancer::Member;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
@@ -27,6 +28,12 @@ pub struct RequestCtx {
     pub attempts: u32,
     /// Resolved addresses of the service.
     pub addrs: Option<Arc<[SocketAddr]>>,
+    /// The upstream target of the current attempt (services that name an upstream).
+    pub member: Option<Arc<Member>>,
+    /// Target addresses tried so far (retries go to the next one).
+    pub tried: Vec<SocketAddr>,
+    /// The current attempt's failure was already counted by passive health checks.
+    pub member_reported: bool,
     /// When the upstream request was sent.
     pub upstream_started: Option<Instant>,
     /// A failure decided by Skyport (e.g. DNS) that `fail_to_proxy` renders.
@@ -49,6 +56,9 @@ impl RequestCtx {
             plugins: RequestState::default(),
             attempts: 0,
             addrs: None,
+            member: None,
+            tried: Vec::new(),
+            member_reported: false,
             upstream_started: None,
             pending_error: None,
             body_bytes: 0,

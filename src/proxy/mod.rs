@@ -10,7 +10,9 @@ use crate::router::{normalize, path, split_host_port, RequestInfo};
 use crate::state::State;
 use crate::telemetry::access_log::AccessLog;
 use crate::telemetry::Metrics;
+use crate::upstream::balancer::{Balancer, HashRequest};
 use crate::upstream::dns::Resolver;
+use crate::upstream::health::Event;
 use async_trait::async_trait;
 use ctx::RequestCtx;
 use pingora::http::{RequestHeader, ResponseHeader};
@@ -54,6 +56,12 @@ impl Gateway {
             metrics,
             access_log,
         }
+    }
+
+    /// The upstream balancer of the request's service, if it names one.
+    fn balancer_of<'a>(&self, ctx: &'a RequestCtx) -> Option<&'a Arc<Balancer>> {
+        let s = ctx.route.and_then(|r| ctx.snapshot.routes[r].service)?;
+        ctx.snapshot.services[s].balancer.as_ref()
     }
 
     /// Writes a response Skyport made itself (keeping the connection alive).
@@ -277,7 +285,7 @@ impl ProxyHttp for Gateway {
 
     async fn upstream_peer(
         &self,
-        _session: &mut Session,
+        session: &mut Session,
         ctx: &mut RequestCtx,
     ) -> Result<Box<HttpPeer>> {
         let svc_idx = ctx.route.and_then(|r| ctx.snapshot.routes[r].service);
@@ -285,6 +293,28 @@ impl ProxyHttp for Gateway {
             ctx.pending_error = Some(GatewayError::NoService);
             return Error::e_explain(ErrorType::InternalError, "no service for the route");
         };
+        if let Some(b) = &svc.balancer {
+            let req = session.req_header();
+            let hash = HashRequest {
+                consumer: ctx.plugins.consumer.as_deref().map(|c| c.id.as_str()),
+                client_ip: session
+                    .client_addr()
+                    .and_then(|a| a.as_inet())
+                    .map(|a| a.ip()),
+                headers: &req.headers,
+                path: req.uri.path(),
+                query: req.uri.query(),
+            };
+            let Some(m) = b.select(&hash, &ctx.tried) else {
+                ctx.pending_error = Some(GatewayError::NoPeer);
+                return Error::e_explain(ErrorType::ConnectNoRoute, "no healthy target");
+            };
+            ctx.tried.push(m.addr);
+            ctx.member_reported = false;
+            let peer = svc.member_peer(&m);
+            ctx.member = Some(m);
+            return Ok(peer);
+        }
         let addr = match svc.ip {
             Some(ip) => SocketAddr::new(ip, svc.port),
             None => {
@@ -320,6 +350,15 @@ impl ProxyHttp for Gateway {
         ctx: &mut RequestCtx,
         mut e: Box<Error>,
     ) -> Box<Error> {
+        if let Some((b, m)) = self.balancer_of(ctx).zip(ctx.member.clone()) {
+            let event = if e.etype() == &ErrorType::ConnectTimedout {
+                Event::Timeout
+            } else {
+                Event::TcpFailure
+            };
+            b.observe(&m, event);
+            ctx.member_reported = true;
+        }
         let retries = ctx
             .route
             .and_then(|r| ctx.snapshot.routes[r].service)
@@ -377,6 +416,8 @@ impl ProxyHttp for Gateway {
             if !host_raw.is_empty() {
                 upstream.insert_header(http::header::HOST, host_raw.as_str())?;
             }
+        } else if let Some(m) = &ctx.member {
+            upstream.insert_header(http::header::HOST, m.host_header.clone())?;
         } else if let Some(s) = route.service {
             upstream.insert_header(http::header::HOST, snapshot.services[s].host_header.clone())?;
         }
@@ -399,6 +440,9 @@ impl ProxyHttp for Gateway {
         resp: &mut ResponseHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
+        if let Some((b, m)) = self.balancer_of(ctx).zip(ctx.member.as_ref()) {
+            b.observe_status(m, resp.status.as_u16());
+        }
         let upstream_ms = ctx.upstream_started.map(|t| t.elapsed().as_millis());
         let proxy_ms = ctx
             .upstream_started
@@ -425,10 +469,22 @@ impl ProxyHttp for Gateway {
             .unwrap_or_else(|| GatewayError::from_proxy_error(e));
         let status = err.status();
         log::warn!("request {} failed: {e} -> {status}", ctx.request_id);
+        if !ctx.member_reported && e.esource() == &pingora::ErrorSource::Upstream {
+            if let Some((b, m)) = self.balancer_of(ctx).zip(ctx.member.as_ref()) {
+                let event = if err == GatewayError::UpstreamTimeout {
+                    Event::Timeout
+                } else {
+                    Event::TcpFailure
+                };
+                b.observe(m, event);
+            }
+        }
         let kind = match err {
             GatewayError::UpstreamTimeout => "timeout",
             GatewayError::NameResolution => "dns",
-            GatewayError::UpstreamUnavailable | GatewayError::NoService => "unavailable",
+            GatewayError::UpstreamUnavailable | GatewayError::NoService | GatewayError::NoPeer => {
+                "unavailable"
+            }
             _ => "invalid",
         };
         self.metrics
@@ -442,7 +498,11 @@ impl ProxyHttp for Gateway {
                 can_reuse_downstream: false,
             };
         }
-        let reuse = e.esource() != &pingora::ErrorSource::Downstream && session.is_body_done();
+        // Pingora closes the client connection after a failure to pick or reach a peer
+        // (no upstream request was sent): say so instead of promising keep-alive.
+        let reuse = e.esource() != &pingora::ErrorSource::Downstream
+            && session.is_body_done()
+            && ctx.upstream_started.is_some();
         let rendered = error::render_error(&err, hints(session.req_header()), &ctx.request_id);
         let Rendered { mut header, body } = rendered;
         let _ = header.insert_header(

@@ -1,7 +1,11 @@
 //! Upstreams: a service becomes a ready-made `HttpPeer` template (TLS, SNI, CA, timeouts,
 //! keep-alive pooling) at compile time; per request only the address is filled in.
 
+pub mod balancer;
+pub mod checker;
 pub mod dns;
+pub mod health;
+pub mod probe;
 
 use crate::config::model::{CaCertificate, Service};
 use http::HeaderValue;
@@ -33,6 +37,8 @@ pub struct ServicePeer {
     pub retries: u32,
     /// The address when the host is an IP literal (no DNS needed).
     pub ip: Option<IpAddr>,
+    /// The upstream when the host names one: targets are picked by it.
+    pub balancer: Option<Arc<balancer::Balancer>>,
     template: HttpPeer,
 }
 
@@ -46,7 +52,11 @@ fn group_key(ca_ids: &[String]) -> u64 {
 
 impl ServicePeer {
     /// Compiles a validated service.
-    pub fn new(svc: &Service, cas: &[CaCertificate]) -> Result<ServicePeer, String> {
+    pub fn new(
+        svc: &Service,
+        cas: &[CaCertificate],
+        balancer: Option<Arc<balancer::Balancer>>,
+    ) -> Result<ServicePeer, String> {
         let tls = svc.protocol == "https";
         let bare = svc.host.trim_start_matches('[').trim_end_matches(']');
         let ip = bare.parse::<IpAddr>().ok();
@@ -96,6 +106,7 @@ impl ServicePeer {
             host_header,
             retries: svc.retries,
             ip,
+            balancer,
             template: peer,
         })
     }
@@ -105,5 +116,14 @@ impl ServicePeer {
         let mut p = self.template.clone();
         p._address = pingora::protocols::l4::socket::SocketAddr::Inet(addr);
         Box::new(p)
+    }
+
+    /// A peer for one attempt at a target of the service's upstream (its host is the SNI).
+    pub fn member_peer(&self, m: &balancer::Member) -> Box<HttpPeer> {
+        let mut p = self.peer(m.addr);
+        if p.is_tls() {
+            p.sni.clone_from(&m.host);
+        }
+        p
     }
 }

@@ -72,10 +72,13 @@ impl Pki {
 }
 
 /// An echo server: answers every request with a JSON description of it.
-/// `/slow/<ms>/...` waits that long first; `/status/<code>` answers that status.
+/// `/slow/<ms>/...` waits that long first; `/status/<code>` answers that status;
+/// `/health` answers what `set_health` last set (200 at first).
 pub struct Upstream {
     pub addr: SocketAddr,
     connections: Arc<AtomicUsize>,
+    /// The status `/health` answers with (200 until changed).
+    health: Arc<std::sync::atomic::AtomicU16>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -100,6 +103,11 @@ impl Upstream {
         format!("{scheme}://127.0.0.1:{}", self.addr.port())
     }
 
+    /// Makes `/health` answer `status` from now on.
+    pub fn set_health(&self, status: u16) {
+        self.health.store(status, Ordering::SeqCst);
+    }
+
     /// TCP connections accepted so far.
     pub fn connections(&self) -> usize {
         self.connections.load(Ordering::SeqCst)
@@ -112,6 +120,8 @@ impl Upstream {
         let addr = listener.local_addr().expect("addr");
         let connections = Arc::new(AtomicUsize::new(0));
         let counter = connections.clone();
+        let health = Arc::new(std::sync::atomic::AtomicU16::new(200));
+        let health_status = health.clone();
         let task = tokio::spawn(async move {
             loop {
                 let Ok((tcp, _)) = listener.accept().await else {
@@ -119,12 +129,15 @@ impl Upstream {
                 };
                 counter.fetch_add(1, Ordering::SeqCst);
                 let tls = tls.clone();
+                let health = health_status.clone();
                 tokio::spawn(async move {
                     let builder =
                         hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
                     match tls {
                         None => {
-                            let svc = hyper::service::service_fn(move |r| echo(r, None));
+                            let svc = hyper::service::service_fn(move |r| {
+                                echo(r, None, health.load(Ordering::SeqCst))
+                            });
                             let _ = builder.serve_connection(TokioIo::new(tcp), svc).await;
                         }
                         Some(acceptor) => {
@@ -132,7 +145,9 @@ impl Upstream {
                                 return;
                             };
                             let sni = stream.get_ref().1.server_name().map(str::to_string);
-                            let svc = hyper::service::service_fn(move |r| echo(r, sni.clone()));
+                            let svc = hyper::service::service_fn(move |r| {
+                                echo(r, sni.clone(), health.load(Ordering::SeqCst))
+                            });
                             let _ = builder.serve_connection(TokioIo::new(stream), svc).await;
                         }
                     }
@@ -142,6 +157,7 @@ impl Upstream {
         Upstream {
             addr,
             connections,
+            health,
             task,
         }
     }
@@ -150,6 +166,7 @@ impl Upstream {
 async fn echo(
     req: Request<hyper::body::Incoming>,
     sni: Option<String>,
+    health: u16,
 ) -> Result<Response<Full<Bytes>>, hyper::Error> {
     let method = req.method().to_string();
     let uri = req.uri().to_string();
@@ -175,6 +192,7 @@ async fn echo(
             tokio::time::sleep(Duration::from_millis(ms)).await;
         }
         (Some("status"), Some(code)) => status = code.parse().unwrap_or(200),
+        (Some("health"), None) => status = health,
         _ => {}
     }
     let json = serde_json::json!({
