@@ -66,6 +66,9 @@ pub enum GatewayError {
     /// The request header block is too large.
     #[error("Request header or cookie too large")]
     HeaderTooLarge,
+    /// The client went silent while sending its body.
+    #[error("Request timeout")]
+    RequestTimeout,
 }
 
 impl GatewayError {
@@ -83,6 +86,7 @@ impl GatewayError {
             GatewayError::BadRequest | GatewayError::HeaderTooLarge => 400,
             GatewayError::MethodNotAllowed => 405,
             GatewayError::BodyTooLarge => 413,
+            GatewayError::RequestTimeout => 408,
             GatewayError::UseHttps { status, .. } | GatewayError::Limited { status, .. } => *status,
         }
     }
@@ -98,6 +102,7 @@ impl GatewayError {
                 | GatewayError::BadRequest
                 | GatewayError::BodyTooLarge
                 | GatewayError::HeaderTooLarge
+                | GatewayError::RequestTimeout
         )
     }
 
@@ -106,6 +111,7 @@ impl GatewayError {
         use pingora::ErrorSource;
         use pingora::ErrorType::*;
         match e.etype() {
+            ReadTimedout if e.esource() == &ErrorSource::Downstream => GatewayError::RequestTimeout,
             ConnectTimedout | ReadTimedout | WriteTimedout | TLSHandshakeTimedout => {
                 GatewayError::UpstreamTimeout
             }

@@ -53,6 +53,7 @@ pub fn run(mut opt: Opt, settings: NodeSettings, snapshot: Snapshot) -> anyhow::
             crate::proxy::Limits {
                 max_body: settings.client_max_body_size,
                 max_header: settings.client_max_header_size,
+                body_timeout: std::time::Duration::from_secs(settings.client_body_timeout),
             },
         ),
         "skyport proxy",

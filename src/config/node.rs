@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 /// Every node setting: (key, default, description). The starter `conf/skyport.conf`
 /// documents the same list.
-pub const KEYS: [(&str, &str, &str); 18] = [
+pub const KEYS: [(&str, &str, &str); 19] = [
     (
         "proxy_listen",
         "0.0.0.0:8000",
@@ -79,6 +79,11 @@ pub const KEYS: [(&str, &str, &str); 18] = [
         "64k",
         "largest request header block accepted; larger gets 400",
     ),
+    (
+        "client_body_timeout",
+        "60",
+        "seconds the client may stay silent while sending a body; then 408",
+    ),
     ("ssl_cert", "", "PEM certificate for `ssl` proxy listeners"),
     (
         "ssl_cert_key",
@@ -119,6 +124,8 @@ pub struct NodeSettings {
     pub client_max_body_size: u64,
     /// Bytes.
     pub client_max_header_size: u64,
+    /// Seconds between body reads before 408.
+    pub client_body_timeout: u64,
 }
 
 /// Parses a size with an optional k/m/g suffix (`8m`, `64k`, `1024`).
@@ -280,6 +287,18 @@ impl NodeSettings {
                         get("client_max_header_size")
                     ));
                     65536
+                }),
+            client_body_timeout: get("client_body_timeout")
+                .trim_end_matches('s')
+                .parse::<u64>()
+                .ok()
+                .filter(|n| *n > 0)
+                .unwrap_or_else(|| {
+                    errors.push(format!(
+                        "client_body_timeout: expected seconds such as 60 (got \"{}\")",
+                        get("client_body_timeout")
+                    ));
+                    60
                 }),
             admin_token: opt("admin_token"),
             access_log: get("access_log").to_string(),

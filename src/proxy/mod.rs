@@ -31,6 +31,8 @@ pub struct Limits {
     pub max_body: u64,
     /// Largest header block in bytes (request line and headers).
     pub max_header: u64,
+    /// Longest silence while the client sends its body.
+    pub body_timeout: std::time::Duration,
 }
 
 pub struct Gateway {
@@ -233,6 +235,7 @@ impl ProxyHttp for Gateway {
     }
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
+        session.set_read_timeout(Some(self.limits.body_timeout));
         if let Err(e) = self.route(session, ctx) {
             return self.respond_error(session, ctx, &e).await;
         }
@@ -498,11 +501,6 @@ impl ProxyHttp for Gateway {
                 can_reuse_downstream: false,
             };
         }
-        // Pingora closes the client connection after a failure to pick or reach a peer
-        // (no upstream request was sent): say so instead of promising keep-alive.
-        let reuse = e.esource() != &pingora::ErrorSource::Downstream
-            && session.is_body_done()
-            && ctx.upstream_started.is_some();
         let rendered = error::render_error(&err, hints(session.req_header()), &ctx.request_id);
         let Rendered { mut header, body } = rendered;
         let _ = header.insert_header(
@@ -516,9 +514,9 @@ impl ProxyHttp for Gateway {
                 t.elapsed().as_millis().to_string(),
             );
         }
-        if !reuse {
-            session.set_keepalive(None);
-        }
+        // Pingora 0.9 closes the client connection after any failed proxy attempt (its
+        // `server_reuse` is false on every error path): say so instead of promising keep-alive.
+        session.set_keepalive(None);
         let end = body.is_empty();
         if session
             .write_response_header(Box::new(header), end)
@@ -530,7 +528,7 @@ impl ProxyHttp for Gateway {
         }
         FailToProxy {
             error_code: status,
-            can_reuse_downstream: reuse,
+            can_reuse_downstream: false,
         }
     }
 

@@ -667,3 +667,84 @@ async fn fake_invoke(
         .body(Full::new(Bytes::from(payload)))
         .expect("response"))
 }
+
+/// How a [`BadUpstream`] misbehaves after reading a request.
+#[derive(Clone, Copy, Debug)]
+pub enum Misbehave {
+    /// Resets the connection before answering.
+    ResetBeforeResponse,
+    /// Sends headers and part of the body, then resets.
+    ResetMidBody,
+    /// Answers bytes that are not HTTP.
+    Garbage,
+    /// Never answers (keeps the connection open).
+    Hang,
+}
+
+/// A TCP server on 127.0.0.1 that misbehaves on every connection; stopped when dropped.
+pub struct BadUpstream {
+    pub addr: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for BadUpstream {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl BadUpstream {
+    pub async fn start(how: Misbehave) -> BadUpstream {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((mut tcp, _)) = listener.accept().await else {
+                    return;
+                };
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 8192];
+                    // Read the request head (enough for these tests' GETs).
+                    let _ = tcp.read(&mut buf).await;
+                    let reset = |tcp: tokio::net::TcpStream| {
+                        let std = tcp.into_std().expect("std stream");
+                        let sock = socket2::Socket::from(std);
+                        let _ = sock.set_linger(Some(Duration::ZERO));
+                        drop(sock);
+                    };
+                    match how {
+                        Misbehave::ResetBeforeResponse => reset(tcp),
+                        Misbehave::ResetMidBody => {
+                            let _ = tcp
+                                .write_all(
+                                    b"HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\nonly part",
+                                )
+                                .await;
+                            let _ = tcp.flush().await;
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                            reset(tcp);
+                        }
+                        Misbehave::Garbage => {
+                            let _ = tcp
+                                .write_all(b"SSH-2.0-OpenSSH\r\n\x00\x01\x02\r\n\r\n")
+                                .await;
+                        }
+                        Misbehave::Hang => {
+                            let _ = tcp.read(&mut buf).await;
+                            tokio::time::sleep(Duration::from_secs(30)).await;
+                        }
+                    }
+                });
+            }
+        });
+        BadUpstream { addr, task }
+    }
+
+    /// `http://127.0.0.1:<port>`
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.addr.port())
+    }
+}

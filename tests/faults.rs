@@ -1,0 +1,178 @@
+//! Upstream and dependency faults through the real gateway: an upstream that resets (before
+//! answering or mid-body), answers garbage or hangs; a Redis that accepts and never answers;
+//! a client that stops sending its body. Each gets its status, and other routes keep working
+//! while the faults are in flight.
+
+mod common;
+use common::{client, BadUpstream, Gateway, Misbehave, Upstream};
+use serde_json::Value;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+fn config(good: &Upstream, bad: &[(&str, &BadUpstream)], extra: &str) -> String {
+    let mut yaml = format!(
+        r#"_format_version: "3.0"
+services:
+  - name: good
+    url: {}
+    routes: [{{ name: good, paths: [/good] }}]
+"#,
+        good.url("http")
+    );
+    for (name, up) in bad {
+        yaml.push_str(&format!(
+            "  - name: {name}\n    url: {}\n    read_timeout: 500\n    routes: [{{ name: {name}, paths: [/{name}] }}]\n",
+            up.url()
+        ));
+    }
+    yaml.push_str(extra);
+    yaml
+}
+
+async fn message(r: reqwest::Response) -> String {
+    let v: Value = r.json().await.expect("json body");
+    v["message"].as_str().unwrap_or("").to_string()
+}
+
+#[tokio::test]
+async fn misbehaving_upstreams_get_502_or_504_and_other_routes_keep_working() {
+    let good = Upstream::http().await;
+    let reset = BadUpstream::start(Misbehave::ResetBeforeResponse).await;
+    let mid = BadUpstream::start(Misbehave::ResetMidBody).await;
+    let garbage = BadUpstream::start(Misbehave::Garbage).await;
+    let hang = BadUpstream::start(Misbehave::Hang).await;
+    let gw = Gateway::start(&config(
+        &good,
+        &[
+            ("reset", &reset),
+            ("mid", &mid),
+            ("garbage", &garbage),
+            ("hang", &hang),
+        ],
+        "",
+    ))
+    .await;
+    let c = client();
+    let get = |path: &str| {
+        c.get(gw.url(path))
+            .header("accept", "application/json")
+            .send()
+    };
+
+    let r = get("/reset").await.expect("reset");
+    assert_eq!(r.status(), 502);
+    assert_eq!(
+        message(r).await,
+        "An invalid response was received from the upstream server"
+    );
+
+    let r = get("/garbage").await.expect("garbage");
+    assert_eq!(r.status(), 502);
+
+    // Headers already went to the client: the gateway can only cut the body short.
+    let r = get("/mid")
+        .await
+        .expect("mid-body reset still sends the headers");
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.bytes().await.is_err(),
+        "a truncated body must not look complete"
+    );
+
+    // A hanging upstream: 504 after the service's read_timeout, while other requests
+    // are served meanwhile.
+    let hanging: Vec<_> = (0..8).map(|_| get("/hang")).collect();
+    let started = Instant::now();
+    let (hung, goods) = tokio::join!(futures::future::join_all(hanging), async {
+        let mut statuses = Vec::new();
+        for _ in 0..20 {
+            statuses.push(get("/good").await.expect("good").status().as_u16());
+        }
+        (statuses, started.elapsed())
+    });
+    for r in hung {
+        let r = r.expect("hang");
+        assert_eq!(r.status(), 504);
+        assert_eq!(message(r).await, "The upstream server is timing out");
+    }
+    assert_eq!(goods.0, vec![200; 20]);
+
+    // And after all of it, the gateway is still up and correct.
+    let seen = common::echoed(get("/good/after").await.expect("good")).await;
+    assert_eq!(seen["uri"], "/after");
+}
+
+#[tokio::test]
+async fn a_redis_that_never_answers_is_bounded_by_the_plugin_timeout() {
+    let good = Upstream::http().await;
+    // Accepts connections and reads, never answers: a stuck Redis.
+    let stuck = BadUpstream::start(Misbehave::Hang).await;
+    let p = stuck.addr.port();
+    let extra = format!(
+        r#"    routes:
+      - {{ name: tolerant, paths: [/tolerant] }}
+      - {{ name: strict, paths: [/strict] }}
+plugins:
+  - {{ name: rate-limiting, route: tolerant, config: {{ minute: 5, policy: redis, redis: {{ host: 127.0.0.1, port: {p}, timeout: 200 }} }} }}
+  - {{ name: rate-limiting, route: strict, config: {{ minute: 5, policy: redis, fault_tolerant: false, redis: {{ host: 127.0.0.1, port: {p}, timeout: 200 }} }} }}
+"#
+    );
+    let yaml = format!(
+        r#"_format_version: "3.0"
+services:
+  - name: s
+    url: {}
+{extra}"#,
+        good.url("http")
+    );
+    let gw = Gateway::start(&yaml).await;
+    let c = client();
+    let started = Instant::now();
+    // Tolerant: through, without rate-limit headers (the counters are unknown).
+    let r = c.get(gw.url("/tolerant")).send().await.expect("tolerant");
+    assert_eq!(r.status(), 200);
+    assert!(r.headers().get("x-ratelimit-limit-minute").is_none());
+    // Strict: Kong's 500.
+    let r = c
+        .get(gw.url("/strict"))
+        .header("accept", "application/json")
+        .send()
+        .await
+        .expect("strict");
+    assert_eq!(r.status(), 500);
+    assert_eq!(message(r).await, "An unexpected error occurred");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the Redis timeout (200 ms) bounds each request"
+    );
+}
+
+#[tokio::test]
+async fn a_client_that_stops_sending_its_body_gets_408() {
+    let good = Upstream::http().await;
+    let yaml = config(&good, &[], "");
+    let gw = Gateway::start_env(&yaml, None, &[("SKYPORT_CLIENT_BODY_TIMEOUT", "1")]).await;
+    let port: u16 = gw
+        .url("")
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("port");
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("connect");
+    s.write_all(b"POST /good HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly ten b")
+        .await
+        .expect("write");
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut buf)).await;
+    assert!(
+        read.is_ok(),
+        "the gateway must close a stalled body, not wait forever"
+    );
+    let text = String::from_utf8_lossy(&buf);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    // The stalled client cost nothing to others.
+    let r = client().get(gw.url("/good")).send().await.expect("good");
+    assert_eq!(r.status(), 200);
+}
