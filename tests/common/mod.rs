@@ -255,6 +255,16 @@ impl Gateway {
 
     /// Starts with extra `SKYPORT_*` settings.
     pub async fn start_env(yaml: &str, tls: Option<&Pki>, env: &[(&str, &str)]) -> Gateway {
+        Gateway::spawn(yaml, tls, env, Stdio::inherit()).await
+    }
+
+    /// Starts with extra settings, its error log (stderr) written to `log`.
+    pub async fn start_logged(yaml: &str, env: &[(&str, &str)], log: &std::path::Path) -> Gateway {
+        let file = std::fs::File::create(log).expect("log file");
+        Gateway::spawn(yaml, None, env, Stdio::from(file)).await
+    }
+
+    async fn spawn(yaml: &str, tls: Option<&Pki>, env: &[(&str, &str)], stderr: Stdio) -> Gateway {
         let dir = tempfile::tempdir().expect("tempdir");
         let config_path = dir.path().join("kong.yml");
         std::fs::write(&config_path, yaml).expect("write config");
@@ -307,7 +317,7 @@ impl Gateway {
         cmd.envs(all.clone())
             .arg("start")
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit());
+            .stderr(stderr);
         let child = cmd.spawn().expect("spawn skyport");
         let mut gw = Gateway {
             port,

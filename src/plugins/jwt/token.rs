@@ -81,10 +81,9 @@ pub fn decode(token: &str) -> Option<Decoded<'_>> {
         return None;
     }
     let object = |part: &str| -> Option<Map<String, Value>> {
-        match serde_json::from_slice::<Value>(&decode_b64url(part)?).ok()? {
-            Value::Object(m) => Some(m),
-            _ => None,
-        }
+        serde_json::from_slice::<UniqueObject>(&decode_b64url(part)?)
+            .ok()
+            .map(|o| o.0)
     };
     Some(Decoded {
         header: object(h)?,
@@ -92,6 +91,37 @@ pub fn decode(token: &str) -> Option<Decoded<'_>> {
         signing_input: &token[..h.len() + 1 + p.len()],
         signature: s,
     })
+}
+
+/// A JSON object whose member names are all distinct. A token with a duplicate name (two
+/// `alg`s, two `kid`s) is refused rather than read one way here and another elsewhere
+/// (RFC 7515 section 5.2 allows either).
+struct UniqueObject(Map<String, Value>);
+
+impl<'de> serde::Deserialize<'de> for UniqueObject {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = UniqueObject;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut a: A,
+            ) -> Result<UniqueObject, A::Error> {
+                let mut m = Map::new();
+                while let Some((k, v)) = a.next_entry::<String, Value>()? {
+                    if m.contains_key(&k) {
+                        return Err(serde::de::Error::custom(format!("duplicate member {k}")));
+                    }
+                    m.insert(k, v);
+                }
+                Ok(UniqueObject(m))
+            }
+        }
+        d.deserialize_map(Visitor)
+    }
 }
 
 #[cfg(test)]
@@ -139,6 +169,11 @@ mod tests {
         let ok = decode("eyJhbGciOiJIUzI1NiJ9.e30.c2ln").expect("decodes");
         assert_eq!(ok.header["alg"], "HS256");
         assert_eq!(ok.signing_input, "eyJhbGciOiJIUzI1NiJ9.e30");
+        // {"alg":"HS256","alg":"none"}: a duplicate member is refused.
+        use base64::Engine;
+        let dup = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(br#"{"alg":"HS256","alg":"none"}"#);
+        assert!(decode(&format!("{dup}.e30.c2ln")).is_none());
         // A JSON array payload is not a claims object.
         assert!(decode("eyJhbGciOiJIUzI1NiJ9.W10.c2ln").is_none());
     }
