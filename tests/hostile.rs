@@ -221,6 +221,8 @@ services:
         ("/api/..%2Fprivate", "/base/..%2Fprivate"),
         ("/api/%2F%2E%2E%2Fprivate", "/base/%2F..%2Fprivate"),
         ("/api/%FF%FE", "/base/%FF%FE"),
+        // No double decoding: this must not reach the upstream as `%2e%2e` (`..`).
+        ("/api/%%32%65%%32%65/private", "/base/%252e%252e/private"),
     ] {
         let resp = raw(gw.port, &get(trick)).await;
         assert!(status_line(&resp).contains(" 200"), "{trick}: {resp}");

@@ -37,7 +37,13 @@ fn decode_unreserved(path: &str) -> Vec<u8> {
                 continue;
             }
         }
-        out.push(b[i]);
+        if b[i] == b'%' {
+            // A `%` that starts no escape is itself escaped, so that the bytes after it,
+            // once decoded, cannot form a new escape (`%%32%65` must not become `%2e`).
+            out.extend_from_slice(b"%25");
+        } else {
+            out.push(b[i]);
+        }
         i += 1;
     }
     out
@@ -88,9 +94,23 @@ pub fn normalize(path: &str) -> std::borrow::Cow<'_, str> {
     let cleaned = remove_dot_segments(&decoded);
     std::borrow::Cow::Owned(match String::from_utf8(cleaned) {
         Ok(s) => s,
-        // Invalid UTF-8 after decoding: keep those bytes escaped so matching stays exact.
-        Err(e) => percent_encode(e.as_bytes(), &NON_PATH).to_string(),
+        // Invalid UTF-8 after decoding: keep the non-ASCII bytes escaped (and only those,
+        // so that normalizing again changes nothing) and matching stays exact.
+        Err(e) => escape_non_ascii(e.as_bytes()),
     })
+}
+
+fn escape_non_ascii(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(bytes.len() * 3);
+    for &b in bytes {
+        if b.is_ascii() {
+            out.push(char::from(b));
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
 }
 
 /// Bytes escaped in a path sent upstream: controls, space, non-ASCII and the characters
@@ -137,11 +157,13 @@ mod tests {
             ("/a/b/", "/a/b/"),
             ("/a/b/..", "/a/"),
             ("/a/.", "/a/"),
-            ("/%", "/%"),
+            ("/%", "/%25"),
             ("", "/"),
             ("/a/b.c/.d", "/a/b.c/.d"),
-            ("/%zz", "/%zz"),
-            ("/%4", "/%4"),
+            ("/%zz", "/%25zz"),
+            ("/%4", "/%254"),
+            // No double decoding: a lone `%` cannot combine with decoded bytes.
+            ("/%%32%65%%32%65/x", "/%252e%252e/x"),
         ];
         for (input, want) in cases {
             assert_eq!(normalize(input), want, "normalize({input})");
@@ -151,6 +173,21 @@ mod tests {
     #[test]
     fn invalid_utf8_stays_escaped() {
         assert_eq!(normalize("/a%FFb"), "/a%FFb");
+    }
+
+    #[test]
+    fn normalizing_twice_changes_nothing() {
+        // Found by fuzzing (fuzz/ path_route): a lone `%`, then escapes that decode to hex
+        // digits, a control byte and a non-UTF-8 byte.
+        for input in [
+            "/%%e%%62e\u{1d}%?",
+            "/a%FF%1Db",
+            "/%C3%A9%FF/%%41",
+            "/%2e%%2e/..",
+        ] {
+            let once = normalize(input).into_owned();
+            assert_eq!(normalize(&once), once, "normalize({input:?})");
+        }
     }
 
     #[test]
