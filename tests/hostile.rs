@@ -78,6 +78,13 @@ async fn body_and_header_limits() {
         text.starts_with("Request header or cookie too large"),
         "{text}"
     );
+    // An oversized request line counts against the same limit.
+    let long = format!(
+        "GET /{} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        "a".repeat(20_000)
+    );
+    let resp = raw(gw.port, long.as_bytes()).await;
+    assert_eq!(status_line(&resp), "HTTP/1.1 400 Bad Request", "{resp}");
     assert_eq!(
         c.get(gw.url("/ok")).send().await.expect("req").status(),
         200,
