@@ -176,3 +176,77 @@ async fn a_client_that_stops_sending_its_body_gets_408() {
     let r = client().get(gw.url("/good")).send().await.expect("good");
     assert_eq!(r.status(), 200);
 }
+
+/// A single-label host name that glibc's resolver maps (HOSTALIASES) to a name with a label
+/// longer than DNS allows, which it refuses locally without sending a query: the gateway's
+/// resolution-failure path, as for NXDOMAIN, with nothing leaving the machine.
+const UNRESOLVABLE: &str = "skyport-unresolvable";
+
+#[tokio::test]
+async fn a_name_that_does_not_resolve_is_kongs_503() {
+    let good = Upstream::http().await;
+    let yaml = format!(
+        r#"_format_version: "3.0"
+upstreams:
+  - name: named.internal
+    targets: [{{ target: "{host}:80" }}]
+services:
+  - name: good
+    url: {}
+    routes: [{{ name: good, paths: [/good] }}]
+  - name: nowhere
+    host: {host}
+    routes: [{{ name: nowhere, paths: [/nowhere] }}]
+  - name: named
+    host: named.internal
+    routes: [{{ name: named, paths: [/named] }}]
+"#,
+        good.url("http"),
+        host = UNRESOLVABLE
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let aliases = dir.path().join("hostaliases");
+    std::fs::write(
+        &aliases,
+        format!("{UNRESOLVABLE} {}.invalid\n", "a".repeat(70)),
+    )
+    .expect("aliases");
+    let gw = Gateway::start_env(
+        &yaml,
+        None,
+        &[("HOSTALIASES", &aliases.display().to_string())],
+    )
+    .await;
+    let c = client();
+    let r = c
+        .get(gw.url("/nowhere"))
+        .header("accept", "application/json")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), 503);
+    assert_eq!(message(r).await, "name resolution failed");
+    // An upstream whose only target does not resolve has no peer to pick.
+    let r = c
+        .get(gw.url("/named"))
+        .header("accept", "application/json")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), 503);
+    assert_eq!(
+        message(r).await,
+        "failure to get a peer from the ring-balancer"
+    );
+    let v: Value = c
+        .get(gw.admin("/upstreams/named.internal/health"))
+        .send()
+        .await
+        .expect("admin")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(v["data"][0]["health"], "DNS_ERROR");
+    let r = c.get(gw.url("/good")).send().await.expect("request");
+    assert_eq!(r.status(), 200);
+}
