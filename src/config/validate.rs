@@ -169,6 +169,7 @@ struct Index {
     kind: &'static str,
     by_key: HashMap<String, usize>,
     names: Vec<String>,
+    seen: std::collections::HashSet<String>,
 }
 
 impl Index {
@@ -177,6 +178,15 @@ impl Index {
             kind,
             by_key: HashMap::new(),
             names: Vec::new(),
+            seen: Default::default(),
+        }
+    }
+
+    /// Remembers a name for "known: ..." hints (once each, in order; a set keeps this
+    /// linear for configs with thousands of entities).
+    fn add_name(&mut self, n: &str) {
+        if self.seen.insert(n.to_string()) {
+            self.names.push(n.to_string());
         }
     }
 
@@ -188,10 +198,11 @@ impl Index {
         match self.by_key.get(key) {
             Some(i) => Some(*i),
             None => {
-                let known = if self.names.is_empty() {
-                    "none".to_string()
-                } else {
-                    self.names.join(", ")
+                const SHOWN: usize = 20;
+                let known = match self.names.len() {
+                    0 => "none".to_string(),
+                    n if n <= SHOWN => self.names.join(", "),
+                    n => format!("{}, and {} more", self.names[..SHOWN].join(", "), n - SHOWN),
                 };
                 issues.push(
                     path,
@@ -297,7 +308,7 @@ fn upstreams_and_targets(
         unique("upstreams", "name", &up.name, &raw.path, &mut names, issues);
         index.by_key.insert(up.name.clone(), model.upstreams.len());
         index.by_key.insert(id, model.upstreams.len());
-        index.names.push(up.name.clone());
+        index.add_name(&up.name);
         placed.push(Some(model.upstreams.len()));
         model.upstreams.push(up);
     }
@@ -507,9 +518,7 @@ pub fn validate(tree: &Value) -> Result<Model, Vec<Issue>> {
     for (i, raw) in raw_services.iter().enumerate() {
         if let Some(n) = str_field(raw.value, "name") {
             services.by_key.insert(n.to_string(), i);
-            if !services.names.iter().any(|x| x == n) {
-                services.names.push(n.to_string());
-            }
+            services.add_name(n);
         }
         let spec = parse::<ServiceSpec>(raw.value, &raw.path, &mut issues);
         let key = spec
@@ -550,9 +559,7 @@ pub fn validate(tree: &Value) -> Result<Model, Vec<Issue>> {
     for (i, raw) in raw_routes.iter().enumerate() {
         if let Some(n) = str_field(raw.value, "name") {
             routes.by_key.insert(n.to_string(), i);
-            if !routes.names.iter().any(|x| x == n) {
-                routes.names.push(n.to_string());
-            }
+            routes.add_name(n);
         }
         let spec = parse::<RouteSpec>(raw.value, &raw.path, &mut issues);
         let key = spec
@@ -611,8 +618,8 @@ pub fn validate(tree: &Value) -> Result<Model, Vec<Issue>> {
         for k in ["username", "custom_id"] {
             if let Some(n) = str_field(raw.value, k) {
                 consumers.by_key.insert(n.to_string(), i);
-                if k == "username" && !consumers.names.iter().any(|x| x == n) {
-                    consumers.names.push(n.to_string());
+                if k == "username" {
+                    consumers.add_name(n);
                 }
             }
         }
