@@ -67,6 +67,21 @@ fn bench(c: &mut Criterion) {
     load.bench_function("10000_routes", |b| {
         b.iter(|| black_box(skyport::config::load(&big).is_ok()))
     });
+    // Its stages: YAML text -> tree, tree -> validated model, model -> snapshot.
+    load.bench_function("10000_routes_parse", |b| {
+        b.iter(|| black_box(skyport::config::parse_text(&big).is_ok()))
+    });
+    let tree = skyport::config::parse_text(&big).expect("parses");
+    load.bench_function("10000_routes_validate", |b| {
+        b.iter(|| black_box(skyport::config::validate::validate(&tree).is_ok()))
+    });
+    load.bench_function("10000_routes_compile", |b| {
+        b.iter_batched(
+            || skyport::config::validate::validate(&tree).expect("valid"),
+            |model| black_box(skyport::config::compile::compile(model, String::new()).is_ok()),
+            criterion::BatchSize::LargeInput,
+        )
+    });
     load.finish();
     c.bench_function("normalize_path", |b| {
         b.iter(|| normalize(black_box("/api/v1/a%20b/./c/../d")))
