@@ -349,3 +349,58 @@ services:
     let h = health(&gw, "flaky.internal").await;
     assert!(h.values().all(|s| s == "UNHEALTHY"), "{h:?}");
 }
+
+#[tokio::test]
+async fn https_targets_are_verified_and_probed_with_the_services_ca() {
+    let pki = common::Pki::new();
+    let (a, b) = (Upstream::https(&pki).await, Upstream::https(&pki).await);
+    let ca = pki.ca_pem.replace('\n', "\n      ");
+    let yaml = format!(
+        r#"_format_version: "3.0"
+ca_certificates:
+  - id: 8f9e5a52-36d7-4c0b-9a56-0d6a8e1c1d11
+    cert: |
+      {ca}
+upstreams:
+- name: secure.internal
+  healthchecks:
+    active:
+      type: https
+      http_path: /health
+      healthy: {{ interval: 0.1, successes: 1 }}
+      unhealthy: {{ interval: 0.1, http_failures: 1, tcp_failures: 1, timeouts: 1 }}
+  targets:
+  - target: {}
+  - target: {}
+services:
+- name: secure
+  protocol: https
+  host: secure.internal
+  ca_certificates: [8f9e5a52-36d7-4c0b-9a56-0d6a8e1c1d11]
+  routes:
+  - name: r
+    paths: [/secure]
+"#,
+        target(&a),
+        target(&b)
+    );
+    let gw = Gateway::start(&yaml).await;
+    // Proxied over TLS, verified against the private CA, SNI = the target host.
+    let seen = common::echoed(
+        client()
+            .get(gw.url("/secure"))
+            .send()
+            .await
+            .expect("request"),
+    )
+    .await;
+    assert_eq!(seen["sni"], Value::Null, "an IP target sends no SNI name");
+    // The https probe reaches /health through the same trust: a 500 takes the target
+    // out (an HTTP failure, so TLS worked), a 200 brings it back.
+    a.set_health(500);
+    wait_health(&gw, "secure.internal", &target(&a), "UNHEALTHY").await;
+    a.set_health(200);
+    wait_health(&gw, "secure.internal", &target(&a), "HEALTHY").await;
+    let counts = tally(&gw, "/secure", 10, None).await;
+    assert_eq!(counts.len(), 2, "{counts:?}");
+}

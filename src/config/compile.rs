@@ -22,7 +22,19 @@ pub fn compile(model: Model, hash: String) -> Result<Snapshot, Vec<Issue>> {
         .enumerate()
         .map(|(i, up)| {
             let targets: Vec<_> = model.targets.iter().filter(|t| t.upstream == i).collect();
-            (up.name.clone(), Arc::new(Balancer::new(up, &targets)))
+            // Probes over https trust what the services using this upstream trust.
+            let ids: Vec<String> = model
+                .services
+                .iter()
+                .filter(|s| s.host == up.name)
+                .flat_map(|s| s.ca_certificates.iter().flatten().cloned())
+                .collect();
+            let trust =
+                (!ids.is_empty()).then(|| crate::upstream::trust(&ids, &model.ca_certificates));
+            (
+                up.name.clone(),
+                Arc::new(Balancer::new(up, &targets, trust)),
+            )
         })
         .collect();
     let mut services = Vec::with_capacity(model.services.len());

@@ -14,6 +14,9 @@ use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+/// CA certificates to verify TLS against (Pingora's form).
+pub type TrustList = Arc<[pingora::utils::tls::WrappedX509]>;
+
 /// One address of a target.
 pub struct Member {
     /// The target as written (`host:port`).
@@ -129,7 +132,8 @@ fn gcd(a: u32, b: u32) -> u32 {
 impl Balancer {
     /// Compiles an upstream and its targets. Target names are resolved here; a name that
     /// does not resolve contributes no address (and is logged).
-    pub fn new(up: &Upstream, targets: &[&Target]) -> Balancer {
+    /// `trust` verifies https probes: the CA certificates of the services that use it.
+    pub fn new(up: &Upstream, targets: &[&Target], trust: Option<TrustList>) -> Balancer {
         let mut members = Vec::new();
         for t in targets {
             let addrs: Vec<SocketAddr> = match t.host.parse::<IpAddr>() {
@@ -155,11 +159,14 @@ impl Balancer {
                 continue;
             };
             for addr in addrs {
-                let probe = up
-                    .healthchecks
-                    .active
-                    .enabled()
-                    .then(|| Probe::new(&up.healthchecks.active, &t.host, &host_header));
+                let probe = up.healthchecks.active.enabled().then(|| {
+                    Probe::new(
+                        &up.healthchecks.active,
+                        &t.host,
+                        &host_header,
+                        trust.clone(),
+                    )
+                });
                 members.push(Arc::new(Member {
                     target: t.target.clone(),
                     addr,

@@ -42,6 +42,22 @@ pub struct ServicePeer {
     template: HttpPeer,
 }
 
+/// The CA certificates named by `ids`, as Pingora's trust list.
+pub fn trust(ids: &[String], cas: &[CaCertificate]) -> Arc<[WrappedX509]> {
+    let mut list = Vec::new();
+    for id in ids {
+        for ca in cas.iter().filter(|c| &c.id == id) {
+            for der in &ca.der {
+                // `der` was checked to parse as X.509 at load.
+                list.push(WrappedX509::new(der.clone(), |raw| {
+                    pingora::utils::tls::parse_x509(raw)
+                }));
+            }
+        }
+    }
+    Arc::from(list.into_boxed_slice())
+}
+
 /// A pool key for a set of CA certificates.
 fn group_key(ca_ids: &[String]) -> u64 {
     use std::hash::{Hash, Hasher};
@@ -81,18 +97,7 @@ impl ServicePeer {
         o.verify_cert = verify;
         o.verify_hostname = verify;
         if let Some(ids) = &svc.ca_certificates {
-            let mut list = Vec::new();
-            for id in ids {
-                for ca in cas.iter().filter(|c| &c.id == id) {
-                    for der in &ca.der {
-                        // `der` was checked to parse as X.509 at load.
-                        list.push(WrappedX509::new(der.clone(), |raw| {
-                            pingora::utils::tls::parse_x509(raw)
-                        }));
-                    }
-                }
-            }
-            o.ca = Some(Arc::from(list.into_boxed_slice()));
+            o.ca = Some(trust(ids, cas));
             // Pingora's pool key leaves the CA out: keep connections verified against one
             // trust set from being reused by a service that trusts another.
             peer.group_key = group_key(ids);

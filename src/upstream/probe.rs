@@ -1,5 +1,6 @@
 //! One target's active probe: pingora-load-balancing's HTTP (or TCP) health check, built from
-//! `healthchecks.active`, and the mapping of its outcome to a health [`Event`].
+//! `healthchecks.active` (https probes trust what the upstream's services trust), and the
+//! mapping of its outcome to a health [`Event`].
 
 use super::health::Event;
 use crate::config::healthchecks::Active;
@@ -22,7 +23,12 @@ const STATUS: &str = "probe status";
 
 impl Probe {
     /// Builds the probe of a target (`host` is its name, `host_header` what `Host` says).
-    pub fn new(cfg: &Active, host: &str, host_header: &HeaderValue) -> Probe {
+    pub fn new(
+        cfg: &Active,
+        host: &str,
+        host_header: &HeaderValue,
+        trust: Option<super::balancer::TrustList>,
+    ) -> Probe {
         let timeout = Duration::from_secs_f64(cfg.timeout.max(0.001));
         let tls = cfg.kind == "https";
         let sni = cfg.https_sni.clone().unwrap_or_else(|| host.to_string());
@@ -39,6 +45,7 @@ impl Probe {
             o.write_timeout = Some(timeout);
             o.verify_cert = cfg.https_verify_certificate;
             o.verify_hostname = cfg.https_verify_certificate;
+            o.ca = trust;
             c.peer_template.sni = sni;
             if let Ok(path) = http::Uri::try_from(cfg.http_path.as_str()) {
                 c.req.set_uri(path);
