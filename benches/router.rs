@@ -4,6 +4,10 @@
 //! Run: `cargo bench --bench router`
 
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion};
+
+/// The allocator the `skyport` binary runs with, so loads are measured as they run there.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use skyport::router::{normalize::normalize, RequestInfo};
 
 /// A config with `n` services, each with a prefix route, plus a few regex and host routes.

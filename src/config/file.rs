@@ -8,6 +8,10 @@ use serde::Deserialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
+/// Children written inside an entity (`routes` of a service...): walked from the raw tree
+/// by the validator, so the entity's own parse skips them instead of copying them.
+pub type Nested = serde::de::IgnoredAny;
+
 /// A reference to another entity: by name/username/key, or `{id: ...}` / `{name: ...}`.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(untagged)]
@@ -66,9 +70,9 @@ pub struct ServiceSpec {
     pub client_certificate: Option<RefSpec>,
     pub tags: Option<Vec<String>>,
     #[serde(default)]
-    pub routes: Vec<Value>,
+    pub routes: Nested,
     #[serde(default)]
-    pub plugins: Vec<Value>,
+    pub plugins: Nested,
     #[serde(rename = "_comment")]
     pub comment: Option<String>,
     #[serde(rename = "_ignore")]
@@ -99,7 +103,7 @@ pub struct RouteSpec {
     pub service: Option<RefSpec>,
     pub tags: Option<Vec<String>>,
     #[serde(default)]
-    pub plugins: Vec<Value>,
+    pub plugins: Nested,
     #[serde(rename = "_comment")]
     pub comment: Option<String>,
     #[serde(rename = "_ignore")]
@@ -115,9 +119,9 @@ pub struct ConsumerSpec {
     pub custom_id: Option<String>,
     pub tags: Option<Vec<String>>,
     #[serde(default)]
-    pub jwt_secrets: Vec<Value>,
+    pub jwt_secrets: Nested,
     #[serde(default)]
-    pub plugins: Vec<Value>,
+    pub plugins: Nested,
     #[serde(rename = "_comment")]
     pub comment: Option<String>,
     #[serde(rename = "_ignore")]
@@ -197,7 +201,7 @@ pub struct UpstreamSpec {
     pub use_srv_name: Option<bool>,
     pub tags: Option<Vec<String>>,
     #[serde(default)]
-    pub targets: Vec<Value>,
+    pub targets: Nested,
     #[serde(rename = "_comment")]
     pub comment: Option<String>,
     #[serde(rename = "_ignore")]

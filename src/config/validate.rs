@@ -8,7 +8,9 @@ use super::model::*;
 use crate::plugins::{PluginConfig, KNOWN};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use std::collections::HashMap;
+/// Validation builds several maps keyed by every entity's id and name: a fast hasher (still
+/// randomly seeded) keeps a 10,000-route config quick to load.
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 /// One problem in a declarative config: where, and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -169,14 +171,14 @@ struct Index {
     kind: &'static str,
     by_key: HashMap<String, usize>,
     names: Vec<String>,
-    seen: std::collections::HashSet<String>,
+    seen: std::collections::HashSet<String, foldhash::fast::RandomState>,
 }
 
 impl Index {
     fn new(kind: &'static str) -> Index {
         Index {
             kind,
-            by_key: HashMap::new(),
+            by_key: HashMap::default(),
             names: Vec::new(),
             seen: Default::default(),
         }
@@ -283,8 +285,8 @@ fn upstreams_and_targets(
     issues: &mut Issues,
 ) {
     let mut index = Index::new("upstream");
-    let mut ids = HashMap::new();
-    let mut names = HashMap::new();
+    let mut ids = HashMap::default();
+    let mut names = HashMap::default();
     // Raw position -> index in `model.upstreams` (entries that failed are left out).
     let mut placed = Vec::with_capacity(raw_upstreams.len());
     for raw in raw_upstreams {
@@ -312,8 +314,8 @@ fn upstreams_and_targets(
         placed.push(Some(model.upstreams.len()));
         model.upstreams.push(up);
     }
-    let mut target_ids = HashMap::new();
-    let mut per_upstream = HashMap::new();
+    let mut target_ids = HashMap::default();
+    let mut per_upstream = HashMap::default();
     for raw in raw_targets {
         let Some(spec) = parse::<TargetSpec>(raw.value, &raw.path, issues) else {
             continue;
@@ -484,7 +486,7 @@ pub fn validate(tree: &Value) -> Result<Model, Vec<Issue>> {
     let mut model = Model::default();
 
     // CA certificates first: services refer to them.
-    let mut ca_ids = HashMap::new();
+    let mut ca_ids = HashMap::default();
     for raw in &raw_cas {
         let Some(spec) = parse::<CaCertificateSpec>(raw.value, &raw.path, &mut issues) else {
             continue;
@@ -512,8 +514,8 @@ pub fn validate(tree: &Value) -> Result<Model, Vec<Issue>> {
 
     // Services. Names of entries that fail to parse still resolve, to avoid cascades.
     let mut services = Index::new("service");
-    let mut service_ids = HashMap::new();
-    let mut service_names = HashMap::new();
+    let mut service_ids = HashMap::default();
+    let mut service_names = HashMap::default();
     let mut service_ok = Vec::new();
     for (i, raw) in raw_services.iter().enumerate() {
         if let Some(n) = str_field(raw.value, "name") {
@@ -554,8 +556,8 @@ pub fn validate(tree: &Value) -> Result<Model, Vec<Issue>> {
 
     // Routes.
     let mut routes = Index::new("route");
-    let mut route_ids = HashMap::new();
-    let mut route_names = HashMap::new();
+    let mut route_ids = HashMap::default();
+    let mut route_names = HashMap::default();
     for (i, raw) in raw_routes.iter().enumerate() {
         if let Some(n) = str_field(raw.value, "name") {
             routes.by_key.insert(n.to_string(), i);
@@ -611,9 +613,9 @@ pub fn validate(tree: &Value) -> Result<Model, Vec<Issue>> {
 
     // Consumers.
     let mut consumers = Index::new("consumer");
-    let mut consumer_ids = HashMap::new();
-    let mut usernames = HashMap::new();
-    let mut custom_ids = HashMap::new();
+    let mut consumer_ids = HashMap::default();
+    let mut usernames = HashMap::default();
+    let mut custom_ids = HashMap::default();
     for (i, raw) in raw_consumers.iter().enumerate() {
         for k in ["username", "custom_id"] {
             if let Some(n) = str_field(raw.value, k) {
@@ -642,8 +644,8 @@ pub fn validate(tree: &Value) -> Result<Model, Vec<Issue>> {
             username: None,
             custom_id: Some(String::new()),
             tags: None,
-            jwt_secrets: Vec::new(),
-            plugins: Vec::new(),
+            jwt_secrets: Nested::default(),
+            plugins: Nested::default(),
             comment: None,
             ignore: None,
         });
@@ -684,8 +686,8 @@ pub fn validate(tree: &Value) -> Result<Model, Vec<Issue>> {
     }
 
     // JWT credentials.
-    let mut secret_ids = HashMap::new();
-    let mut secret_keys = HashMap::new();
+    let mut secret_ids = HashMap::default();
+    let mut secret_keys = HashMap::default();
     for raw in &raw_secrets {
         let Some(spec) = parse::<JwtSecretSpec>(raw.value, &raw.path, &mut issues) else {
             continue;
@@ -746,8 +748,8 @@ pub fn validate(tree: &Value) -> Result<Model, Vec<Issue>> {
     }
 
     // Plugins.
-    let mut plugin_ids = HashMap::new();
-    let mut plugin_scopes = HashMap::new();
+    let mut plugin_ids = HashMap::default();
+    let mut plugin_scopes = HashMap::default();
     let known: Vec<&str> = KNOWN.iter().map(|(n, _)| *n).collect();
     for raw in &raw_plugins {
         let Some(spec) = parse::<PluginSpec>(raw.value, &raw.path, &mut issues) else {
