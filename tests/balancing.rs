@@ -49,14 +49,7 @@ async fn health(gw: &Gateway, upstream: &str) -> HashMap<String, String> {
 
 /// The `data` of an admin API list.
 async fn admin_list(gw: &Gateway, path: &str) -> Vec<Value> {
-    let v: Value = client()
-        .get(gw.admin(path))
-        .send()
-        .await
-        .expect("admin")
-        .json()
-        .await
-        .expect("json");
+    let v = gw.admin_json(path).await;
     v["data"].as_array().cloned().unwrap_or_default()
 }
 

@@ -238,14 +238,7 @@ services:
         message(r).await,
         "failure to get a peer from the ring-balancer"
     );
-    let v: Value = c
-        .get(gw.admin("/upstreams/named.internal/health"))
-        .send()
-        .await
-        .expect("admin")
-        .json()
-        .await
-        .expect("json");
+    let v = gw.admin_json("/upstreams/named.internal/health").await;
     assert_eq!(v["data"][0]["health"], "DNS_ERROR");
     let r = c.get(gw.url("/good")).send().await.expect("request");
     assert_eq!(r.status(), 200);

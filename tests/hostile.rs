@@ -26,10 +26,7 @@ fn status_line(response: &str) -> &str {
 #[tokio::test]
 async fn body_and_header_limits() {
     let up = Upstream::http().await;
-    let yaml = format!(
-        "_format_version: \"3.0\"\nservices:\n  - name: echo\n    url: {}\n    routes:\n      - paths: [/]\n",
-        up.url("http")
-    );
+    let yaml = common::echo_config(&up);
     let gw = Gateway::start_env(
         &yaml,
         None,
@@ -95,10 +92,7 @@ async fn body_and_header_limits() {
 #[tokio::test]
 async fn smuggling_attempts_never_reach_the_upstream_as_two_requests() {
     let up = Upstream::http().await;
-    let yaml = format!(
-        "_format_version: \"3.0\"\nservices:\n  - name: echo\n    url: {}\n    routes:\n      - paths: [/]\n",
-        up.url("http")
-    );
+    let yaml = common::echo_config(&up);
     let gw = Gateway::start(&yaml).await;
     // Content-Length and Transfer-Encoding together: the body is framed by chunked encoding,
     // so the smuggled "GET /admin" is body bytes, never a second request.
@@ -254,10 +248,7 @@ services:
 #[tokio::test]
 async fn many_small_headers() {
     let up = Upstream::http().await;
-    let yaml = format!(
-        "_format_version: \"3.0\"\nservices:\n  - name: echo\n    url: {}\n    routes:\n      - paths: [/]\n",
-        up.url("http")
-    );
+    let yaml = common::echo_config(&up);
     let gw = Gateway::start(&yaml).await;
     let request = |n: usize| {
         let mut r = String::from("GET /h HTTP/1.1\r\nHost: x\r\nConnection: close\r\n");

@@ -408,10 +408,30 @@ impl Gateway {
         format!("http://127.0.0.1:{}{path}", self.admin_port)
     }
 
+    /// The JSON the admin API answers at `path`.
+    pub async fn admin_json(&self, path: &str) -> serde_json::Value {
+        client()
+            .get(self.admin(path))
+            .send()
+            .await
+            .expect("admin request")
+            .json()
+            .await
+            .expect("admin JSON")
+    }
+
     /// `http://127.0.0.1:<proxy port><path>`
     pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
+}
+
+/// A config with one service (the echo upstream) on every path.
+pub fn echo_config(up: &Upstream) -> String {
+    format!(
+        "_format_version: \"3.0\"\nservices:\n  - name: echo\n    url: {}\n    routes:\n      - paths: [/]\n",
+        up.url("http")
+    )
 }
 
 /// A client that does not follow redirects or use a proxy.
