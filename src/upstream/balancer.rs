@@ -253,16 +253,20 @@ impl Balancer {
         if self.below_threshold() {
             return None;
         }
-        let key = self
-            .hash_on
-            .key(req)
-            .or_else(|| self.hash_fallback.key(req));
-        let key = key.unwrap_or_else(|| {
-            self.spread
-                .fetch_add(1, Ordering::Relaxed)
-                .to_le_bytes()
-                .to_vec()
-        });
+        // Round-robin ignores the key: build one only for consistent hashing.
+        let key = match &self.selector {
+            Selector::RoundRobin(_) => Vec::new(),
+            Selector::Hash(_) => self
+                .hash_on
+                .key(req)
+                .or_else(|| self.hash_fallback.key(req))
+                .unwrap_or_else(|| {
+                    self.spread
+                        .fetch_add(1, Ordering::Relaxed)
+                        .to_le_bytes()
+                        .to_vec()
+                }),
+        };
         let max = max_iterations(self.members.len());
         let member = |b: &Backend| b.ext.get::<usize>().and_then(|i| self.members.get(*i));
         let pick = |avoid: &[SocketAddr]| {
