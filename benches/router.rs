@@ -71,6 +71,11 @@ fn bench(c: &mut Criterion) {
     load.bench_function("10000_routes", |b| {
         b.iter(|| black_box(skyport::config::load(&big).is_ok()))
     });
+    // What a reload costs: load, then swap (the previous snapshot is freed here).
+    let state = skyport::state::State::new(skyport::config::load(&big).expect("valid"));
+    load.bench_function("10000_routes_load_and_swap", |b| {
+        b.iter(|| state.swap(skyport::config::load(&big).expect("valid")))
+    });
     // Its stages: YAML text -> tree, tree -> validated model, model -> snapshot.
     load.bench_function("10000_routes_parse", |b| {
         b.iter(|| black_box(skyport::config::parse_text(&big).is_ok()))

@@ -91,6 +91,10 @@ pub(super) fn join(path: &str, field: &str) -> String {
 
 /// Deserializes one entity, reporting a failure at its path.
 fn parse<T: DeserializeOwned>(v: &Value, path: &str, issues: &mut Issues) -> Option<T> {
+    // Most entities are valid: deserialize directly, and only track the path on failure.
+    if let Ok(t) = T::deserialize(v) {
+        return Some(t);
+    }
     match serde_path_to_error::deserialize::<_, T>(v) {
         Ok(t) => Some(t),
         Err(e) => {
