@@ -1,6 +1,6 @@
 //! What authentication costs on the hot path: one `jwt` check (extract, decode, look up,
-//! verify, claims) per token for HS256, RS256 and ES256. Informs the jwt + rate-limiting
-//! throughput target of the performance issue.
+//! verify, claims) per token for HS256, RS256 and ES256, and HS256 with 10 to 100,000
+//! consumers. Informs the jwt + rate-limiting throughput target of the performance issue.
 //!
 //! Run: `cargo bench --bench jwt`
 
@@ -81,6 +81,60 @@ fn bench(c: &mut Criterion) {
             "{name} token must verify"
         );
         group.bench_function(name, |b| {
+            b.iter(|| black_box(plugin.authenticate(None, black_box(&headers)).is_ok()))
+        });
+    }
+    group.finish();
+    scale(c);
+}
+
+/// HS256 authentication with 10 to 100,000 consumers (one credential each), checking the
+/// last one: the lookup must not grow with the number of consumers.
+fn scale(c: &mut Criterion) {
+    let mut group = c.benchmark_group("jwt_consumers");
+    for n in [10usize, 1_000, 100_000] {
+        let consumers: Vec<Arc<Consumer>> = (0..n)
+            .map(|i| {
+                Arc::new(Consumer {
+                    id: format!("00000000-0000-4000-8000-{i:012}"),
+                    username: Some(format!("user-{i}")),
+                    custom_id: None,
+                })
+            })
+            .collect();
+        let creds: Vec<Credential> = consumers
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                Credential::new(
+                    &i.to_string(),
+                    &format!("key-{i}"),
+                    "s3cret",
+                    "HS256",
+                    None,
+                    c.clone(),
+                )
+                .expect("credential")
+            })
+            .collect();
+        let plugin = Jwt::new(
+            JwtConfig::default(),
+            Arc::new(Keyring::new(creds, &consumers)),
+            system_clock(),
+        );
+        let token = encode(
+            &Header::new(Algorithm::HS256),
+            &serde_json::json!({ "iss": format!("key-{}", n - 1) }),
+            &EncodingKey::from_secret(b"s3cret"),
+        )
+        .expect("sign");
+        let mut headers = http::HeaderMap::new();
+        headers.insert(
+            "authorization",
+            format!("Bearer {token}").parse().expect("header"),
+        );
+        assert!(plugin.authenticate(None, &headers).is_ok());
+        group.bench_function(n.to_string(), |b| {
             b.iter(|| black_box(plugin.authenticate(None, black_box(&headers)).is_ok()))
         });
     }
