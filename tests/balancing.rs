@@ -233,8 +233,17 @@ services:
     assert!(h.values().all(|s| s == "UNHEALTHY"), "{h:?}");
 
     // A target of weight 0 is disabled: nothing to pick.
-    let r = c.get(gw.url("/disabled")).send().await.expect("request");
+    let r = c
+        .get(gw.url("/disabled"))
+        .header("accept", "application/json")
+        .send()
+        .await
+        .expect("request");
     assert_eq!(r.status(), 503);
+    assert_eq!(r.headers()["connection"], "close");
+    let v: Value = r.json().await.expect("json");
+    assert_eq!(v["message"], "failure to get a peer from the ring-balancer");
+    assert!(v["request_id"].as_str().is_some_and(|id| id.len() == 32));
     assert_eq!(
         live.connections(),
         1,

@@ -68,6 +68,11 @@ async fn misbehaving_upstreams_get_502_or_504_and_other_routes_keep_working() {
 
     let r = get("/garbage").await.expect("garbage");
     assert_eq!(r.status(), 502);
+    assert_eq!(r.headers()["connection"], "close");
+    assert_eq!(
+        message(r).await,
+        "An invalid response was received from the upstream server"
+    );
 
     // Headers already went to the client: the gateway can only cut the body short.
     let r = get("/mid")

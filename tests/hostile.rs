@@ -164,6 +164,9 @@ async fn jwt_algorithm_confusion_and_the_admin_api_behind_its_own_port() {
         .await
         .expect("req");
     assert_eq!(r.status(), 401);
+    assert!(r.headers().contains_key("www-authenticate"));
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(body, json!({"message": "Bad token; invalid JSON"}));
 
     // The proxy port serves no admin endpoints.
     let r = client().get(gw.url("/status")).send().await.expect("req");
