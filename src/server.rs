@@ -34,6 +34,7 @@ pub fn run(mut opt: Opt, settings: NodeSettings, snapshot: Snapshot) -> anyhow::
         grace_period_seconds: Some(settings.grace_period),
         graceful_shutdown_timeout_seconds: Some(settings.graceful_shutdown_timeout),
         upstream_keepalive_pool_size: settings.upstream_keepalive_pool_size,
+        work_stealing: settings.worker_work_stealing,
         ..ServerConf::default()
     };
     // `-c` named our settings file, not a Pingora YAML; Pingora gets its conf from us.

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Skyport against nginx (and haproxy when installed) on loopback, same route, same number of
-# workers, interleaved A B A B rounds so machine drift cancels. Prints requests/s, latency
-# percentiles, CPU-seconds per 100k requests and peak RSS, each as a ratio to nginx.
+# workers, interleaved A B A B rounds so machine drift cancels. Each round first saturates
+# every target (wrk, closed loop: requests/s, CPU-seconds per 100k requests, peak RSS), then
+# drives every target at one fixed rate, half of nginx's peak in that round (oha, open loop,
+# latency corrected for coordinated omission: p50/p99/p99.9). Prints each figure as a ratio to
+# nginx from the same run.
 #
 #   benches/load/run.sh                                  # all scenarios, 3 rounds of 10 s
 #   ROUNDS=2 DURATION=5 SCENARIOS="plain auth" benches/load/run.sh
@@ -9,13 +12,14 @@
 # Scenarios: plain (2-byte body), auth (jwt HS256 + rate-limiting local on the route),
 # 1k and 64k bodies, fresh (a new client connection per request: upstream reuse shows),
 # https (TLS to the origin). Knobs: ROUNDS DURATION WARMUP CONNS LAT_CONNS WORKERS PIN
-# SCENARIOS RUN_DIR BASE_PORT. Everything listens on 127.0.0.1; every load is bounded by
-# `-d` and `timeout`; only processes this script started are stopped, by PID.
+# SCENARIOS RUN_DIR BASE_PORT LATENCY (0 skips the fixed-rate runs, and oha with them).
+# Everything listens on 127.0.0.1; every load is bounded by its duration and `timeout`; only
+# processes this script started are stopped, by PID.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 HERE="$ROOT/benches/load"
 ROUNDS=${ROUNDS:-3}; DURATION=${DURATION:-10}; WARMUP=${WARMUP:-2}; CONNS=${CONNS:-64}
-LAT_CONNS=${LAT_CONNS:-16}; WORKERS=${WORKERS:-1}; PIN=${PIN:-1}
+LAT_CONNS=${LAT_CONNS:-16}; WORKERS=${WORKERS:-1}; PIN=${PIN:-1}; LATENCY=${LATENCY:-1}
 SCENARIOS=${SCENARIOS:-"plain auth 1k 64k fresh https"}
 RUN_DIR=${RUN_DIR:-$(mktemp -d /tmp/skyport-load.XXXX)}
 BASE=${BASE_PORT:-19000}
@@ -32,6 +36,11 @@ for t in wrk:wrk nginx:nginx-light openssl:openssl cmake:cmake; do
 done
 if [ ${#missing[@]} -gt 0 ]; then as_root apt-get update -qq; as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"; fi
 cargo build --release --locked -q --manifest-path "$ROOT/Cargo.toml" --bin skyport
+# oha: the open-loop generator for the fixed-rate runs (not in Debian; built once, minutes).
+if [ "$LATENCY" = 1 ] && ! command -v oha >/dev/null 2>&1; then
+  echo "installing oha 1.16.0 for the fixed-rate latency runs (once; LATENCY=0 skips them)"
+  cargo install oha --version 1.16.0 --locked -q
+fi
 
 # --- origin: nginx, 1 worker, tiny body, static 1 KiB / 64 KiB files, plain and TLS -------
 head -c 1024 /dev/urandom | base64 -w0 | head -c 1024 > "$RUN_DIR/1k"
@@ -145,28 +154,56 @@ url_of() { # target scenario
 pid_of() { case $1 in nginx) echo $NGINX_PID;; haproxy) echo "${HAPROXY_PID:-}";; skyport) echo $SKYPORT_PID;; esac; }
 
 RESULTS="$RUN_DIR/results.txt"; : > "$RESULTS"
-measure() { # target scenario round
-  local target=$1 sc=$2 url pid args=() t0 t1
-  [ "$target" = haproxy ] && [ "$sc" = https ] && return 0   # haproxy here is configured for plain http only
+declare -A SAT
+headers_of() { # scenario: extra request headers, one per line
+  [ "$1" = auth ] && echo "Authorization: Bearer $TOKEN"
+  [ "$1" = fresh ] && echo "Connection: close"
+  return 0
+}
+skip() { [ "$1" = haproxy ] && [ "$2" = https ]; }   # haproxy here is configured for plain http only
+saturate() { # target scenario: wrk closed loop; remembers rps, CPU, RSS
+  local target=$1 sc=$2 url pid args=() t0 t1 h
   url=$(url_of "$target" "$sc"); pid=$(pid_of "$target")
-  [ "$sc" = auth ] && args+=(-H "Authorization: Bearer $TOKEN")
-  [ "$sc" = fresh ] && args+=(-H "Connection: close")
+  while IFS= read -r h; do [ -n "$h" ] && args+=(-H "$h"); done < <(headers_of "$sc")
   local gen=(timeout $((DURATION + 15)) wrk -t1 -s "$HERE/latency.lua" "${args[@]}")
   [ "$PIN" = 1 ] && gen=(taskset -c 0 "${gen[@]}")
   "${gen[@]}" -c "$CONNS" -d "${WARMUP}s" "$url" >/dev/null
   t0=$(cpu_ticks "$pid")
   local sat; sat=$("${gen[@]}" -c "$CONNS" -d "${DURATION}s" "$url" | grep '^WRK')
   t1=$(cpu_ticks "$pid")
-  local lat; lat=$("${gen[@]}" -c "$LAT_CONNS" -d "${DURATION}s" "$url" | grep '^WRK')
   local req dur; req=$(sed 's/.*requests=\([0-9]*\).*/\1/' <<<"$sat"); dur=$(sed 's/.*duration_us=\([0-9]*\).*/\1/' <<<"$sat")
-  echo "RESULT scenario=$sc target=$target round=$3 rps=$(( req * 1000000 / dur )) cpu_per_100k=$(awk -v t=$((t1 - t0)) -v hz="$HZ" -v r="$req" 'BEGIN{printf "%.2f", t / hz / r * 100000}') rss_mib=$(( $(rss_kib "$pid") / 1024 )) sat_$(cut -d' ' -f4- <<<"$sat" | tr ' ' '_') lat_$(cut -d' ' -f4- <<<"$lat" | tr ' ' '_')" | tee -a "$RESULTS"
+  SAT[$target]="rps=$(( req * 1000000 / dur )) cpu_per_100k=$(awk -v t=$((t1 - t0)) -v hz="$HZ" -v r="$req" 'BEGIN{printf "%.2f", t / hz / r * 100000}') sat_$(cut -d' ' -f4- <<<"$sat" | tr ' ' '_')"
+}
+fixed_rate() { # target scenario rate: oha open loop at a constant rate, latency corrected
+  local target=$1 sc=$2 rate=$3 url args=() h
+  url=$(url_of "$target" "$sc")
+  while IFS= read -r h; do [ -n "$h" ] && args+=(-H "$h"); done < <(headers_of "$sc")
+  [ "$sc" = fresh ] && args+=(--disable-keepalive)
+  local gen=(timeout $((DURATION + 15)) oha --no-tui --output-format json -w --latency-correction)
+  [ "$PIN" = 1 ] && gen=(taskset -c 0 "${gen[@]}")
+  "${gen[@]}" "${args[@]}" -z "${DURATION}s" -c "$LAT_CONNS" -q "$rate" "$url" > "$RUN_DIR/oha.json"
+  python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1])); p = d["latencyPercentiles"]; codes = d.get("statusCodeDistribution", {})
+errors = sum(d.get("errorDistribution", {}).values()) + sum(n for c, n in codes.items() if not c.startswith("2"))
+us = lambda k: int((p.get(k) or 0) * 1e6)
+print(f"lat_rate={sys.argv[2]}_errors={errors}_p50={us(\"p50\")}_p99={us(\"p99\")}_p999={us(\"p99.9\")}")' "$RUN_DIR/oha.json" "$rate"
 }
 
 echo "run dir: $RUN_DIR; targets: $TARGETS; scenarios: $SCENARIOS; $ROUNDS rounds of ${DURATION}s"
 for sc in $SCENARIOS; do
   for r in $(seq 1 "$ROUNDS"); do
     order=$TARGETS; [ $((r % 2)) = 0 ] && order=$(tr ' ' '\n' <<<"$TARGETS" | tac | tr '\n' ' ')
-    for t in $order; do measure "$t" "$sc" "$r"; done
+    SAT=()
+    for t in $order; do skip "$t" "$sc" || saturate "$t" "$sc"; done
+    # The fixed rate: half of nginx's peak in this round (the issue's latency target).
+    rate=$(( $(sed 's/rps=\([0-9]*\).*/\1/' <<<"${SAT[nginx]}") / 2 ))
+    for t in $order; do
+      skip "$t" "$sc" && continue
+      lat="lat_skipped=1"
+      [ "$LATENCY" = 1 ] && lat=$(fixed_rate "$t" "$sc" "$rate")
+      echo "RESULT scenario=$sc target=$t round=$r ${SAT[$t]} rss_mib=$(( $(rss_kib "$(pid_of "$t")") / 1024 )) $lat" | tee -a "$RESULTS"
+    done
   done
 done
 python3 "$HERE/summarize.py" "$RESULTS"

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 /// Every node setting: (key, default, description). The starter `conf/skyport.conf`
 /// documents the same list.
-pub const KEYS: [(&str, &str, &str); 19] = [
+pub const KEYS: [(&str, &str, &str); 20] = [
     (
         "proxy_listen",
         "0.0.0.0:8000",
@@ -26,6 +26,12 @@ pub const KEYS: [(&str, &str, &str); 19] = [
         "worker_threads",
         "auto",
         "proxy worker threads; auto = one per core",
+    ),
+    (
+        "worker_work_stealing",
+        "off",
+        "on: worker threads share one work-stealing scheduler; off: one scheduler per thread, \
+         each connection stays on the thread that accepted it (cheaper per request)",
     ),
     ("log_level", "info", "error, warn, info, debug or trace"),
     (
@@ -108,6 +114,8 @@ pub struct NodeSettings {
     pub admin_listen: Vec<Listen>,
     pub declarative_config: Option<PathBuf>,
     pub worker_threads: usize,
+    /// Tokio work stealing between the proxy's worker threads.
+    pub worker_work_stealing: bool,
     pub log_level: String,
     pub pid_file: String,
     pub error_log: Option<String>,
@@ -246,6 +254,14 @@ impl NodeSettings {
                 0
             })
         };
+        let switch = |key: &str, errors: &mut Vec<String>| match get(key) {
+            "on" | "true" => true,
+            "off" | "false" => false,
+            other => {
+                errors.push(format!("{key}: expected on or off (got \"{other}\")"));
+                false
+            }
+        };
         let worker_threads = match get("worker_threads") {
             "auto" => std::thread::available_parallelism()
                 .map(|n| n.get())
@@ -302,16 +318,8 @@ impl NodeSettings {
                 }),
             admin_token: opt("admin_token"),
             access_log: get("access_log").to_string(),
-            watch_config: match get("watch_config") {
-                "on" | "true" => true,
-                "off" | "false" => false,
-                other => {
-                    errors.push(format!(
-                        "watch_config: expected on or off (got \"{other}\")"
-                    ));
-                    true
-                }
-            },
+            watch_config: switch("watch_config", &mut errors),
+            worker_work_stealing: switch("worker_work_stealing", &mut errors),
         };
         if settings.proxy_listen.iter().any(|l| l.ssl)
             && (settings.ssl_cert.is_none() || settings.ssl_cert_key.is_none())

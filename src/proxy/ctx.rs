@@ -1,5 +1,6 @@
 //! Per-request state carried through the Pingora hooks.
 
+use super::request_id::RequestId;
 use crate::error::GatewayError;
 use crate::plugins::RequestState;
 use crate::snapshot::Snapshot;
@@ -15,7 +16,7 @@ pub struct RequestCtx {
     /// When the request arrived.
     pub started: Instant,
     /// 32 hex chars; sent upstream and to the client.
-    pub request_id: String,
+    pub request_id: RequestId,
     /// Index of the matched route.
     pub route: Option<usize>,
     /// Path and query for the upstream request line.
@@ -48,8 +49,7 @@ impl RequestCtx {
         RequestCtx {
             snapshot,
             started: Instant::now(),
-            // A thread-local generator: no system call per request.
-            request_id: format!("{:032x}", rand::random::<u128>()),
+            request_id: RequestId::random(),
             route: None,
             upstream_uri: None,
             stripped_prefix: None,

@@ -1,22 +1,25 @@
 //! Headers on the way up and down: X-Forwarded-*, X-Real-IP, Via, the request id, latency
 //! headers, and removal of hop-by-hop headers.
 
-use http::header::{HeaderName, CONNECTION, TE, UPGRADE};
+use http::header::{CONNECTION, TE, UPGRADE};
+use http::HeaderValue;
 use pingora::http::{RequestHeader, ResponseHeader};
+use std::net::IpAddr;
 
+// Custom names are given as static text: Pingora keeps the written case without a copy.
 /// The request-id header, sent upstream and to the client.
-pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-skyport-request-id");
+pub const REQUEST_ID: &str = "x-skyport-request-id";
 /// Time spent waiting for the upstream's response header, in ms.
-pub const UPSTREAM_LATENCY: HeaderName = HeaderName::from_static("x-skyport-upstream-latency");
+pub const UPSTREAM_LATENCY: &str = "x-skyport-upstream-latency";
 /// Time spent in Skyport before the request went upstream, in ms.
-pub const PROXY_LATENCY: HeaderName = HeaderName::from_static("x-skyport-proxy-latency");
+pub const PROXY_LATENCY: &str = "x-skyport-proxy-latency";
 /// Time Skyport took to produce a response it made itself, in ms.
-pub const RESPONSE_LATENCY: HeaderName = HeaderName::from_static("x-skyport-response-latency");
+pub const RESPONSE_LATENCY: &str = "x-skyport-response-latency";
 
 /// What the client side of the connection looked like.
 pub struct Downstream<'a> {
     /// Client IP.
-    pub client_ip: Option<String>,
+    pub client_ip: Option<IpAddr>,
     /// `https` when the client connection is TLS.
     pub proto: &'static str,
     /// Listener port.
@@ -31,6 +34,10 @@ pub struct Downstream<'a> {
 
 /// Removes hop-by-hop headers: those listed in `Connection`, and the fixed set.
 pub fn strip_hop_by_hop(req: &mut RequestHeader) {
+    // The common case, a request with none of them, costs one pass over the names.
+    if !req.headers.keys().any(is_hop_by_hop) {
+        return;
+    }
     let listed: Vec<String> = req
         .headers
         .get_all(CONNECTION)
@@ -72,33 +79,55 @@ pub fn strip_hop_by_hop(req: &mut RequestHeader) {
     }
 }
 
+/// Whether the name is one `strip_hop_by_hop` may remove (or rewrite, for TE).
+fn is_hop_by_hop(name: &http::HeaderName) -> bool {
+    matches!(
+        name.as_str(),
+        "connection" | "keep-alive" | "proxy-connection" | "proxy" | "upgrade" | "te"
+    )
+}
+
+/// An IP address as a header value, formatted without a heap string.
+fn ip_value(ip: IpAddr) -> Option<HeaderValue> {
+    use std::io::Write;
+    let mut buf = [0u8; 64];
+    let mut w = &mut buf[..];
+    write!(w, "{ip}").ok()?;
+    let n = 64 - w.len();
+    HeaderValue::from_bytes(&buf[..n]).ok()
+}
+
 /// Sets the X-Forwarded-*, X-Real-IP and Via headers for the upstream request.
 pub fn forwarded(
     req: &mut RequestHeader,
     d: &Downstream<'_>,
     prefix: Option<&str>,
 ) -> pingora::Result<()> {
-    if let Some(ip) = &d.client_ip {
-        req.insert_header("x-real-ip", ip.as_str())?;
+    if let Some(ip) = d.client_ip.and_then(ip_value) {
         let xff = match req
             .headers
             .get("x-forwarded-for")
             .and_then(|v| v.to_str().ok())
         {
-            Some(prev) if !prev.is_empty() => format!("{prev}, {ip}"),
+            Some(prev) if !prev.is_empty() => {
+                let joined = format!("{prev}, {}", ip.to_str().unwrap_or(""));
+                HeaderValue::from_str(&joined).unwrap_or_else(|_| ip.clone())
+            }
             _ => ip.clone(),
         };
+        req.insert_header("x-real-ip", ip)?;
         req.insert_header("x-forwarded-for", xff)?;
     }
-    req.insert_header("x-forwarded-proto", d.proto)?;
+    req.insert_header("x-forwarded-proto", HeaderValue::from_static(d.proto))?;
     req.insert_header("x-forwarded-host", d.host)?;
-    req.insert_header("x-forwarded-port", d.port.to_string())?;
+    req.insert_header("x-forwarded-port", HeaderValue::from(d.port))?;
     req.insert_header("x-forwarded-path", d.raw_path)?;
     match prefix {
         Some(p) => req.insert_header("x-forwarded-prefix", p)?,
-        None => {
+        None if req.headers.contains_key("x-forwarded-prefix") => {
             req.remove_header("x-forwarded-prefix");
         }
+        None => {}
     }
     let via = via_value(
         req.headers
@@ -125,9 +154,9 @@ pub fn via_value(prev: Option<&str>, version: &str) -> std::borrow::Cow<'static,
 /// Adds Via and the latency and request-id headers to a proxied response.
 pub fn on_response(
     resp: &mut ResponseHeader,
-    request_id: &str,
-    upstream_ms: Option<u128>,
-    proxy_ms: Option<u128>,
+    request_id: HeaderValue,
+    upstream_ms: Option<u64>,
+    proxy_ms: Option<u64>,
 ) -> pingora::Result<()> {
     let via = via_value(
         resp.headers
@@ -137,21 +166,21 @@ pub fn on_response(
     );
     resp.insert_header(http::header::VIA, via_header(via))?;
     if let Some(ms) = upstream_ms {
-        resp.insert_header(UPSTREAM_LATENCY, ms.to_string())?;
+        resp.insert_header(UPSTREAM_LATENCY, HeaderValue::from(ms))?;
     }
     if let Some(ms) = proxy_ms {
-        resp.insert_header(PROXY_LATENCY, ms.to_string())?;
+        resp.insert_header(PROXY_LATENCY, HeaderValue::from(ms))?;
     }
     resp.insert_header(REQUEST_ID, request_id)?;
     Ok(())
 }
 
 /// A Via value as a header, without copying the common static case.
-pub fn via_header(via: std::borrow::Cow<'static, str>) -> http::HeaderValue {
+pub fn via_header(via: std::borrow::Cow<'static, str>) -> HeaderValue {
     match via {
-        std::borrow::Cow::Borrowed(s) => http::HeaderValue::from_static(s),
+        std::borrow::Cow::Borrowed(s) => HeaderValue::from_static(s),
         std::borrow::Cow::Owned(s) => {
-            http::HeaderValue::from_str(&s).unwrap_or(http::HeaderValue::from_static(VIA_11))
+            HeaderValue::from_str(&s).unwrap_or(HeaderValue::from_static(VIA_11))
         }
     }
 }

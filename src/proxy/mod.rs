@@ -3,6 +3,7 @@
 
 pub mod ctx;
 pub mod headers;
+pub mod request_id;
 
 use crate::error::{self, GatewayError, RenderHints, Rendered};
 use crate::plugins::Flow;
@@ -69,10 +70,10 @@ impl Gateway {
     /// Writes a response Skyport made itself (keeping the connection alive).
     async fn respond(&self, session: &mut Session, ctx: &RequestCtx, r: Rendered) -> Result<bool> {
         let Rendered { mut header, body } = r;
-        header.insert_header(headers::REQUEST_ID, ctx.request_id.as_str())?;
+        header.insert_header(headers::REQUEST_ID, ctx.request_id.header())?;
         header.insert_header(
             headers::RESPONSE_LATENCY,
-            ctx.started.elapsed().as_millis().to_string(),
+            http::HeaderValue::from(millis(ctx.started.elapsed())),
         )?;
         for (k, v) in &ctx.plugins.response_headers {
             header.append_header(k.clone(), v.clone())?;
@@ -107,7 +108,7 @@ impl Gateway {
         let rendered = {
             let req = session.req_header();
             let hints = hints(req);
-            error::render_error(err, hints, &ctx.request_id)
+            error::render_error(err, hints, ctx.request_id.as_str())
         };
         self.respond(session, ctx, rendered).await
     }
@@ -189,6 +190,10 @@ impl Gateway {
             }
             let p = path::upstream_path(base, &normalized, stripped);
             let p = normalize::escape_for_upstream(&p);
+            if p == req.uri.path() && req.uri.authority().is_none() {
+                // The upstream request line is the client's: nothing to rebuild.
+                return Ok(());
+            }
             let full = match req.uri.query() {
                 Some(q) => format!("{p}?{q}"),
                 None => p.into_owned(),
@@ -214,6 +219,16 @@ fn hints(req: &RequestHeader) -> RenderHints<'_> {
     }
 }
 
+/// Whether the client will send a body after the header.
+fn expects_body(req: &RequestHeader) -> bool {
+    req.version == http::Version::HTTP_2
+        || req.headers.contains_key(http::header::TRANSFER_ENCODING)
+        || req
+            .headers
+            .get(http::header::CONTENT_LENGTH)
+            .is_some_and(|v| v.as_bytes() != b"0")
+}
+
 fn server_port(session: &Session) -> u16 {
     session
         .server_addr()
@@ -230,12 +245,19 @@ fn is_tls(session: &Session) -> bool {
 impl ProxyHttp for Gateway {
     type CTX = RequestCtx;
 
+    /// No downstream modules: Pingora's default adds a (disabled) compression module that
+    /// still costs a context and a header inspection per request; Skyport does not compress.
+    fn init_downstream_modules(&self, _modules: &mut pingora::modules::http::HttpModules) {}
+
     fn new_ctx(&self) -> RequestCtx {
         RequestCtx::new(self.state.load())
     }
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
-        session.set_read_timeout(Some(self.limits.body_timeout));
+        if expects_body(session.req_header()) {
+            // A timer per body read: only requests that send one pay for it.
+            session.set_read_timeout(Some(self.limits.body_timeout));
+        }
         if let Err(e) = self.route(session, ctx) {
             return self.respond_error(session, ctx, &e).await;
         }
@@ -388,43 +410,44 @@ impl ProxyHttp for Gateway {
             upstream.set_uri(uri);
         }
         let req = session.req_header();
-        let host_raw = req
-            .headers
-            .get(http::header::HOST)
+        let host_value = req.headers.get(http::header::HOST);
+        let host_raw = host_value
             .and_then(|h| h.to_str().ok())
             .or_else(|| req.uri.authority().map(|a| a.as_str()))
-            .unwrap_or("")
-            .to_string();
+            .unwrap_or("");
         let version = if req.version == http::Version::HTTP_2 {
             "2"
         } else {
             "1.1"
         };
-        let raw_path = req.uri.path().to_string();
-        let client_ip = session
-            .client_addr()
-            .and_then(|a| a.as_inet())
-            .map(|a| a.ip().to_string());
         headers::strip_hop_by_hop(upstream);
         let d = headers::Downstream {
-            client_ip,
+            client_ip: session
+                .client_addr()
+                .and_then(|a| a.as_inet())
+                .map(|a| a.ip()),
             proto: if is_tls(session) { "https" } else { "http" },
             port: server_port(session),
-            host: split_host_port(&host_raw).0,
-            raw_path: &raw_path,
+            host: split_host_port(host_raw).0,
+            raw_path: req.uri.path(),
             version,
         };
         headers::forwarded(upstream, &d, ctx.stripped_prefix.as_deref())?;
         if route.preserve_host {
-            if !host_raw.is_empty() {
-                upstream.insert_header(http::header::HOST, host_raw.as_str())?;
+            match host_value {
+                // The client's Host is already on the upstream request (a copy of the client's).
+                Some(h) if upstream.headers.get(http::header::HOST) == Some(h) => {}
+                _ if !host_raw.is_empty() => {
+                    upstream.insert_header(http::header::HOST, host_raw)?;
+                }
+                _ => {}
             }
         } else if let Some(m) = &ctx.member {
             upstream.insert_header(http::header::HOST, m.host_header.clone())?;
         } else if let Some(s) = route.service {
             upstream.insert_header(http::header::HOST, snapshot.services[s].host_header.clone())?;
         }
-        upstream.insert_header(headers::REQUEST_ID, ctx.request_id.as_str())?;
+        upstream.insert_header(headers::REQUEST_ID, ctx.request_id.header())?;
         for (k, v) in &ctx.plugins.upstream_headers {
             match v {
                 Some(v) => upstream.insert_header(k.clone(), v.clone())?,
@@ -446,11 +469,11 @@ impl ProxyHttp for Gateway {
         if let Some((b, m)) = self.balancer_of(ctx).zip(ctx.member.as_ref()) {
             b.observe_status(m, resp.status.as_u16());
         }
-        let upstream_ms = ctx.upstream_started.map(|t| t.elapsed().as_millis());
+        let upstream_ms = ctx.upstream_started.map(|t| millis(t.elapsed()));
         let proxy_ms = ctx
             .upstream_started
-            .map(|t| t.duration_since(ctx.started).as_millis());
-        headers::on_response(resp, &ctx.request_id, upstream_ms, proxy_ms)?;
+            .map(|t| millis(t.duration_since(ctx.started)));
+        headers::on_response(resp, ctx.request_id.header(), upstream_ms, proxy_ms)?;
         for (k, v) in &ctx.plugins.response_headers {
             resp.append_header(k.clone(), v.clone())?;
         }
@@ -501,17 +524,18 @@ impl ProxyHttp for Gateway {
                 can_reuse_downstream: false,
             };
         }
-        let rendered = error::render_error(&err, hints(session.req_header()), &ctx.request_id);
+        let rendered =
+            error::render_error(&err, hints(session.req_header()), ctx.request_id.as_str());
         let Rendered { mut header, body } = rendered;
         let _ = header.insert_header(
             http::header::VIA,
             headers::via_value(None, "1.1").into_owned(),
         );
-        let _ = header.insert_header(headers::REQUEST_ID, ctx.request_id.as_str());
+        let _ = header.insert_header(headers::REQUEST_ID, ctx.request_id.header());
         if let Some(t) = ctx.upstream_started {
             let _ = header.insert_header(
                 headers::UPSTREAM_LATENCY,
-                t.elapsed().as_millis().to_string(),
+                http::HeaderValue::from(millis(t.elapsed())),
             );
         }
         // Pingora 0.9 closes the client connection after any failed proxy attempt (its
@@ -566,7 +590,7 @@ impl ProxyHttp for Gateway {
             let req = session.req_header();
             let line = serde_json::json!({
                 "time": httpdate::fmt_http_date(std::time::SystemTime::now()),
-                "request_id": ctx.request_id,
+                "request_id": ctx.request_id.as_str(),
                 "client": session.client_addr().and_then(|a| a.as_inet()).map(|a| a.ip().to_string()),
                 "method": req.method.as_str(),
                 "path": req.uri.path(),
@@ -584,6 +608,11 @@ impl ProxyHttp for Gateway {
             }
         }
     }
+}
+
+/// Whole milliseconds, for the latency headers.
+fn millis(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// The status as a label without formatting a string per request.
