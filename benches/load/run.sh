@@ -186,8 +186,8 @@ fixed_rate() { # target scenario rate: oha open loop at a constant rate, latency
 import json, sys
 d = json.load(open(sys.argv[1])); p = d["latencyPercentiles"]; codes = d.get("statusCodeDistribution", {})
 errors = sum(d.get("errorDistribution", {}).values()) + sum(n for c, n in codes.items() if not c.startswith("2"))
-us = lambda k: int((p.get(k) or 0) * 1e6)
-print(f"lat_rate={sys.argv[2]}_errors={errors}_p50={us(\"p50\")}_p99={us(\"p99\")}_p999={us(\"p99.9\")}")' "$RUN_DIR/oha.json" "$rate"
+p50, p99, p999 = (int((p.get(k) or 0) * 1e6) for k in ("p50", "p99", "p99.9"))
+print(f"lat_rate={sys.argv[2]}_errors={errors}_p50={p50}_p99={p99}_p999={p999}")' "$RUN_DIR/oha.json" "$rate"
 }
 
 echo "run dir: $RUN_DIR; targets: $TARGETS; scenarios: $SCENARIOS; $ROUNDS rounds of ${DURATION}s"
