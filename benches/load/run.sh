@@ -12,7 +12,8 @@
 # Scenarios: plain (2-byte body), auth (jwt HS256 + rate-limiting local on the route),
 # 1k and 64k bodies, fresh (a new client connection per request: upstream reuse shows),
 # https (TLS to the origin). Knobs: ROUNDS DURATION WARMUP CONNS LAT_CONNS WORKERS PIN
-# SCENARIOS RUN_DIR BASE_PORT LATENCY (0 skips the fixed-rate runs, and oha with them).
+# SCENARIOS RUN_DIR BASE_PORT LATENCY (0 skips the fixed-rate runs, and oha with them)
+# LAT_RATE (a fixed rate in requests/s instead of half of nginx's peak).
 # Everything listens on 127.0.0.1; every load is bounded by its duration and `timeout`; only
 # processes this script started are stopped, by PID.
 set -euo pipefail
@@ -196,8 +197,8 @@ for sc in $SCENARIOS; do
     order=$TARGETS; [ $((r % 2)) = 0 ] && order=$(tr ' ' '\n' <<<"$TARGETS" | tac | tr '\n' ' ')
     SAT=()
     for t in $order; do skip "$t" "$sc" || saturate "$t" "$sc"; done
-    # The fixed rate: half of nginx's peak in this round (the issue's latency target).
-    rate=$(( $(sed 's/rps=\([0-9]*\).*/\1/' <<<"${SAT[nginx]}") / 2 ))
+    # The fixed rate: half of nginx's peak in this round (the latency target), or LAT_RATE.
+    rate=${LAT_RATE:-$(( $(sed 's/rps=\([0-9]*\).*/\1/' <<<"${SAT[nginx]}") / 2 ))}
     for t in $order; do
       skip "$t" "$sc" && continue
       lat="lat_skipped=1"
