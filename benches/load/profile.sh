@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Where a proxied request's CPU goes, Skyport next to nginx, measured the same way in the same
+# minute: CPU per request split user/kernel, system calls and context switches per request,
+# and (with perf) the share of samples by component for Skyport. The origin and the load
+# generator share CPU 0, the proxy is alone on CPU 1.
+#
+#   benches/load/profile.sh                 # plain route, 5 s per target
+#   SCENARIO=auth SECS=10 benches/load/profile.sh
+#
+# Needs perf (Debian: linux-perf) for the syscall counts and the sample breakdown; without
+# it only the /proc figures are printed. 127.0.0.1 only; loads bounded by wrk -d and timeout;
+# only the processes started here are stopped, by PID.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+SCENARIO=${SCENARIO:-plain}; SECS=${SECS:-5}; BASE=${BASE_PORT:-19200}
+O=$BASE; N=$((BASE + 1)); S=$((BASE + 2)); A=$((BASE + 3))
+D=$(mktemp -d /tmp/skyport-profile.XXXX)
+cargo build --release --locked -q --manifest-path "$ROOT/Cargo.toml" --bin skyport
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
+cat > "$D/origin.conf" <<CONF
+worker_processes 1; pid $D/origin.pid; error_log $D/origin.err warn; daemon off;
+events { worker_connections 4096; }
+http { access_log off; keepalive_requests 1000000; server { listen 127.0.0.1:$O; location / { return 200 "ok"; } } }
+CONF
+cat > "$D/nginx.conf" <<CONF
+worker_processes 1; pid $D/nginx.pid; error_log $D/nginx.err warn; daemon off; master_process off;
+events { worker_connections 4096; }
+http { access_log off; keepalive_requests 1000000; upstream origin { server 127.0.0.1:$O; keepalive 128; }
+  server { listen 127.0.0.1:$N; proxy_http_version 1.1; proxy_set_header Connection ""; location / { proxy_pass http://origin; } } }
+CONF
+cat > "$D/kong.yml" <<CONF
+_format_version: "3.0"
+services:
+  - { name: origin, url: "http://127.0.0.1:$O", routes: [{ name: plain, paths: [/], strip_path: false }] }
+  - { name: origin-auth, url: "http://127.0.0.1:$O", routes: [{ name: auth, paths: [/auth] }] }
+consumers:
+  - { username: bench, jwt_secrets: [{ key: bench-key, secret: bench-secret }] }
+plugins:
+  - { name: jwt, route: auth }
+  - { name: rate-limiting, route: auth, config: { second: 1000000000, limit_by: consumer } }
+CONF
+b64url() { openssl base64 -A | tr '+/' '-_' | tr -d '='; }
+H=$(printf '{"alg":"HS256","typ":"JWT"}' | b64url); P=$(printf '{"iss":"bench-key"}' | b64url)
+TOKEN="$H.$P.$(printf '%s.%s' "$H" "$P" | openssl dgst -sha256 -hmac bench-secret -binary | b64url)"
+
+nginx -c "$D/origin.conf" -p "$D" & PIDS+=($!); OP=$!
+nginx -c "$D/nginx.conf" -p "$D" & PIDS+=($!); NP=$!
+SKYPORT_PROXY_LISTEN=127.0.0.1:$S SKYPORT_ADMIN_LISTEN=127.0.0.1:$A SKYPORT_DECLARATIVE_CONFIG="$D/kong.yml" \
+SKYPORT_WORKER_THREADS=1 SKYPORT_LOG_LEVEL=error SKYPORT_PID_FILE="$D/sk.pid" SKYPORT_UPGRADE_SOCK="$D/up.sock" \
+  "$ROOT/target/release/skyport" start > "$D/skyport.log" 2>&1 & PIDS+=($!); SP=$!
+for p in $O $N $S; do
+  for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/"$p") 2>/dev/null && break; sleep 0.1; done
+done
+for p in $OP $(pgrep -P $OP || true); do taskset -a -p -c 0 "$p" >/dev/null; done
+taskset -a -p -c 1 $NP >/dev/null; taskset -a -p -c 1 $SP >/dev/null
+HAVE_PERF=0; perf --version >/dev/null 2>&1 && HAVE_PERF=1
+
+ticks() { awk '{print $14, $15}' "/proc/$1/stat"; }
+switches() { cat /proc/"$1"/task/*/status | awk '/^voluntary_ctxt/ {v+=$2} /^nonvoluntary_ctxt/ {n+=$2} END {print v, n}'; }
+for target in nginx skyport; do
+  case $target in nginx) pid=$NP; port=$N; path=/;; skyport) pid=$SP; port=$S; path=/;; esac
+  args=()
+  if [ "$SCENARIO" = auth ]; then
+    args=(-H "Authorization: Bearer $TOKEN")
+    # nginx has no jwt: it proxies the plain route, the baseline the issue compares against.
+    [ $target = skyport ] && path=/auth/
+  fi
+  url=http://127.0.0.1:$port$path
+  taskset -c 0 timeout 20 wrk -t1 -c64 -d2s "${args[@]}" "$url" >/dev/null
+  read -r u0 s0 < <(ticks $pid); read -r v0 n0 < <(switches $pid)
+  if [ $HAVE_PERF = 1 ]; then
+    rec=(); [ $target = skyport ] && rec=(perf record -F 2999 -o "$D/perf.data" -p $pid -- sleep "$SECS")
+    perf stat -e 'syscalls:sys_enter_*' -p $pid -o "$D/$target.stat" -- sleep "$SECS" >/dev/null 2>&1 &
+    ST=$!
+    [ ${#rec[@]} -gt 0 ] && { "${rec[@]}" >/dev/null 2>&1 & REC=$!; }
+  fi
+  taskset -c 0 timeout $((SECS + 15)) wrk -t1 -c64 -d"${SECS}s" "${args[@]}" "$url" > "$D/$target.wrk"
+  read -r u1 s1 < <(ticks $pid); read -r v1 n1 < <(switches $pid)
+  if [ $HAVE_PERF = 1 ]; then wait $ST; [ $target = skyport ] && wait "$REC"; fi
+  req=$(awk '/requests in/ {print $1}' "$D/$target.wrk")
+  awk -v t=$target -v r="$req" -v s="$SECS" -v u=$((u1 - u0)) -v k=$((s1 - s0)) -v hz="$(getconf CLK_TCK)" \
+      -v v=$((v1 - v0)) -v n=$((n1 - n0)) 'BEGIN {
+    printf "%-8s %7.0f req/s  CPU per request %5.1f us (user %4.1f, kernel %4.1f)  context switches/req %.3f\n",
+      t, r / s, (u + k) / hz / r * 1e6, u / hz / r * 1e6, k / hz / r * 1e6, (v + n) / r }'
+  if [ $HAVE_PERF = 1 ]; then
+    grep -E '^ +[0-9,]+ +syscalls' "$D/$target.stat" | tr -d ',' | \
+      awk -v r="$req" '$1 / r >= 0.01 { sub("syscalls:sys_enter_", "", $2); printf "    %5.2f %s/req\n", $1 / r, $2 }' | sort -rn
+  fi
+done
+if [ $HAVE_PERF = 1 ]; then
+  echo "Skyport's samples by component (% of all samples):"
+  perf report -i "$D/perf.data" --no-children --sort dso,sym --stdio -g none 2>/dev/null | grep -E '^ +[0-9.]+%' | \
+    awk '{ p = $1; sub("%", "", p); line = $0; c = "other user space"
+      if (line ~ /\[kernel/) c = "kernel"; else if (line ~ /skyport::/) c = "skyport (own code)"
+      else if (line ~ /pingora/) c = "pingora"; else if (line ~ /mi_|_mi_/) c = "allocator (mimalloc)"
+      else if (line ~ /http::|httparse/) c = "http header maps and parsing"; else if (line ~ /tokio/) c = "tokio"
+      else if (line ~ /memmove|memcpy|memset/) c = "memmove/memcpy"; else if (line ~ /jsonwebtoken|aws_lc|serde/) c = "jwt, hmac, json"
+      share[c] += p } END { for (c in share) printf "    %5.1f %%  %s\n", share[c], c }' | sort -rn
+  echo "perf data: $D/perf.data (perf report -i $D/perf.data)"
+fi
