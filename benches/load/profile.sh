@@ -13,6 +13,7 @@
 # only the processes started here are stopped, by PID.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+source "$ROOT/benches/load/auth.sh"
 SCENARIO=${SCENARIO:-plain}; SECS=${SECS:-5}; BASE=${BASE_PORT:-19200}
 O=$BASE; N=$((BASE + 1)); S=$((BASE + 2)); A=$((BASE + 3))
 D=$(mktemp -d /tmp/skyport-profile.XXXX)
@@ -36,15 +37,9 @@ _format_version: "3.0"
 services:
   - { name: origin, url: "http://127.0.0.1:$O", routes: [{ name: plain, paths: [/], strip_path: false }] }
   - { name: origin-auth, url: "http://127.0.0.1:$O", routes: [{ name: auth, paths: [/auth] }] }
-consumers:
-  - { username: bench, jwt_secrets: [{ key: bench-key, secret: bench-secret }] }
-plugins:
-  - { name: jwt, route: auth }
-  - { name: rate-limiting, route: auth, config: { second: 1000000000, limit_by: consumer } }
 CONF
-b64url() { openssl base64 -A | tr '+/' '-_' | tr -d '='; }
-H=$(printf '{"alg":"HS256","typ":"JWT"}' | b64url); P=$(printf '{"iss":"bench-key"}' | b64url)
-TOKEN="$H.$P.$(printf '%s.%s' "$H" "$P" | openssl dgst -sha256 -hmac bench-secret -binary | b64url)"
+auth_yaml >> "$D/kong.yml"
+TOKEN=$(auth_token)
 
 nginx -c "$D/origin.conf" -p "$D" & PIDS+=($!); OP=$!
 nginx -c "$D/nginx.conf" -p "$D" & PIDS+=($!); NP=$!

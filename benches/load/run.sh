@@ -19,6 +19,7 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 HERE="$ROOT/benches/load"
+source "$HERE/auth.sh"
 ROUNDS=${ROUNDS:-3}; DURATION=${DURATION:-10}; WARMUP=${WARMUP:-2}; CONNS=${CONNS:-64}
 LAT_CONNS=${LAT_CONNS:-16}; WORKERS=${WORKERS:-1}; PIN=${PIN:-1}; LATENCY=${LATENCY:-1}
 SCENARIOS=${SCENARIOS:-"plain auth 1k 64k fresh https"}
@@ -113,18 +114,9 @@ services:
     url: https://localhost:$ORIGIN_TLS
     ca_certificates: [2b5c0d8e-1f4a-4d7e-9c3b-6a1e0f2d4c5b]
     routes: [{ name: tls, paths: [/https] }]
-consumers:
-  - username: bench
-    jwt_secrets: [{ key: bench-key, secret: bench-secret }]
-plugins:
-  - { name: jwt, route: auth }
-  - { name: rate-limiting, route: auth, config: { second: 1000000000, limit_by: consumer } }
 CONF
-# A token for the auth scenario: HS256 over {"iss":"bench-key"} with secret bench-secret.
-b64url() { openssl base64 -A | tr '+/' '-_' | tr -d '='; }
-HEADER=$(printf '{"alg":"HS256","typ":"JWT"}' | b64url); PAYLOAD=$(printf '{"iss":"bench-key"}' | b64url)
-SIG=$(printf '%s.%s' "$HEADER" "$PAYLOAD" | openssl dgst -sha256 -hmac bench-secret -binary | b64url)
-TOKEN="$HEADER.$PAYLOAD.$SIG"
+auth_yaml >> "$RUN_DIR/kong.yml"
+TOKEN=$(auth_token)
 
 pin() { [ "$PIN" = 1 ] && taskset -a -p -c "$1" "$2" >/dev/null 2>&1 || true; }
 wait_port() { for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 did not open" >&2; exit 1; }
