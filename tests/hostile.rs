@@ -109,11 +109,16 @@ async fn smuggling_attempts_never_reach_the_upstream_as_two_requests() {
         status_line(&resp).contains(" 400") || resp.is_empty(),
         "{resp}"
     );
-    // Two Host headers are refused (RFC 9112 3.2), so no upstream can read the second one.
+    // Two Host headers are refused (RFC 9112 3.2) by Pingora's parser, before any route, so
+    // no upstream can read the second one; the connection is closed.
     let two_hosts =
         b"GET /d HTTP/1.1\r\nHost: x\r\nHost: internal.example\r\nConnection: close\r\n\r\n";
     let resp = raw(gw.port, two_hosts).await;
     assert!(status_line(&resp).contains(" 400"), "{resp}");
+    assert!(
+        resp.to_ascii_lowercase().contains("connection: close"),
+        "{resp}"
+    );
     assert!(!resp.contains("internal.example"), "{resp}");
     // Obsolete line folding is refused.
     let fold = b"GET /c HTTP/1.1\r\nHost: x\r\nX-Folded: a\r\n b\r\nConnection: close\r\n\r\n";

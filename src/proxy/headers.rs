@@ -124,10 +124,9 @@ pub fn forwarded(
     req.insert_header("x-forwarded-path", d.raw_path)?;
     match prefix {
         Some(p) => req.insert_header("x-forwarded-prefix", p)?,
-        None if req.headers.contains_key("x-forwarded-prefix") => {
+        None => {
             req.remove_header("x-forwarded-prefix");
         }
-        None => {}
     }
     let via = via_value(
         req.headers

@@ -147,11 +147,6 @@ impl Gateway {
                 return Err(GatewayError::BodyTooLarge);
             }
         }
-        let mut hosts = req.headers.get_all(http::header::HOST).iter();
-        if hosts.next().is_some() && hosts.next().is_some() {
-            // RFC 9112 3.2: more than one Host is a 400 (an upstream might read the other one).
-            return Err(GatewayError::BadRequest);
-        }
         let host_raw = match req.headers.get(http::header::HOST) {
             Some(h) => h.to_str().map_err(|_| GatewayError::BadRequest)?,
             None => match req.uri.authority() {
