@@ -44,7 +44,7 @@ TOKEN=$(auth_token)
 nginx -c "$D/origin.conf" -p "$D" & PIDS+=($!); OP=$!
 nginx -c "$D/nginx.conf" -p "$D" & PIDS+=($!); NP=$!
 SKYPORT_PROXY_LISTEN=127.0.0.1:$S SKYPORT_ADMIN_LISTEN=127.0.0.1:$A SKYPORT_DECLARATIVE_CONFIG="$D/kong.yml" \
-SKYPORT_WORKER_THREADS=1 SKYPORT_LOG_LEVEL=error SKYPORT_PID_FILE="$D/sk.pid" SKYPORT_UPGRADE_SOCK="$D/up.sock" \
+SKYPORT_WORKER_WORK_STEALING=off SKYPORT_WORKER_THREADS=1 SKYPORT_LOG_LEVEL=error SKYPORT_PID_FILE="$D/sk.pid" SKYPORT_UPGRADE_SOCK="$D/up.sock" \
   "$ROOT/target/release/skyport" start > "$D/skyport.log" 2>&1 & PIDS+=($!); SP=$!
 for p in $O $N $S; do
   for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/"$p") 2>/dev/null && break; sleep 0.1; done

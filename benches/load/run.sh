@@ -124,7 +124,7 @@ wait_port() { for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev
 nginx -c "$RUN_DIR/origin.conf" -p "$RUN_DIR" & PIDS+=($!); ORIGIN_PID=$!
 nginx -c "$RUN_DIR/nginx.conf" -p "$RUN_DIR" & PIDS+=($!); NGINX_PID=$!
 SKYPORT_PROXY_LISTEN=127.0.0.1:$SKYPORT SKYPORT_ADMIN_LISTEN=127.0.0.1:$ADMIN SKYPORT_DECLARATIVE_CONFIG="$RUN_DIR/kong.yml" \
-SKYPORT_WORKER_THREADS=$WORKERS SKYPORT_LOG_LEVEL=error SKYPORT_PID_FILE="$RUN_DIR/skyport.pid" \
+SKYPORT_WORKER_WORK_STEALING=off SKYPORT_WORKER_THREADS=$WORKERS SKYPORT_LOG_LEVEL=error SKYPORT_PID_FILE="$RUN_DIR/skyport.pid" \
 SKYPORT_UPGRADE_SOCK="$RUN_DIR/upgrade.sock" "$ROOT/target/release/skyport" start > "$RUN_DIR/skyport.log" 2>&1 & PIDS+=($!); SKYPORT_PID=$!
 TARGETS="nginx skyport"
 if [ $HAVE_HAPROXY = 1 ]; then haproxy -f "$RUN_DIR/haproxy.cfg" -db > "$RUN_DIR/haproxy.log" 2>&1 & PIDS+=($!); HAPROXY_PID=$!; TARGETS="nginx haproxy skyport"; fi

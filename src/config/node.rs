@@ -29,9 +29,10 @@ pub const KEYS: [(&str, &str, &str); 20] = [
     ),
     (
         "worker_work_stealing",
-        "off",
-        "on: worker threads share one work-stealing scheduler; off: one scheduler per thread, \
-         each connection stays on the thread that accepted it (cheaper per request)",
+        "on",
+        "on: worker threads share one work-stealing scheduler; off: one scheduler per thread \
+         (cheaper per request with worker_threads = 1; with more, Pingora's shared upstream \
+         pool contends across threads)",
     ),
     ("log_level", "info", "error, warn, info, debug or trace"),
     (
