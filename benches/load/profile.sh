@@ -6,6 +6,7 @@
 #
 #   benches/load/profile.sh                 # plain route, 5 s per target
 #   SCENARIO=auth SECS=10 benches/load/profile.sh
+#   BARE=1 benches/load/profile.sh         # also the floor: a bare Pingora proxy (examples/bare_proxy.rs)
 #
 # Needs perf (Debian: linux-perf) for the syscall counts and the sample breakdown; without
 # it (or with PERF=0) only the /proc figures are printed. Sampling costs Skyport CPU while it
@@ -15,9 +16,10 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 source "$ROOT/benches/load/auth.sh"
 SCENARIO=${SCENARIO:-plain}; SECS=${SECS:-5}; BASE=${BASE_PORT:-19200}
-O=$BASE; N=$((BASE + 1)); S=$((BASE + 2)); A=$((BASE + 3))
+O=$BASE; N=$((BASE + 1)); S=$((BASE + 2)); A=$((BASE + 3)); B=$((BASE + 4)); BARE=${BARE:-0}
 D=$(mktemp -d /tmp/skyport-profile.XXXX)
 cargo build --release --locked -q --manifest-path "$ROOT/Cargo.toml" --bin skyport
+[ "$BARE" = 1 ] && cargo build --release --locked -q --manifest-path "$ROOT/Cargo.toml" --example bare_proxy
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
@@ -46,21 +48,27 @@ nginx -c "$D/nginx.conf" -p "$D" & PIDS+=($!); NP=$!
 SKYPORT_PROXY_LISTEN=127.0.0.1:$S SKYPORT_ADMIN_LISTEN=127.0.0.1:$A SKYPORT_DECLARATIVE_CONFIG="$D/kong.yml" \
 SKYPORT_WORKER_WORK_STEALING=off SKYPORT_WORKER_THREADS=1 SKYPORT_LOG_LEVEL=error SKYPORT_PID_FILE="$D/sk.pid" SKYPORT_UPGRADE_SOCK="$D/up.sock" \
   "$ROOT/target/release/skyport" start > "$D/skyport.log" 2>&1 & PIDS+=($!); SP=$!
-for p in $O $N $S; do
+TARGETS="nginx skyport"; PORTS="$O $N $S"
+if [ "$BARE" = 1 ]; then
+  "$ROOT/target/release/examples/bare_proxy" 127.0.0.1:$B 127.0.0.1:$O > "$D/bare.log" 2>&1 & PIDS+=($!); BP=$!
+  TARGETS="nginx pingora skyport"; PORTS="$PORTS $B"
+fi
+for p in $PORTS; do
   for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/"$p") 2>/dev/null && break; sleep 0.1; done
 done
 for p in $OP $(pgrep -P $OP || true); do taskset -a -p -c 0 "$p" >/dev/null; done
 taskset -a -p -c 1 $NP >/dev/null; taskset -a -p -c 1 $SP >/dev/null
+[ "$BARE" = 1 ] && taskset -a -p -c 1 $BP >/dev/null
 HAVE_PERF=0; [ "${PERF:-1}" = 1 ] && perf --version >/dev/null 2>&1 && HAVE_PERF=1
 
 ticks() { awk '{print $14, $15}' "/proc/$1/stat"; }
 switches() { cat /proc/"$1"/task/*/status | awk '/^voluntary_ctxt/ {v+=$2} /^nonvoluntary_ctxt/ {n+=$2} END {print v, n}'; }
-for target in nginx skyport; do
-  case $target in nginx) pid=$NP; port=$N; path=/;; skyport) pid=$SP; port=$S; path=/;; esac
+for target in $TARGETS; do
+  case $target in nginx) pid=$NP; port=$N; path=/;; skyport) pid=$SP; port=$S; path=/;; pingora) pid=$BP; port=$B; path=/;; esac
   args=()
   if [ "$SCENARIO" = auth ]; then
     args=(-H "Authorization: Bearer $TOKEN")
-    # nginx has no jwt: it proxies the plain route, the baseline the issue compares against.
+    # nginx and the bare proxy have no jwt: they proxy the plain route, the baseline the issue compares against.
     [ $target = skyport ] && path=/auth/
   fi
   url=http://127.0.0.1:$port$path
