@@ -40,6 +40,9 @@ fn main() {
     let conf = ServerConf {
         threads: 1,
         work_stealing: false,
+        // Stopped by the bench right after its load: no grace period to wait out.
+        grace_period_seconds: Some(0),
+        graceful_shutdown_timeout_seconds: Some(1),
         ..ServerConf::default()
     };
     let mut server = Server::new_with_opt_and_conf(Opt::default(), conf);
