@@ -473,3 +473,60 @@ plugins:
         "the count carried over the reload"
     );
 }
+
+/// Sends one raw HTTP/1.1 request and returns the response head as written on the wire.
+async fn raw_head(gw: &Gateway, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", gw.port))
+        .await
+        .expect("connect");
+    let req = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).await.expect("write");
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), s.read_to_end(&mut buf)).await;
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    text.split("\r\n\r\n").next().unwrap_or("").to_string()
+}
+
+#[tokio::test]
+async fn headers_are_spelled_as_kong_spells_them_on_the_wire() {
+    let up = Upstream::http().await;
+    let yaml = format!(
+        r#"_format_version: "3.0"
+services:
+  - {{ name: s, url: "{}", routes: [{{ name: r, paths: [/] }}] }}
+plugins:
+  - {{ name: rate-limiting, config: {{ minute: 1 }} }}
+"#,
+        up.url("http")
+    );
+    let gw = Gateway::start(&yaml).await;
+    clear_of_minute_boundary().await;
+    let passed = raw_head(&gw, "/a").await;
+    let limited = raw_head(&gw, "/a").await;
+    assert!(passed.starts_with("HTTP/1.1 200"), "{passed}");
+    assert!(limited.starts_with("HTTP/1.1 429"), "{limited}");
+    for head in [&passed, &limited] {
+        for line in [
+            "\r\nX-RateLimit-Limit-Minute: 1\r\n",
+            "\r\nRateLimit-Limit: 1\r\n",
+        ] {
+            assert!(head.contains(line), "{line:?} in {head}");
+        }
+        assert!(
+            head.contains("\r\nX-RateLimit-Remaining-Minute: 0\r\n"),
+            "{head}"
+        );
+        assert!(head.contains("\r\nRateLimit-Reset: "), "{head}");
+        assert!(head.contains("\r\nX-Skyport-Request-Id: "), "{head}");
+    }
+    assert!(
+        passed.contains("\r\nX-Skyport-Upstream-Latency: "),
+        "{passed}"
+    );
+    assert!(
+        limited.contains("\r\nX-Skyport-Response-Latency: "),
+        "{limited}"
+    );
+    assert!(limited.contains("\r\nRetry-After: "), "{limited}");
+}

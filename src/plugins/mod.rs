@@ -9,7 +9,7 @@ pub mod rate_limit;
 
 use crate::error::{Exit, GatewayError};
 use async_trait::async_trait;
-use http::{HeaderName, HeaderValue};
+use http::HeaderValue;
 use pingora::proxy::Session;
 use serde::Serialize;
 use std::sync::Arc;
@@ -102,6 +102,10 @@ pub struct Consumer {
     pub custom_id: Option<String>,
 }
 
+/// A header name a plugin writes, spelled as Kong spells it on the wire (`X-RateLimit-Limit-
+/// Minute`). Static text is what Pingora's header API takes without copying the name.
+pub type HeaderCase = &'static str;
+
 /// Per-request state plugins share with the proxy and with later plugins.
 #[derive(Debug, Default)]
 pub struct RequestState {
@@ -111,10 +115,10 @@ pub struct RequestState {
     pub credential: Option<String>,
     /// The matched route's service id (for `limit_by: service`).
     pub service_id: Option<Arc<str>>,
-    /// Headers to set on the upstream request.
-    pub upstream_headers: Vec<(HeaderName, Option<HeaderValue>)>,
+    /// Headers to set on the upstream request (`None` removes one the client sent).
+    pub upstream_headers: Vec<(HeaderCase, Option<HeaderValue>)>,
     /// Headers to add to whatever response the client gets.
-    pub response_headers: Vec<(HeaderName, HeaderValue)>,
+    pub response_headers: Vec<(HeaderCase, HeaderValue)>,
 }
 
 /// What a plugin's access step decided.

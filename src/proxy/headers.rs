@@ -6,15 +6,16 @@ use http::HeaderValue;
 use pingora::http::{RequestHeader, ResponseHeader};
 use std::net::IpAddr;
 
-// Custom names are given as static text: Pingora keeps the written case without a copy.
+// Custom names are given as static text, spelled as Kong and nginx spell theirs on the wire:
+// Pingora keeps the written case without copying the name.
 /// The request-id header, sent upstream and to the client.
-pub const REQUEST_ID: &str = "x-skyport-request-id";
+pub const REQUEST_ID: &str = "X-Skyport-Request-Id";
 /// Time spent waiting for the upstream's response header, in ms.
-pub const UPSTREAM_LATENCY: &str = "x-skyport-upstream-latency";
+pub const UPSTREAM_LATENCY: &str = "X-Skyport-Upstream-Latency";
 /// Time spent in Skyport before the request went upstream, in ms.
-pub const PROXY_LATENCY: &str = "x-skyport-proxy-latency";
+pub const PROXY_LATENCY: &str = "X-Skyport-Proxy-Latency";
 /// Time Skyport took to produce a response it made itself, in ms.
-pub const RESPONSE_LATENCY: &str = "x-skyport-response-latency";
+pub const RESPONSE_LATENCY: &str = "X-Skyport-Response-Latency";
 
 /// What the client side of the connection looked like.
 pub struct Downstream<'a> {
@@ -115,15 +116,15 @@ pub fn forwarded(
             }
             _ => ip.clone(),
         };
-        req.insert_header("x-real-ip", ip)?;
-        req.insert_header("x-forwarded-for", xff)?;
+        req.insert_header("X-Real-IP", ip)?;
+        req.insert_header("X-Forwarded-For", xff)?;
     }
-    req.insert_header("x-forwarded-proto", HeaderValue::from_static(d.proto))?;
-    req.insert_header("x-forwarded-host", d.host)?;
-    req.insert_header("x-forwarded-port", HeaderValue::from(d.port))?;
-    req.insert_header("x-forwarded-path", d.raw_path)?;
+    req.insert_header("X-Forwarded-Proto", HeaderValue::from_static(d.proto))?;
+    req.insert_header("X-Forwarded-Host", d.host)?;
+    req.insert_header("X-Forwarded-Port", HeaderValue::from(d.port))?;
+    req.insert_header("X-Forwarded-Path", d.raw_path)?;
     match prefix {
-        Some(p) => req.insert_header("x-forwarded-prefix", p)?,
+        Some(p) => req.insert_header("X-Forwarded-Prefix", p)?,
         None => {
             req.remove_header("x-forwarded-prefix");
         }

@@ -76,7 +76,7 @@ impl Gateway {
             http::HeaderValue::from(millis(ctx.started.elapsed())),
         )?;
         for (k, v) in &ctx.plugins.response_headers {
-            header.append_header(k.clone(), v.clone())?;
+            header.append_header(*k, v.clone())?;
         }
         let end = body.is_empty();
         session.write_response_header(Box::new(header), end).await?;
@@ -450,9 +450,9 @@ impl ProxyHttp for Gateway {
         upstream.insert_header(headers::REQUEST_ID, ctx.request_id.header())?;
         for (k, v) in &ctx.plugins.upstream_headers {
             match v {
-                Some(v) => upstream.insert_header(k.clone(), v.clone())?,
+                Some(v) => upstream.insert_header(*k, v.clone())?,
                 None => {
-                    upstream.remove_header(k);
+                    upstream.remove_header(*k);
                 }
             }
         }
@@ -475,7 +475,7 @@ impl ProxyHttp for Gateway {
             .map(|t| millis(t.duration_since(ctx.started)));
         headers::on_response(resp, ctx.request_id.header(), upstream_ms, proxy_ms)?;
         for (k, v) in &ctx.plugins.response_headers {
-            resp.append_header(k.clone(), v.clone())?;
+            resp.append_header(*k, v.clone())?;
         }
         Ok(())
     }

@@ -7,20 +7,20 @@ pub mod keyring;
 pub mod token;
 
 use crate::error::{Exit, GatewayError};
-use crate::plugins::{Clock, Consumer, Flow, Plugin, RequestState};
+use crate::plugins::{Clock, Consumer, Flow, HeaderCase, Plugin, RequestState};
 use async_trait::async_trait;
 pub use config::JwtConfig;
-use http::{HeaderName, HeaderValue};
+use http::HeaderValue;
 use keyring::Keyring;
 use pingora::proxy::Session;
 use serde_json::{Map, Value};
 use std::sync::Arc;
 
-const X_CONSUMER_ID: HeaderName = HeaderName::from_static("x-consumer-id");
-const X_CONSUMER_USERNAME: HeaderName = HeaderName::from_static("x-consumer-username");
-const X_CONSUMER_CUSTOM_ID: HeaderName = HeaderName::from_static("x-consumer-custom-id");
-const X_CREDENTIAL_IDENTIFIER: HeaderName = HeaderName::from_static("x-credential-identifier");
-const X_ANONYMOUS_CONSUMER: HeaderName = HeaderName::from_static("x-anonymous-consumer");
+const X_CONSUMER_ID: HeaderCase = "X-Consumer-ID";
+const X_CONSUMER_USERNAME: HeaderCase = "X-Consumer-Username";
+const X_CONSUMER_CUSTOM_ID: HeaderCase = "X-Consumer-Custom-ID";
+const X_CREDENTIAL_IDENTIFIER: HeaderCase = "X-Credential-Identifier";
+const X_ANONYMOUS_CONSUMER: HeaderCase = "X-Anonymous-Consumer";
 
 /// A configured `jwt` plugin instance.
 pub struct Jwt {
@@ -203,7 +203,7 @@ pub fn check_claims(
 /// Kong's upstream identity headers for a consumer, built once per credential (and for the
 /// anonymous consumer) when the snapshot is compiled: `X-Consumer-*`, the credential's key,
 /// and `X-Anonymous-Consumer`. A `None` value removes a header the client may have sent.
-pub type IdentityHeaders = Arc<[(HeaderName, Option<HeaderValue>)]>;
+pub type IdentityHeaders = Arc<[(HeaderCase, Option<HeaderValue>)]>;
 
 /// Builds the identity headers of a consumer authenticated by `credential` (or anonymous).
 pub fn identity_headers(consumer: &Consumer, credential: Option<&str>) -> IdentityHeaders {

@@ -9,7 +9,7 @@ pub mod redis_store;
 pub mod window;
 
 use crate::error::GatewayError;
-use crate::plugins::{Clock, Flow, Plugin, RequestState};
+use crate::plugins::{Clock, Flow, HeaderCase, Plugin, RequestState};
 use async_trait::async_trait;
 pub use config::RateLimitConfig;
 use http::{HeaderName, HeaderValue};
@@ -68,20 +68,20 @@ impl std::fmt::Debug for RateLimiting {
 }
 
 const LIMIT_HEADERS: [&str; 6] = [
-    "x-ratelimit-limit-second",
-    "x-ratelimit-limit-minute",
-    "x-ratelimit-limit-hour",
-    "x-ratelimit-limit-day",
-    "x-ratelimit-limit-month",
-    "x-ratelimit-limit-year",
+    "X-RateLimit-Limit-Second",
+    "X-RateLimit-Limit-Minute",
+    "X-RateLimit-Limit-Hour",
+    "X-RateLimit-Limit-Day",
+    "X-RateLimit-Limit-Month",
+    "X-RateLimit-Limit-Year",
 ];
 const REMAINING_HEADERS: [&str; 6] = [
-    "x-ratelimit-remaining-second",
-    "x-ratelimit-remaining-minute",
-    "x-ratelimit-remaining-hour",
-    "x-ratelimit-remaining-day",
-    "x-ratelimit-remaining-month",
-    "x-ratelimit-remaining-year",
+    "X-RateLimit-Remaining-Second",
+    "X-RateLimit-Remaining-Minute",
+    "X-RateLimit-Remaining-Hour",
+    "X-RateLimit-Remaining-Day",
+    "X-RateLimit-Remaining-Month",
+    "X-RateLimit-Remaining-Year",
 ];
 
 impl RateLimiting {
@@ -218,7 +218,7 @@ impl RateLimiting {
         allowed: bool,
         before: &[i64],
         now: i64,
-    ) -> Vec<(HeaderName, HeaderValue)> {
+    ) -> Vec<(HeaderCase, HeaderValue)> {
         let mut out = Vec::with_capacity(self.limits.len() * 2 + 4);
         let mut tightest: Option<(i64, i64, Period)> = None;
         for ((p, limit), used) in self.limits.iter().zip(before) {
@@ -229,14 +229,8 @@ impl RateLimiting {
             } else {
                 limit - used
             };
-            out.push((
-                HeaderName::from_static(LIMIT_HEADERS[*p as usize]),
-                HeaderValue::from(*limit),
-            ));
-            out.push((
-                HeaderName::from_static(REMAINING_HEADERS[*p as usize]),
-                HeaderValue::from(remaining),
-            ));
+            out.push((LIMIT_HEADERS[*p as usize], HeaderValue::from(*limit)));
+            out.push((REMAINING_HEADERS[*p as usize], HeaderValue::from(remaining)));
             // Ties go to the longer window: later periods replace on equal remaining.
             if tightest.is_none_or(|(r, _, _)| remaining <= r) {
                 tightest = Some((remaining, *limit, *p));
@@ -244,20 +238,11 @@ impl RateLimiting {
         }
         if let Some((remaining, limit, p)) = tightest {
             let reset = p.reset_in(now);
-            out.push((
-                HeaderName::from_static("ratelimit-limit"),
-                HeaderValue::from(limit),
-            ));
-            out.push((
-                HeaderName::from_static("ratelimit-remaining"),
-                HeaderValue::from(remaining),
-            ));
-            out.push((
-                HeaderName::from_static("ratelimit-reset"),
-                HeaderValue::from(reset),
-            ));
+            out.push(("RateLimit-Limit", HeaderValue::from(limit)));
+            out.push(("RateLimit-Remaining", HeaderValue::from(remaining)));
+            out.push(("RateLimit-Reset", HeaderValue::from(reset)));
             if !allowed {
-                out.push((http::header::RETRY_AFTER, HeaderValue::from(reset)));
+                out.push(("Retry-After", HeaderValue::from(reset)));
             }
         }
         out
