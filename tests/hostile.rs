@@ -4,20 +4,8 @@
 //! does not expose.
 
 mod common;
-use common::{client, Gateway, Upstream};
+use common::{client, raw, Gateway, Upstream};
 use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-/// Sends raw bytes and reads until the peer closes or 5 s pass.
-async fn raw(port: u16, request: &[u8]) -> String {
-    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .expect("connect");
-    s.write_all(request).await.expect("write");
-    let mut buf = Vec::new();
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), s.read_to_end(&mut buf)).await;
-    String::from_utf8_lossy(&buf).into_owned()
-}
 
 fn status_line(response: &str) -> &str {
     response.lines().next().unwrap_or("")

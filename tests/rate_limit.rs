@@ -474,17 +474,10 @@ plugins:
     );
 }
 
-/// Sends one raw HTTP/1.1 request and returns the response head as written on the wire.
+/// One raw HTTP/1.1 GET; the response head as written on the wire.
 async fn raw_head(gw: &Gateway, path: &str) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", gw.port))
-        .await
-        .expect("connect");
     let req = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
-    s.write_all(req.as_bytes()).await.expect("write");
-    let mut buf = Vec::new();
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), s.read_to_end(&mut buf)).await;
-    let text = String::from_utf8_lossy(&buf).into_owned();
+    let text = common::raw(gw.port, req.as_bytes()).await;
     text.split("\r\n\r\n").next().unwrap_or("").to_string()
 }
 

@@ -449,6 +449,19 @@ pub async fn echoed(resp: reqwest::Response) -> serde_json::Value {
     resp.json().await.expect("echo JSON")
 }
 
+/// Sends raw bytes to the port and reads until the peer closes or 5 s pass: what a client
+/// sees on the wire.
+pub async fn raw(port: u16, request: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("connect");
+    s.write_all(request).await.expect("write");
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut buf)).await;
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
 /// A real `redis-server` on a free loopback port, stopped (by PID) when dropped.
 pub struct RedisServer {
     pub port: u16,
