@@ -42,6 +42,7 @@ fn bench(c: &mut Criterion) {
     let client = client_request();
     let origin = origin_response();
     let id = RequestId::random();
+    let emit = skyport::config::node::HeaderSettings::default();
     let host = http::HeaderValue::from_static("127.0.0.1:8080");
     let d = Downstream {
         client_ip: Some("127.0.0.1".parse().expect("an IP")),
@@ -72,7 +73,8 @@ fn bench(c: &mut Criterion) {
     c.bench_function("response_headers", |b| {
         b.iter(|| {
             let mut resp = black_box(&origin).clone();
-            headers::on_response(&mut resp, id.header(), Some(1), Some(0)).expect("headers set");
+            headers::on_response(&mut resp, &emit, id.header(), Some(1), Some(0))
+                .expect("headers set");
             resp
         })
     });

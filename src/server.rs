@@ -56,6 +56,7 @@ pub fn run(mut opt: Opt, settings: NodeSettings, snapshot: Snapshot) -> anyhow::
                 max_header: settings.client_max_header_size,
                 body_timeout: std::time::Duration::from_secs(settings.client_body_timeout),
             },
+            settings.headers,
         ),
         "skyport proxy",
     );

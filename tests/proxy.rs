@@ -296,3 +296,75 @@ async fn upstream_connections_are_pooled_and_reused() {
         "50 requests opened {conns} upstream connections"
     );
 }
+
+fn absent(resp: &reqwest::Response, names: &[&str]) {
+    for name in names {
+        assert!(resp.headers().get(*name).is_none(), "{name}: {resp:?}");
+    }
+}
+
+#[tokio::test]
+async fn headers_settings_choose_skyports_own_headers() {
+    let up = Upstream::http().await;
+    let yaml = format!(
+        "_format_version: \"3.0\"\nservices:\n  - name: echo\n    url: {}\n    routes:\n      - paths: [/echo]\n  - name: down\n    url: http://127.0.0.1:{}\n    routes:\n      - paths: [/down]\n",
+        up.url("http"),
+        free_port()
+    );
+    let c = client();
+    // `off` both ways: the proxy's protocol headers stay, Skyport's own go.
+    let gw = Gateway::start_env(
+        &yaml,
+        None,
+        &[
+            ("SKYPORT_HEADERS", "off"),
+            ("SKYPORT_HEADERS_UPSTREAM", "off"),
+        ],
+    )
+    .await;
+    let resp = c.get(gw.url("/echo/a")).send().await.expect("request");
+    assert_eq!(resp.status(), 200);
+    absent(
+        &resp,
+        &[
+            "x-skyport-request-id",
+            "x-skyport-upstream-latency",
+            "x-skyport-proxy-latency",
+        ],
+    );
+    // The upstream's own Via passes untouched, without Skyport's hop added.
+    assert_eq!(resp.headers()["via"], "1.1 upstream");
+    let seen: Value = echoed(resp).await;
+    let hd = &seen["headers"];
+    assert!(hd.get("x-skyport-request-id").is_none(), "{hd}");
+    assert_eq!(hd["x-forwarded-for"], "127.0.0.1");
+    assert!(hd["via"].as_str().is_some_and(|v| v.contains("skyport/")));
+    let own = c.get(gw.url("/nowhere")).send().await.expect("request");
+    assert_eq!(own.status(), 404);
+    absent(
+        &own,
+        &[
+            "server",
+            "x-skyport-request-id",
+            "x-skyport-response-latency",
+        ],
+    );
+    let body: Value = own.json().await.expect("json");
+    assert_eq!(body["request_id"].as_str().map(str::len), Some(32));
+    let failed = c.get(gw.url("/down")).send().await.expect("request");
+    assert_eq!(failed.status(), 502);
+    absent(&failed, &["server", "via", "x-skyport-request-id"]);
+    drop(gw);
+
+    // A selection: the request id only, both ways.
+    let gw = Gateway::start_env(&yaml, None, &[("SKYPORT_HEADERS", "X-Skyport-Request-Id")]).await;
+    let resp = c.get(gw.url("/echo/a")).send().await.expect("request");
+    let id = resp.headers()["x-skyport-request-id"]
+        .to_str()
+        .expect("id")
+        .to_string();
+    assert_eq!(resp.headers()["via"], "1.1 upstream");
+    assert!(resp.headers().get("x-skyport-upstream-latency").is_none());
+    let seen: Value = echoed(resp).await;
+    assert_eq!(seen["headers"]["x-skyport-request-id"], id);
+}

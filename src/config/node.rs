@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 /// Every node setting: (key, default, description). The starter `conf/skyport.conf`
 /// documents the same list.
-pub const KEYS: [(&str, &str, &str); 20] = [
+pub const KEYS: [(&str, &str, &str); 22] = [
     (
         "proxy_listen",
         "0.0.0.0:8000",
@@ -91,6 +91,19 @@ pub const KEYS: [(&str, &str, &str); 20] = [
         "60",
         "seconds the client may stay silent while sending a body; then 408",
     ),
+    (
+        "headers",
+        "server_tokens, latency_tokens, X-Skyport-Request-Id",
+        "Skyport's own response headers (Kong's `headers`): server_tokens (Server, Via), \
+         latency_tokens (the X-Skyport-*-Latency headers), X-Skyport-Request-Id, any of those \
+         names alone, or off",
+    ),
+    (
+        "headers_upstream",
+        "X-Skyport-Request-Id",
+        "Skyport's own headers on the upstream request (Kong's `headers_upstream`): \
+         X-Skyport-Request-Id or off",
+    ),
     ("ssl_cert", "", "PEM certificate for `ssl` proxy listeners"),
     (
         "ssl_cert_key",
@@ -98,6 +111,94 @@ pub const KEYS: [(&str, &str, &str); 20] = [
         "PEM private key for `ssl` proxy listeners",
     ),
 ];
+
+/// Which of Skyport's own headers go out: Kong's `headers` and `headers_upstream` settings.
+/// The X-Forwarded-* and Via headers of the upstream request are not among them (they are
+/// the proxy's protocol, as in Kong).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeaderSettings {
+    /// `Server` on responses Skyport makes itself.
+    pub server: bool,
+    /// `Via` on proxied responses.
+    pub via: bool,
+    /// `X-Skyport-Upstream-Latency` on proxied responses.
+    pub upstream_latency: bool,
+    /// `X-Skyport-Proxy-Latency` on proxied responses.
+    pub proxy_latency: bool,
+    /// `X-Skyport-Response-Latency` on responses Skyport makes itself.
+    pub response_latency: bool,
+    /// `X-Skyport-Request-Id` on every response.
+    pub request_id: bool,
+    /// `X-Skyport-Request-Id` on the upstream request.
+    pub upstream_request_id: bool,
+}
+
+impl Default for HeaderSettings {
+    fn default() -> Self {
+        HeaderSettings {
+            server: true,
+            via: true,
+            upstream_latency: true,
+            proxy_latency: true,
+            response_latency: true,
+            request_id: true,
+            upstream_request_id: true,
+        }
+    }
+}
+
+impl HeaderSettings {
+    /// Parses the `headers` and `headers_upstream` values (names case-insensitive, as Kong).
+    fn parse(headers: &str, upstream: &str, errors: &mut Vec<String>) -> HeaderSettings {
+        let mut h = HeaderSettings {
+            server: false,
+            via: false,
+            upstream_latency: false,
+            proxy_latency: false,
+            response_latency: false,
+            request_id: false,
+            upstream_request_id: false,
+        };
+        let tokens = |v: &str| -> Vec<String> {
+            v.split(',')
+                .map(|t| t.trim().to_ascii_lowercase())
+                .filter(|t| !t.is_empty())
+                .collect()
+        };
+        let list = tokens(headers);
+        for t in &list {
+            match t.as_str() {
+                "off" if list.len() == 1 => {}
+                "off" => errors.push("headers: `off` cannot be combined with other values".into()),
+                "server_tokens" => (h.server, h.via) = (true, true),
+                "latency_tokens" => {
+                    (h.upstream_latency, h.proxy_latency, h.response_latency) = (true, true, true)
+                }
+                "server" => h.server = true,
+                "via" => h.via = true,
+                "x-skyport-upstream-latency" => h.upstream_latency = true,
+                "x-skyport-proxy-latency" => h.proxy_latency = true,
+                "x-skyport-response-latency" => h.response_latency = true,
+                "x-skyport-request-id" => h.request_id = true,
+                other => errors.push(format!(
+                    "headers: unknown value \"{other}\" (expected server_tokens, latency_tokens, \
+                     Server, Via, X-Skyport-Upstream-Latency, X-Skyport-Proxy-Latency, \
+                     X-Skyport-Response-Latency, X-Skyport-Request-Id or off)"
+                )),
+            }
+        }
+        for t in tokens(upstream) {
+            match t.as_str() {
+                "off" => {}
+                "x-skyport-request-id" => h.upstream_request_id = true,
+                other => errors.push(format!(
+                    "headers_upstream: unknown value \"{other}\" (expected X-Skyport-Request-Id or off)"
+                )),
+            }
+        }
+        h
+    }
+}
 
 /// One listen address and its flags.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -135,6 +236,8 @@ pub struct NodeSettings {
     pub client_max_header_size: u64,
     /// Seconds between body reads before 408.
     pub client_body_timeout: u64,
+    /// Skyport's own headers on responses and upstream requests.
+    pub headers: HeaderSettings,
 }
 
 /// Parses a size with an optional k/m/g suffix (`8m`, `64k`, `1024`).
@@ -321,6 +424,7 @@ impl NodeSettings {
             access_log: get("access_log").to_string(),
             watch_config: switch("watch_config", &mut errors),
             worker_work_stealing: switch("worker_work_stealing", &mut errors),
+            headers: HeaderSettings::parse(get("headers"), get("headers_upstream"), &mut errors),
         };
         if settings.proxy_listen.iter().any(|l| l.ssl)
             && (settings.ssl_cert.is_none() || settings.ssl_cert_key.is_none())
@@ -389,5 +493,33 @@ mod tests {
         ];
         let errs = NodeSettings::load(None, env.into_iter()).expect_err("invalid");
         assert_eq!(errs.len(), 3, "{errs:?}");
+    }
+
+    #[test]
+    fn headers_as_kong_reads_them() {
+        let load = |headers: &str, upstream: &str| {
+            let env = vec![
+                ("SKYPORT_HEADERS".to_string(), headers.to_string()),
+                ("SKYPORT_HEADERS_UPSTREAM".to_string(), upstream.to_string()),
+            ];
+            NodeSettings::load(None, env.into_iter()).map(|s| s.headers)
+        };
+        let defaults = NodeSettings::load(None, std::iter::empty()).expect("defaults");
+        assert_eq!(defaults.headers, HeaderSettings::default());
+        let off = load("off", "off").expect("off");
+        assert!(!off.server && !off.via && !off.request_id && !off.upstream_request_id);
+        assert!(!off.upstream_latency && !off.proxy_latency && !off.response_latency);
+        let some = load("Via, x-skyport-request-id", "X-Skyport-Request-Id").expect("some");
+        assert!(some.via && some.request_id && some.upstream_request_id);
+        assert!(!some.server && !some.upstream_latency && !some.response_latency);
+        let latency = load("latency_tokens", "off").expect("latency");
+        assert!(latency.upstream_latency && latency.proxy_latency && latency.response_latency);
+        assert!(!latency.via && !latency.request_id);
+        let errs = load("off, via, X-Kong-Bogus", "nope").expect_err("invalid");
+        assert_eq!(errs.len(), 3, "{errs:?}");
+        assert!(
+            errs.iter().any(|e| e.contains("\"x-kong-bogus\"")),
+            "{errs:?}"
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! Headers on the way up and down: X-Forwarded-*, X-Real-IP, Via, the request id, latency
 //! headers, and removal of hop-by-hop headers.
 
+use crate::config::node::HeaderSettings;
 use http::header::{CONNECTION, TE, UPGRADE};
 use http::HeaderValue;
 use pingora::http::{RequestHeader, ResponseHeader};
@@ -151,27 +152,33 @@ pub fn via_value(prev: Option<&str>, version: &str) -> std::borrow::Cow<'static,
     }
 }
 
-/// Adds Via and the latency and request-id headers to a proxied response.
+/// Adds Via and the latency and request-id headers to a proxied response, those the
+/// `headers` setting lets out.
 pub fn on_response(
     resp: &mut ResponseHeader,
+    emit: &HeaderSettings,
     request_id: HeaderValue,
     upstream_ms: Option<u64>,
     proxy_ms: Option<u64>,
 ) -> pingora::Result<()> {
-    let via = via_value(
-        resp.headers
-            .get(http::header::VIA)
-            .and_then(|v| v.to_str().ok()),
-        "1.1",
-    );
-    resp.insert_header(http::header::VIA, via_header(via))?;
-    if let Some(ms) = upstream_ms {
+    if emit.via {
+        let via = via_value(
+            resp.headers
+                .get(http::header::VIA)
+                .and_then(|v| v.to_str().ok()),
+            "1.1",
+        );
+        resp.insert_header(http::header::VIA, via_header(via))?;
+    }
+    if let Some(ms) = upstream_ms.filter(|_| emit.upstream_latency) {
         resp.insert_header(UPSTREAM_LATENCY, HeaderValue::from(ms))?;
     }
-    if let Some(ms) = proxy_ms {
+    if let Some(ms) = proxy_ms.filter(|_| emit.proxy_latency) {
         resp.insert_header(PROXY_LATENCY, HeaderValue::from(ms))?;
     }
-    resp.insert_header(REQUEST_ID, request_id)?;
+    if emit.request_id {
+        resp.insert_header(REQUEST_ID, request_id)?;
+    }
     Ok(())
 }
 

@@ -5,6 +5,7 @@ pub mod ctx;
 pub mod headers;
 pub mod request_id;
 
+use crate::config::node::HeaderSettings;
 use crate::error::{self, GatewayError, RenderHints, Rendered};
 use crate::plugins::Flow;
 use crate::router::{normalize, path, split_host_port, RequestInfo};
@@ -38,6 +39,7 @@ pub struct Limits {
 
 pub struct Gateway {
     limits: Limits,
+    emit: HeaderSettings,
     state: Arc<State>,
     resolver: Resolver,
     metrics: Arc<Metrics>,
@@ -51,9 +53,11 @@ impl Gateway {
         metrics: Arc<Metrics>,
         access_log: Arc<AccessLog>,
         limits: Limits,
+        emit: HeaderSettings,
     ) -> Gateway {
         Gateway {
             limits,
+            emit,
             state,
             resolver: Resolver::default(),
             metrics,
@@ -70,11 +74,18 @@ impl Gateway {
     /// Writes a response Skyport made itself (keeping the connection alive).
     async fn respond(&self, session: &mut Session, ctx: &RequestCtx, r: Rendered) -> Result<bool> {
         let Rendered { mut header, body } = r;
-        header.insert_header(headers::REQUEST_ID, ctx.request_id.header())?;
-        header.insert_header(
-            headers::RESPONSE_LATENCY,
-            http::HeaderValue::from(millis(ctx.started.elapsed())),
-        )?;
+        if !self.emit.server {
+            header.remove_header(&http::header::SERVER);
+        }
+        if self.emit.request_id {
+            header.insert_header(headers::REQUEST_ID, ctx.request_id.header())?;
+        }
+        if self.emit.response_latency {
+            header.insert_header(
+                headers::RESPONSE_LATENCY,
+                http::HeaderValue::from(millis(ctx.started.elapsed())),
+            )?;
+        }
         for (k, v) in &ctx.plugins.response_headers {
             header.append_header(*k, v.clone())?;
         }
@@ -447,7 +458,9 @@ impl ProxyHttp for Gateway {
         } else if let Some(s) = route.service {
             upstream.insert_header(http::header::HOST, snapshot.services[s].host_header.clone())?;
         }
-        upstream.insert_header(headers::REQUEST_ID, ctx.request_id.header())?;
+        if self.emit.upstream_request_id {
+            upstream.insert_header(headers::REQUEST_ID, ctx.request_id.header())?;
+        }
         for (k, v) in &ctx.plugins.upstream_headers {
             match v {
                 Some(v) => upstream.insert_header(*k, v.clone())?,
@@ -473,7 +486,13 @@ impl ProxyHttp for Gateway {
         let proxy_ms = ctx
             .upstream_started
             .map(|t| millis(t.duration_since(ctx.started)));
-        headers::on_response(resp, ctx.request_id.header(), upstream_ms, proxy_ms)?;
+        headers::on_response(
+            resp,
+            &self.emit,
+            ctx.request_id.header(),
+            upstream_ms,
+            proxy_ms,
+        )?;
         for (k, v) in &ctx.plugins.response_headers {
             resp.append_header(*k, v.clone())?;
         }
@@ -527,12 +546,19 @@ impl ProxyHttp for Gateway {
         let rendered =
             error::render_error(&err, hints(session.req_header()), ctx.request_id.as_str());
         let Rendered { mut header, body } = rendered;
-        let _ = header.insert_header(
-            http::header::VIA,
-            headers::via_value(None, "1.1").into_owned(),
-        );
-        let _ = header.insert_header(headers::REQUEST_ID, ctx.request_id.header());
-        if let Some(t) = ctx.upstream_started {
+        if !self.emit.server {
+            header.remove_header(&http::header::SERVER);
+        }
+        if self.emit.via {
+            let _ = header.insert_header(
+                http::header::VIA,
+                headers::via_header(headers::via_value(None, "1.1")),
+            );
+        }
+        if self.emit.request_id {
+            let _ = header.insert_header(headers::REQUEST_ID, ctx.request_id.header());
+        }
+        if let Some(t) = ctx.upstream_started.filter(|_| self.emit.upstream_latency) {
             let _ = header.insert_header(
                 headers::UPSTREAM_LATENCY,
                 http::HeaderValue::from(millis(t.elapsed())),
