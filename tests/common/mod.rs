@@ -13,12 +13,24 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// A port that was free a moment ago (the gateway binds it itself).
+/// A port that was free a moment ago (the gateway binds it itself), never one handed out
+/// before in this test process: the kernel may offer a just-released port again, and two
+/// gateways of concurrent tests would then both bind it (Pingora listens with SO_REUSEPORT)
+/// and share each other's connections.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    for _ in 0..1000 {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port");
+        let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
+    panic!("no fresh port in 1000 tries");
 }
 
 /// A CA and a server certificate for `localhost` / 127.0.0.1, made for one test.
