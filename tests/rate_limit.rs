@@ -435,18 +435,23 @@ plugins:
     );
 }
 
-#[tokio::test]
-async fn local_counters_survive_a_reload() {
-    let up = Upstream::http().await;
-    let yaml = format!(
+/// One route to the upstream under a global `local` rate limit of `per_minute`.
+fn one_limited_route(up: &Upstream, per_minute: u32) -> String {
+    format!(
         r#"_format_version: "3.0"
 services:
   - {{ name: s, url: "{}", routes: [{{ name: r, paths: [/] }}] }}
 plugins:
-  - {{ name: rate-limiting, config: {{ minute: 5 }} }}
+  - {{ name: rate-limiting, config: {{ minute: {per_minute} }} }}
 "#,
         up.url("http")
-    );
+    )
+}
+
+#[tokio::test]
+async fn local_counters_survive_a_reload() {
+    let up = Upstream::http().await;
+    let yaml = one_limited_route(&up, 5);
     let gw = Gateway::start(&yaml).await;
     clear_of_minute_boundary().await;
     let remaining = {
@@ -484,15 +489,7 @@ async fn raw_head(gw: &Gateway, path: &str) -> String {
 #[tokio::test]
 async fn headers_are_spelled_as_kong_spells_them_on_the_wire() {
     let up = Upstream::http().await;
-    let yaml = format!(
-        r#"_format_version: "3.0"
-services:
-  - {{ name: s, url: "{}", routes: [{{ name: r, paths: [/] }}] }}
-plugins:
-  - {{ name: rate-limiting, config: {{ minute: 1 }} }}
-"#,
-        up.url("http")
-    );
+    let yaml = one_limited_route(&up, 1);
     let gw = Gateway::start(&yaml).await;
     clear_of_minute_boundary().await;
     let passed = raw_head(&gw, "/a").await;
