@@ -329,10 +329,10 @@ fn build(
     // Every value here is a valid header by construction, so a failure would be a
     // programming error; fall back to a bare 500 header rather than panic.
     let header = (|| -> pingora::Result<ResponseHeader> {
+        // `Server` is the proxy's to add (it follows the `headers` setting).
         let mut h = ResponseHeader::build(status, Some(4 + extra.len()))?;
         h.insert_header(http::header::CONTENT_TYPE, content_type)?;
         h.insert_header(http::header::CONTENT_LENGTH, body.len().to_string())?;
-        h.insert_header(http::header::SERVER, SERVER)?;
         for (k, v) in extra {
             h.append_header(k.clone(), v.clone())?;
         }

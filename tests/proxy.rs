@@ -243,6 +243,9 @@ services:
         .await
         .expect("req");
     assert_eq!(resp.status(), 502);
+    let me = format!("skyport/{}", env!("CARGO_PKG_VERSION"));
+    assert_eq!(resp.headers()["server"], me.as_str());
+    assert_eq!(resp.headers()["via"], format!("1.1 {me}").as_str());
     let body: Value = resp.json().await.expect("json");
     assert_eq!(
         body["message"],
@@ -354,10 +357,34 @@ async fn headers_settings_choose_skyports_own_headers() {
     let failed = c.get(gw.url("/down")).send().await.expect("request");
     assert_eq!(failed.status(), 502);
     absent(&failed, &["server", "via", "x-skyport-request-id"]);
+    // Kong's default error type is text/plain: the message, then the request id.
+    let text = failed.text().await.expect("body");
+    let (message, id) = text.split_once('\n').expect("two lines");
+    assert_eq!(
+        message,
+        "An invalid response was received from the upstream server"
+    );
+    assert_eq!(
+        id.trim_end().strip_prefix("request_id: ").map(str::len),
+        Some(32)
+    );
     drop(gw);
 
-    // A selection: the request id only, both ways.
-    let gw = Gateway::start_env(&yaml, None, &[("SKYPORT_HEADERS", "X-Skyport-Request-Id")]).await;
+    // A selection: the request id (both ways) and Server.
+    let gw = Gateway::start_env(
+        &yaml,
+        None,
+        &[("SKYPORT_HEADERS", "X-Skyport-Request-Id, Server")],
+    )
+    .await;
+    let own = c.get(gw.url("/nowhere")).send().await.expect("request");
+    assert_eq!(own.status(), 404);
+    assert_eq!(
+        own.headers()["server"],
+        format!("skyport/{}", env!("CARGO_PKG_VERSION")).as_str()
+    );
+    assert_eq!(own.headers()["x-skyport-request-id"].len(), 32);
+    absent(&own, &["x-skyport-response-latency"]);
     let resp = c.get(gw.url("/echo/a")).send().await.expect("request");
     let id = resp.headers()["x-skyport-request-id"]
         .to_str()

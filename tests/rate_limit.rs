@@ -479,11 +479,14 @@ async fn local_counters_survive_a_reload() {
     );
 }
 
-/// One raw HTTP/1.1 GET; the response head as written on the wire.
-async fn raw_head(gw: &Gateway, path: &str) -> String {
+/// One raw HTTP/1.1 GET; the response head as written on the wire, and the body.
+async fn raw_response(gw: &Gateway, path: &str) -> (String, String) {
     let req = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
     let text = common::raw(gw.port, req.as_bytes()).await;
-    text.split("\r\n\r\n").next().unwrap_or("").to_string()
+    match text.split_once("\r\n\r\n") {
+        Some((head, body)) => (head.to_string(), body.to_string()),
+        None => (text, String::new()),
+    }
 }
 
 #[tokio::test]
@@ -492,8 +495,8 @@ async fn headers_are_spelled_as_kong_spells_them_on_the_wire() {
     let yaml = one_limited_route(&up, 1);
     let gw = Gateway::start(&yaml).await;
     clear_of_minute_boundary().await;
-    let passed = raw_head(&gw, "/a").await;
-    let limited = raw_head(&gw, "/a").await;
+    let (passed, _) = raw_response(&gw, "/a").await;
+    let (limited, limited_body) = raw_response(&gw, "/a").await;
     assert!(passed.starts_with("HTTP/1.1 200"), "{passed}");
     assert!(limited.starts_with("HTTP/1.1 429"), "{limited}");
     for head in [&passed, &limited] {
@@ -519,4 +522,8 @@ async fn headers_are_spelled_as_kong_spells_them_on_the_wire() {
         "{limited}"
     );
     assert!(limited.contains("\r\nRetry-After: "), "{limited}");
+    assert!(
+        limited_body.contains("\"message\":\"API rate limit exceeded\""),
+        "{limited_body}"
+    );
 }

@@ -93,14 +93,14 @@ pub const KEYS: [(&str, &str, &str); 22] = [
     ),
     (
         "headers",
-        "server_tokens, latency_tokens, X-Skyport-Request-Id",
+        HeaderSettings::DEFAULT,
         "Skyport's own response headers (Kong's `headers`): server_tokens (Server, Via), \
          latency_tokens (the X-Skyport-*-Latency headers), X-Skyport-Request-Id, any of those \
          names alone, or off",
     ),
     (
         "headers_upstream",
-        "X-Skyport-Request-Id",
+        HeaderSettings::DEFAULT_UPSTREAM,
         "Skyport's own headers on the upstream request (Kong's `headers_upstream`): \
          X-Skyport-Request-Id or off",
     ),
@@ -134,20 +134,17 @@ pub struct HeaderSettings {
 }
 
 impl Default for HeaderSettings {
+    /// Every header on, as the default `headers` and `headers_upstream` values say.
     fn default() -> Self {
-        HeaderSettings {
-            server: true,
-            via: true,
-            upstream_latency: true,
-            proxy_latency: true,
-            response_latency: true,
-            request_id: true,
-            upstream_request_id: true,
-        }
+        let mut errors = Vec::new();
+        HeaderSettings::parse(Self::DEFAULT, Self::DEFAULT_UPSTREAM, &mut errors)
     }
 }
 
 impl HeaderSettings {
+    const DEFAULT: &str = "server_tokens, latency_tokens, X-Skyport-Request-Id";
+    const DEFAULT_UPSTREAM: &str = "X-Skyport-Request-Id";
+
     /// Parses the `headers` and `headers_upstream` values (names case-insensitive, as Kong).
     fn parse(headers: &str, upstream: &str, errors: &mut Vec<String>) -> HeaderSettings {
         let mut h = HeaderSettings {
@@ -505,7 +502,10 @@ mod tests {
             NodeSettings::load(None, env.into_iter()).map(|s| s.headers)
         };
         let defaults = NodeSettings::load(None, std::iter::empty()).expect("defaults");
-        assert_eq!(defaults.headers, HeaderSettings::default());
+        let d = defaults.headers;
+        assert!(d.server && d.via && d.request_id && d.upstream_request_id);
+        assert!(d.upstream_latency && d.proxy_latency && d.response_latency);
+        assert_eq!(d, HeaderSettings::default());
         let off = load("off", "off").expect("off");
         assert!(!off.server && !off.via && !off.request_id && !off.upstream_request_id);
         assert!(!off.upstream_latency && !off.proxy_latency && !off.response_latency);

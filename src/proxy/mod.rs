@@ -71,12 +71,18 @@ impl Gateway {
         ctx.snapshot.services[s].balancer.as_ref()
     }
 
+    /// `Server: skyport/<v>` on a response Skyport made, when `headers` lets it out and the
+    /// response (a plugin exit) did not bring its own, as Kong does.
+    fn server_header(&self, header: &mut ResponseHeader) {
+        if self.emit.server && !header.headers.contains_key(http::header::SERVER) {
+            let _ = header.insert_header(http::header::SERVER, error::SERVER);
+        }
+    }
+
     /// Writes a response Skyport made itself (keeping the connection alive).
     async fn respond(&self, session: &mut Session, ctx: &RequestCtx, r: Rendered) -> Result<bool> {
         let Rendered { mut header, body } = r;
-        if !self.emit.server {
-            header.remove_header(&http::header::SERVER);
-        }
+        self.server_header(&mut header);
         if self.emit.request_id {
             header.insert_header(headers::REQUEST_ID, ctx.request_id.header())?;
         }
@@ -546,9 +552,7 @@ impl ProxyHttp for Gateway {
         let rendered =
             error::render_error(&err, hints(session.req_header()), ctx.request_id.as_str());
         let Rendered { mut header, body } = rendered;
-        if !self.emit.server {
-            header.remove_header(&http::header::SERVER);
-        }
+        self.server_header(&mut header);
         if self.emit.via {
             let _ = header.insert_header(
                 http::header::VIA,
