@@ -303,14 +303,23 @@ async fn admin_token_and_metrics() {
         c.get(gw.url("/orders/1")).send().await.expect("req");
     }
     c.get(gw.url("/nowhere")).send().await.expect("req");
-    let r = c
-        .get(gw.admin("/metrics"))
-        .header("skyport-admin-token", "s3cr3t-token")
-        .send()
-        .await
-        .expect("req");
-    assert_eq!(r.status(), 200);
-    let text = r.text().await.expect("metrics");
+    // A request is counted in its logging step, just after its response went out: read the
+    // metrics until the last one shows (bounded).
+    let mut text = String::new();
+    for _ in 0..100 {
+        let r = c
+            .get(gw.admin("/metrics"))
+            .header("skyport-admin-token", "s3cr3t-token")
+            .send()
+            .await
+            .expect("req");
+        assert_eq!(r.status(), 200);
+        text = r.text().await.expect("metrics");
+        if text.contains(r#"status="404"} 1"#) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     assert!(
         text.contains(r#"skyport_requests_total{route="",service="",status="404"} 1"#),
         "{text}"
