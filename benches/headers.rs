@@ -42,7 +42,7 @@ fn bench(c: &mut Criterion) {
     let client = client_request();
     let origin = origin_response();
     let id = RequestId::random();
-    let emit = skyport::config::node::HeaderSettings::default();
+    let emit = skyport::settings::HeaderSettings::default();
     let host = http::HeaderValue::from_static("127.0.0.1:8080");
     let d = Downstream {
         client_ip: Some("127.0.0.1".parse().expect("an IP")),

@@ -72,7 +72,10 @@ fn bench(c: &mut Criterion) {
         b.iter(|| black_box(skyport::config::load(&big).is_ok()))
     });
     // What a reload costs: load, then swap (the previous snapshot is freed here).
-    let state = skyport::state::State::new(skyport::config::load(&big).expect("valid"));
+    let state = skyport::state::State::new(
+        skyport::config::load(&big).expect("valid"),
+        std::sync::Arc::default(),
+    );
     load.bench_function("10000_routes_load_and_swap", |b| {
         b.iter(|| state.swap(skyport::config::load(&big).expect("valid")))
     });
@@ -87,7 +90,15 @@ fn bench(c: &mut Criterion) {
     load.bench_function("10000_routes_compile", |b| {
         b.iter_batched(
             || skyport::config::validate::validate(&tree).expect("valid"),
-            |model| black_box(skyport::config::compile::compile(model, String::new()).is_ok()),
+            |model| {
+                let lasting = skyport::lasting::Lasting::default();
+                let resolved = Default::default();
+                black_box(
+                    skyport::config::compile::compile(model, String::new(), &resolved, &lasting)
+                        .routes
+                        .len(),
+                )
+            },
             criterion::BatchSize::LargeInput,
         )
     });

@@ -26,9 +26,6 @@ pub enum GatewayError {
     /// The upstream refused, reset, or answered garbage.
     #[error("An invalid response was received from the upstream server")]
     UpstreamInvalid,
-    /// No upstream could be used at all.
-    #[error("The upstream server is currently unavailable")]
-    UpstreamUnavailable,
     /// The service's host name did not resolve.
     #[error("name resolution failed")]
     NameResolution,
@@ -76,10 +73,7 @@ impl GatewayError {
     pub fn status(&self) -> u16 {
         match self {
             GatewayError::NoRoute => 404,
-            GatewayError::NoService
-            | GatewayError::UpstreamUnavailable
-            | GatewayError::NameResolution
-            | GatewayError::NoPeer => 503,
+            GatewayError::NoService | GatewayError::NameResolution | GatewayError::NoPeer => 503,
             GatewayError::UpstreamTimeout => 504,
             GatewayError::UpstreamInvalid => 502,
             GatewayError::Internal(_) => 500,
@@ -98,7 +92,6 @@ impl GatewayError {
             self,
             GatewayError::UpstreamTimeout
                 | GatewayError::UpstreamInvalid
-                | GatewayError::UpstreamUnavailable
                 | GatewayError::BadRequest
                 | GatewayError::BodyTooLarge
                 | GatewayError::HeaderTooLarge
@@ -106,10 +99,15 @@ impl GatewayError {
         )
     }
 
-    /// Maps a Pingora error raised while proxying to the answer the client gets.
+    /// Maps a Pingora error raised while proxying to the answer the client gets: a failure
+    /// Skyport decided itself rides in the error's cause and is answered as it is; the rest
+    /// by Pingora's error type and source.
     pub fn from_proxy_error(e: &pingora::Error) -> GatewayError {
         use pingora::ErrorSource;
         use pingora::ErrorType::*;
+        if let Some(own) = e.root_cause().downcast_ref::<GatewayError>() {
+            return own.clone();
+        }
         match e.etype() {
             ReadTimedout if e.esource() == &ErrorSource::Downstream => GatewayError::RequestTimeout,
             ConnectTimedout | ReadTimedout | WriteTimedout | TLSHandshakeTimedout => {
@@ -395,11 +393,6 @@ mod tests {
                 502,
                 "An invalid response was received from the upstream server",
             ),
-            (
-                GatewayError::UpstreamUnavailable,
-                503,
-                "The upstream server is currently unavailable",
-            ),
             (GatewayError::NameResolution, 503, "name resolution failed"),
             (
                 GatewayError::NoPeer,
@@ -428,6 +421,119 @@ mod tests {
                 format!("{{\n  \"message\":\"{msg}\",\n  \"request_id\":\"abc\"\n}}")
             );
         }
+    }
+
+    #[test]
+    fn proxy_errors_map_to_kongs_answers() {
+        use pingora::{Error, ErrorSource as S, ErrorType as T};
+        let cases: Vec<(Box<Error>, S, GatewayError)> = vec![
+            (
+                Error::new(T::ReadTimedout),
+                S::Downstream,
+                GatewayError::RequestTimeout,
+            ),
+            (
+                Error::new(T::ReadTimedout),
+                S::Upstream,
+                GatewayError::UpstreamTimeout,
+            ),
+            (
+                Error::new(T::ConnectTimedout),
+                S::Upstream,
+                GatewayError::UpstreamTimeout,
+            ),
+            (
+                Error::new(T::WriteTimedout),
+                S::Upstream,
+                GatewayError::UpstreamTimeout,
+            ),
+            (
+                Error::new(T::TLSHandshakeTimedout),
+                S::Upstream,
+                GatewayError::UpstreamTimeout,
+            ),
+            (
+                Error::new(T::HTTPStatus(413)),
+                S::Downstream,
+                GatewayError::BodyTooLarge,
+            ),
+            (
+                Error::new(T::HTTPStatus(400)),
+                S::Downstream,
+                GatewayError::BadRequest,
+            ),
+            (
+                Error::new(T::HTTPStatus(431)),
+                S::Downstream,
+                GatewayError::BadRequest,
+            ),
+            (
+                Error::new(T::InvalidHTTPHeader),
+                S::Downstream,
+                GatewayError::BadRequest,
+            ),
+            (
+                Error::new(T::H1Error),
+                S::Downstream,
+                GatewayError::BadRequest,
+            ),
+            (
+                Error::new(T::H2Error),
+                S::Downstream,
+                GatewayError::BadRequest,
+            ),
+            (
+                Error::new(T::H1Error),
+                S::Upstream,
+                GatewayError::UpstreamInvalid,
+            ),
+            (
+                Error::new(T::InvalidHTTPHeader),
+                S::Upstream,
+                GatewayError::UpstreamInvalid,
+            ),
+            (
+                Error::new(T::ConnectRefused),
+                S::Upstream,
+                GatewayError::UpstreamInvalid,
+            ),
+            (
+                Error::new(T::ConnectionClosed),
+                S::Upstream,
+                GatewayError::UpstreamInvalid,
+            ),
+            (
+                Error::new(T::TLSHandshakeFailure),
+                S::Upstream,
+                GatewayError::UpstreamInvalid,
+            ),
+            (
+                Error::because(T::ConnectNoRoute, "x", GatewayError::NameResolution),
+                S::Upstream,
+                GatewayError::NameResolution,
+            ),
+            (
+                Error::because(T::ConnectNoRoute, "x", GatewayError::NoPeer),
+                S::Upstream,
+                GatewayError::NoPeer,
+            ),
+            (
+                Error::because(T::InternalError, "x", GatewayError::NoService),
+                S::Internal,
+                GatewayError::NoService,
+            ),
+        ];
+        for (mut e, source, want) in cases {
+            let label = format!("{:?} from {source:?}", e.etype());
+            e.esource = source;
+            assert_eq!(GatewayError::from_proxy_error(&e), want, "{label}");
+        }
+        let mut custom = Error::new(T::Custom("boom"));
+        custom.esource = S::Internal;
+        assert!(matches!(
+            GatewayError::from_proxy_error(&custom),
+            GatewayError::Internal(_)
+        ));
     }
 
     #[test]

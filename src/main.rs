@@ -2,7 +2,8 @@
 
 use clap::Parser;
 use skyport::cli::{Cli, Command, ConfigAction};
-use skyport::config::{self, node::NodeSettings};
+use skyport::config;
+use skyport::settings::NodeSettings;
 use std::process::ExitCode;
 
 /// mimalloc instead of glibc's malloc: the proxy allocates and frees many small buffers per
@@ -50,7 +51,7 @@ fn main() -> ExitCode {
         }
         Command::Config {
             action: ConfigAction::Check { file },
-        } => match config::load_file(&file) {
+        } => match config::read_file(&file).and_then(|text| config::check(&text)) {
             Ok(_) => {
                 println!("parse successful");
                 ExitCode::SUCCESS
@@ -84,7 +85,13 @@ fn start(opt: pingora::prelude::Opt) -> ExitCode {
         }
     };
     skyport::telemetry::init(&settings.log_level);
-    let snapshot = match skyport::server::initial_snapshot(&settings) {
+    for warning in settings.warnings() {
+        log::warn!("{warning}");
+    }
+    let lasting = std::sync::Arc::new(skyport::lasting::Lasting::new(
+        settings.rate_limit_store_size,
+    ));
+    let snapshot = match skyport::server::initial_snapshot(&settings, &lasting) {
         Ok(s) => s,
         Err(e) => {
             let path = settings
@@ -103,7 +110,7 @@ fn start(opt: pingora::prelude::Opt) -> ExitCode {
         println!("configuration is valid");
         return ExitCode::SUCCESS;
     }
-    match skyport::server::run(opt, settings, snapshot) {
+    match skyport::server::run(opt, settings, lasting, snapshot) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("skyport: {e:#}");

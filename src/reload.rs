@@ -16,9 +16,14 @@ use std::time::Duration;
 /// Quiet time after the last file event before reloading (editors write in several steps).
 const DEBOUNCE: Duration = Duration::from_millis(200);
 
-/// Reloads `path` into `state`; returns the problems when the file is refused.
-pub fn from_file(state: &State, metrics: &Metrics, path: &Path) -> Result<(), Vec<String>> {
-    match config::load_file(path) {
+/// Reloads `path` into `state`; returns the problems when the file is refused. Target names
+/// are looked up without blocking the runtime.
+pub async fn from_file(state: &State, metrics: &Metrics, path: &Path) -> Result<(), Vec<String>> {
+    let loaded = match config::read_file(path) {
+        Ok(text) => config::load_async(&text, state.lasting()).await,
+        Err(e) => Err(e),
+    };
+    match loaded {
         Ok(snapshot) => {
             log::info!("reloaded {} (hash {})", path.display(), snapshot.hash);
             state.swap(snapshot);
@@ -52,7 +57,7 @@ pub struct Reloader {
 }
 
 impl Reloader {
-    fn reload(&self) {
+    async fn reload(&self) {
         match &self.path {
             Some(p) => {
                 // An unchanged file (e.g. touched, or the watcher seeing our own read) is not a reload.
@@ -61,7 +66,7 @@ impl Reloader {
                         return;
                     }
                 }
-                let _ = from_file(&self.state, &self.metrics, p);
+                let _ = from_file(&self.state, &self.metrics, p).await;
             }
             None => log::warn!("reload: no declarative_config set, nothing to reload"),
         }
@@ -116,11 +121,11 @@ impl BackgroundService for Reloader {
         let _watcher = if self.watch { self.watcher(tx) } else { None };
         loop {
             tokio::select! {
-                _ = hup.recv() => self.reload(),
+                _ = hup.recv() => self.reload().await,
                 Some(()) = changes.recv() => {
                     // Debounce: wait until the file has been quiet for a moment.
                     while let Ok(Some(())) = tokio::time::timeout(DEBOUNCE, changes.recv()).await {}
-                    self.reload();
+                    self.reload().await;
                 }
                 _ = shutdown.changed() => return,
             }

@@ -1,10 +1,12 @@
 //! Builds and runs the Pingora server from the node settings: the proxy service on every
-//! `proxy_listen` address, the admin service, and the SIGHUP reloader.
+//! `proxy_listen` address, the admin service, the health checker and the reloader.
 
 use crate::admin::AdminApp;
-use crate::config::{self, node::NodeSettings};
+use crate::config;
+use crate::lasting::Lasting;
 use crate::proxy::Gateway;
 use crate::reload::Reloader;
+use crate::settings::NodeSettings;
 use crate::snapshot::Snapshot;
 use crate::state::State;
 use crate::telemetry::access_log::{AccessLog, Target};
@@ -15,16 +17,25 @@ use pingora::prelude::*;
 use pingora::server::configuration::ServerConf;
 use std::sync::Arc;
 
-/// Loads the declarative config named by the settings (or the empty one).
-pub fn initial_snapshot(settings: &NodeSettings) -> Result<Snapshot, config::ConfigError> {
+/// Loads the declarative config named by the settings (or the empty one), compiled against
+/// the node's lasting state.
+pub fn initial_snapshot(
+    settings: &NodeSettings,
+    lasting: &Lasting,
+) -> Result<Snapshot, config::ConfigError> {
     match &settings.declarative_config {
-        Some(p) => config::load_file(p),
+        Some(p) => config::load_file(p, lasting),
         None => Ok(Snapshot::empty()),
     }
 }
 
 /// Runs the gateway until it is told to stop. `opt` carries Pingora's -d/-u/-t flags.
-pub fn run(mut opt: Opt, settings: NodeSettings, snapshot: Snapshot) -> anyhow::Result<()> {
+pub fn run(
+    mut opt: Opt,
+    settings: NodeSettings,
+    lasting: Arc<Lasting>,
+    snapshot: Snapshot,
+) -> anyhow::Result<()> {
     let conf = ServerConf {
         daemon: opt.daemon,
         threads: settings.worker_threads,
@@ -42,7 +53,7 @@ pub fn run(mut opt: Opt, settings: NodeSettings, snapshot: Snapshot) -> anyhow::
     let mut server = Server::new_with_opt_and_conf(opt, conf);
     server.bootstrap();
 
-    let state = Arc::new(State::new(snapshot));
+    let state = Arc::new(State::new(snapshot, lasting));
     let metrics = Arc::new(Metrics::default());
 
     let mut proxy = pingora::proxy::http_proxy_service_with_name(
@@ -97,7 +108,7 @@ pub fn run(mut opt: Opt, settings: NodeSettings, snapshot: Snapshot) -> anyhow::
 
     server.add_service(background_service(
         "skyport health checks",
-        crate::upstream::checker::Checker {
+        crate::checker::Checker {
             state: state.clone(),
         },
     ));

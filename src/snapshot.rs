@@ -2,8 +2,8 @@
 //! the compiled routes with their plugin chains, the compiled services, and the validated
 //! model the admin API shows. A request sees one snapshot from start to end.
 
-use crate::config::model::Model;
-use crate::plugins::Plugin;
+use crate::model::Model;
+use crate::plugins::Chain;
 use crate::router::Router;
 use crate::upstream::ServicePeer;
 use std::sync::Arc;
@@ -28,7 +28,7 @@ pub struct RouteRuntime {
     /// 426 (upgrade required) or the 3xx redirect sent to plain-http requests of an https-only route.
     pub https_redirect_status_code: u16,
     /// Plugins that apply, highest priority first.
-    pub chain: Vec<Arc<dyn Plugin>>,
+    pub chain: Chain,
 }
 
 /// One loaded configuration.

@@ -1,6 +1,8 @@
-//! The running config: one `ArcSwap<Snapshot>` plus reload bookkeeping (how many swaps,
-//! the last error). Requests take the snapshot once, in `new_ctx`.
+//! The running config: one `ArcSwap<Snapshot>`, the [`Lasting`] state every compile gets,
+//! and reload bookkeeping (how many swaps, the last error). Requests take the snapshot once,
+//! in `new_ctx`.
 
+use crate::lasting::Lasting;
 use crate::snapshot::Snapshot;
 use arc_swap::ArcSwap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -10,16 +12,19 @@ use std::sync::{Arc, Mutex};
 #[derive(Debug)]
 pub struct State {
     current: ArcSwap<Snapshot>,
+    lasting: Arc<Lasting>,
     version: AtomicU64,
     last_error: Mutex<Option<String>>,
 }
 
 impl State {
-    /// Starts with a loaded snapshot (version 1) or the empty one (version 0).
-    pub fn new(snapshot: Snapshot) -> State {
+    /// Starts with a loaded snapshot (version 1) or the empty one (version 0), compiled with
+    /// `lasting`.
+    pub fn new(snapshot: Snapshot, lasting: Arc<Lasting>) -> State {
         let version = if snapshot.is_empty() { 0 } else { 1 };
         State {
             current: ArcSwap::from_pointee(snapshot),
+            lasting,
             version: AtomicU64::new(version),
             last_error: Mutex::new(None),
         }
@@ -28,6 +33,11 @@ impl State {
     /// The snapshot requests should use now.
     pub fn load(&self) -> Arc<Snapshot> {
         self.current.load_full()
+    }
+
+    /// What every compile for this state must be given.
+    pub fn lasting(&self) -> &Arc<Lasting> {
+        &self.lasting
     }
 
     /// Installs a new snapshot; in-flight requests keep the one they hold.

@@ -2,7 +2,7 @@
 //! redaction, the admin token, `GET/POST /config` (good, bad, check_hash) and `/metrics`.
 
 mod common;
-use common::{client, Gateway, Upstream};
+use common::{client, echo_config, Gateway, Upstream};
 use serde_json::{json, Value};
 
 const KEY: &str = "G7lSenm1yjPeJUUEOMDDULj1BfuMDHUV";
@@ -329,4 +329,107 @@ async fn admin_token_and_metrics() {
         "{text}"
     );
     assert!(text.contains(r#"route="orders-route""#), "{text}");
+}
+
+/// The warning about an admin API reachable beyond loopback without a token reaches the log
+/// (it is logged after logging is set up). `start -t` checks the settings and exits, so no
+/// listener is opened.
+#[tokio::test]
+async fn an_exposed_admin_api_without_a_token_is_warned_about() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let yml = dir.path().join("kong.yml");
+    std::fs::write(&yml, "_format_version: \"3.0\"\n").expect("write");
+    let run = |admin_listen: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_skyport"))
+            .args(["start", "-t"])
+            .env("SKYPORT_ADMIN_LISTEN", admin_listen)
+            .env("SKYPORT_DECLARATIVE_CONFIG", &yml)
+            .env("SKYPORT_LOG_LEVEL", "warn")
+            .output()
+            .expect("run skyport start -t")
+    };
+    let exposed = run("0.0.0.0:8001");
+    assert!(exposed.status.success());
+    let stderr = String::from_utf8_lossy(&exposed.stderr);
+    assert!(
+        stderr.contains("admin_listen is reachable beyond loopback without admin_token"),
+        "stderr: {stderr}"
+    );
+    let local = run("127.0.0.1:8001");
+    assert!(local.status.success());
+    assert!(!String::from_utf8_lossy(&local.stderr).contains("beyond loopback"));
+}
+
+/// `POST /config` looks target names up off the admin API's thread: while one lookup is
+/// stalled (glibc reads HOSTALIASES from a FIFO nobody writes yet), the admin API keeps
+/// answering; once the lookup ends (here: the name does not resolve) the new config is
+/// installed, that target without an address.
+#[tokio::test]
+async fn post_config_stays_responsive_while_a_target_name_resolves() {
+    use std::os::unix::fs::OpenOptionsExt;
+    let up = Upstream::http().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fifo = dir.path().join("hostaliases");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo");
+    assert!(made.success());
+    let gw = Gateway::start_env(
+        &echo_config(&up),
+        None,
+        &[("HOSTALIASES", &fifo.display().to_string())],
+    )
+    .await;
+    let port = up.url("http").rsplit(':').next().unwrap_or("").to_string();
+    let stalled = format!(
+        "_format_version: \"3.0\"\nupstreams:\n  - name: named.internal\n    targets: [{{ target: \"skyport-stalls:{port}\" }}]\nservices:\n  - name: s\n    host: named.internal\n    routes: [{{ name: r, paths: [/] }}]\n"
+    );
+    let c = client();
+    let post = tokio::spawn({
+        let (c, url) = (c.clone(), gw.admin("/config"));
+        async move {
+            c.post(url)
+                .header("content-type", "text/yaml")
+                .body(stalled)
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+        }
+    });
+    // The lookup has begun once the resolver holds the FIFO open for reading.
+    let mut writer = None;
+    for _ in 0..200 {
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&fifo)
+        {
+            Ok(w) => {
+                writer = Some(w);
+                break;
+            }
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+        }
+    }
+    let writer = writer.expect("the gateway started resolving skyport-stalls");
+    let status = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        c.get(gw.admin("/status")).send(),
+    )
+    .await
+    .expect("the admin API answers while a name resolves")
+    .expect("status");
+    assert_eq!(status.status(), 200);
+    assert!(
+        !post.is_finished(),
+        "the POST is still waiting for the name"
+    );
+    drop(writer);
+    let code = post.await.expect("join").expect("post");
+    assert_eq!(code, 201);
+    let v = gw.admin_json("/upstreams/named.internal/health").await;
+    assert_eq!(v["data"][0]["health"], "DNS_ERROR");
+    let r = c.get(gw.url("/anything")).send().await.expect("answered");
+    assert_eq!(r.status(), 503, "no peer: the only target has no address");
 }

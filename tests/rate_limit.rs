@@ -527,3 +527,110 @@ async fn headers_are_spelled_as_kong_spells_them_on_the_wire() {
         "{limited_body}"
     );
 }
+
+/// One request from `source` (an address of 127.0.0.0/8) to `path`; the status.
+async fn status_from(source: std::net::Ipv4Addr, port: u16, path: &str) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket
+        .bind((source, 0).into())
+        .expect("bind a loopback source address");
+    let mut s = socket
+        .connect(([127, 0, 0, 1], port).into())
+        .await
+        .expect("connect");
+    let req = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).await.expect("write");
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).await.expect("read");
+    let text = String::from_utf8_lossy(&out);
+    text.split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Thousands of clients, each from its own address and each well under its limit, through
+/// a local store far too small for them: the store evicts (and counts it), no client is ever
+/// limited early, and a new client still gets exactly its limit. (A million identifiers go
+/// through the store in-process: `plugins::rate_limit::local` tests.)
+#[tokio::test]
+async fn thousands_of_addresses_are_never_limited_early_by_a_full_store() {
+    let up = Upstream::http().await;
+    let yaml = format!(
+        r#"_format_version: "3.0"
+services:
+  - name: s
+    url: {}
+    routes: [{{ name: limited, paths: [/limited] }}]
+    plugins: [{{ name: rate-limiting, config: {{ day: 2, limit_by: ip, policy: local }} }}]
+"#,
+        up.url("http")
+    );
+    let gw = Gateway::start_env(&yaml, None, &[("SKYPORT_RATE_LIMIT_STORE_SIZE", "64k")]).await;
+    const CLIENTS: u32 = 3_000;
+    let limited = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let next = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let workers: Vec<_> = (0..32)
+        .map(|_| {
+            let (limited, next, port) = (limited.clone(), next.clone(), gw.port);
+            tokio::spawn(async move {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if i >= CLIENTS {
+                        return;
+                    }
+                    let source = std::net::Ipv4Addr::new(127, 1, (i >> 8) as u8, (i & 255) as u8);
+                    match status_from(source, port, "/limited").await {
+                        200 => {}
+                        429 => {
+                            limited.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        }
+                        other => panic!("client {source}: unexpected status {other}"),
+                    }
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.await.expect("worker");
+    }
+    assert_eq!(limited.load(std::sync::atomic::Ordering::Relaxed), 0);
+    // A new client gets its limit, then is limited: at once when its counter stays in the
+    // full store, a few requests late when the store's admission policy first turns away a
+    // key seen only once (late, never early).
+    let fresh = std::net::Ipv4Addr::new(127, 2, 0, 1);
+    let mut got = Vec::new();
+    while got.len() < 10 && got.last() != Some(&429) {
+        got.push(status_from(fresh, gw.port, "/limited").await);
+    }
+    assert_eq!(
+        got[..2],
+        [200, 200],
+        "never limited before its limit: {got:?}"
+    );
+    assert_eq!(got.last(), Some(&429), "limited in the end: {got:?}");
+    let metrics = client()
+        .get(gw.admin("/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    let value = |name: &str| -> f64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+            .unwrap_or(-1.0)
+    };
+    assert!(
+        value("skyport_rate_limit_evictions_total ") > 0.0,
+        "{metrics}"
+    );
+    let keys = value("skyport_rate_limit_keys ");
+    assert!(
+        (0.0..=(64.0 * 1024.0 / 200.0)).contains(&keys),
+        "the store holds what 64k allows: {keys}"
+    );
+}

@@ -1,7 +1,7 @@
 //! Kong's DB-less read side: entities of the running snapshot as Kong's Admin API shows them
 //! (references as `{"id": ...}`), found by id or by name, paged, with secrets redacted.
 
-use crate::config::model::Model;
+use crate::model::Model;
 use crate::snapshot::Snapshot;
 use serde_json::{json, Map, Value};
 

@@ -137,7 +137,7 @@ impl AdminApp {
         if check_hash && config::hash(&text) == self.state.load().hash {
             return respond(304, Vec::new(), "application/json; charset=utf-8");
         }
-        match config::load(&text) {
+        match config::load_async(&text, self.state.lasting()).await {
             Ok(snapshot) => {
                 self.state.swap(snapshot);
                 self.metrics.reloads.with_label_values(&["ok"]).inc();
@@ -199,12 +199,12 @@ impl AdminApp {
     }
 
     fn root(&self) -> Response<Vec<u8>> {
-        let available: serde_json::Map<String, Value> = crate::plugins::KNOWN
+        let available: serde_json::Map<String, Value> = crate::plugins::registry::PLUGINS
             .iter()
-            .map(|(n, p)| {
+            .map(|r| {
                 (
-                    (*n).to_string(),
-                    json!({"version": env!("CARGO_PKG_VERSION"), "priority": p}),
+                    r.name.to_string(),
+                    json!({"version": env!("CARGO_PKG_VERSION"), "priority": r.priority}),
                 )
             })
             .collect();
@@ -257,7 +257,7 @@ impl AdminApp {
             ["jwts"] => paged(entities::jwts(m, at)),
             ["plugins"] => paged(entities::plugins(m, at)),
             ["plugins", "enabled"] => {
-                let names: Vec<&str> = crate::plugins::KNOWN.iter().map(|(n, _)| *n).collect();
+                let names: Vec<&str> = crate::plugins::registry::names().collect();
                 json_response(200, json!({ "enabled_plugins": names }))
             }
             ["services", key] => one(find(&entities::services(m, at), key, "name")),
@@ -382,7 +382,12 @@ impl ServeHttp for AdminApp {
                     json_response(200, json!({"message": "ready"}))
                 }
             }
-            (["metrics"], true) => respond(200, self.metrics.render(), "text/plain; version=0.0.4"),
+            (["metrics"], true) => {
+                let counters = &self.state.lasting().plugins.counters;
+                self.metrics
+                    .observe_rate_limit_store(counters.evictions(), counters.entries());
+                respond(200, self.metrics.render(), "text/plain; version=0.0.4")
+            }
             (["config"], true) => self.get_config(),
             (["config"], false) if method == Method::POST => self.post_config(session).await,
             (_, true) => self.read(&parts, query.as_deref(), &path),

@@ -1,66 +1,41 @@
 //! Compilation: the validated [`Model`] -> a runnable [`Snapshot`]. Builds the router
-//! entries, each route's plugin chain (precedence resolved here, once) and service peers.
+//! entries from the matchers validation compiled, each route's plugin chain (precedence
+//! resolved here, once), service peers and upstream balancers. It cannot fail and does no
+//! I/O: target names arrive resolved ([`Resolved`]), lasting state arrives as [`Lasting`].
 
-use super::model::{Model, Route};
-use super::validate::Issue;
-use crate::plugins;
+use crate::lasting::Lasting;
+use crate::model::{Model, Plugin as PluginEntity, Protocol, Route};
 use crate::plugins::jwt::keyring::{Credential, Keyring};
-use crate::router::{Entry, HeaderRule, HostRule, PathMatcher, Priority, Router};
+use crate::plugins::{self, registry, Chain};
+use crate::router::{Entry, Priority, Router};
 use crate::snapshot::{RouteRuntime, Snapshot};
 use crate::upstream::balancer::Balancer;
 use crate::upstream::ServicePeer;
-use regex::Regex;
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
+/// The addresses of target names, looked up before compiling (`host`, `port`) -> addresses;
+/// a name missing here did not resolve.
+pub type Resolved = HashMap<(String, u16), Vec<SocketAddr>>;
+
 /// Compiles a validated model; `hash` identifies the text it came from.
-pub fn compile(model: Model, hash: String) -> Result<Snapshot, Vec<Issue>> {
-    let mut issues = Vec::new();
-    let balancers: HashMap<String, Arc<Balancer>> = model
-        .upstreams
+pub fn compile(model: Model, hash: String, resolved: &Resolved, lasting: &Lasting) -> Snapshot {
+    let balancers = balancers(&model, resolved, lasting);
+    let services = model
+        .services
         .iter()
-        .enumerate()
-        .map(|(i, up)| {
-            let targets: Vec<_> = model.targets.iter().filter(|t| t.upstream == i).collect();
-            // Probes over https trust what the services using this upstream trust.
-            let ids: Vec<String> = model
-                .services
-                .iter()
-                .filter(|s| s.host == up.name)
-                .flat_map(|s| s.ca_certificates.iter().flatten().cloned())
-                .collect();
-            let trust =
-                (!ids.is_empty()).then(|| crate::upstream::trust(&ids, &model.ca_certificates));
-            (
-                up.name.clone(),
-                Arc::new(Balancer::new(up, &targets, trust)),
-            )
+        .map(|svc| {
+            let balancer = balancers.get(&svc.host).cloned();
+            Arc::new(ServicePeer::new(svc, &model.ca_certificates, balancer))
         })
         .collect();
-    let mut services = Vec::with_capacity(model.services.len());
-    for (i, svc) in model.services.iter().enumerate() {
-        let balancer = balancers.get(&svc.host).cloned();
-        match ServicePeer::new(svc, &model.ca_certificates, balancer) {
-            Ok(p) => services.push(Arc::new(p)),
-            Err(message) => issues.push(Issue {
-                path: format!("services[{i}]"),
-                message,
-            }),
-        }
-    }
-    let ctx = build_ctx(&model, &mut issues);
+    let ctx = build_ctx(&model, lasting);
     let mut entries = Vec::new();
     let mut routes = Vec::with_capacity(model.routes.len());
     for (i, route) in model.routes.iter().enumerate() {
-        let enabled = route.service.is_none_or(|s| model.services[s].enabled);
-        if enabled {
-            match route_entries(i, route) {
-                Ok(mut e) => entries.append(&mut e),
-                Err(message) => issues.push(Issue {
-                    path: format!("routes[{i}]"),
-                    message,
-                }),
-            }
+        if route.service.is_none_or(|s| model.services[s].enabled) {
+            entries.extend(route_entries(i, route));
         }
         routes.push(RouteRuntime {
             id: route.id.clone(),
@@ -71,15 +46,12 @@ pub fn compile(model: Model, hash: String) -> Result<Snapshot, Vec<Issue>> {
                 .map(|s| Arc::from(model.services[s].id.as_str())),
             strip_path: route.strip_path,
             preserve_host: route.preserve_host,
-            https_only: !route.protocols.iter().any(|p| p == "http"),
+            https_only: !route.protocols.contains(&Protocol::Http),
             https_redirect_status_code: route.https_redirect_status_code,
             chain: chain_for(&model, i, &ctx),
         });
     }
-    if !issues.is_empty() {
-        return Err(issues);
-    }
-    Ok(Snapshot {
+    Snapshot {
         loaded_at: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs() as i64)
@@ -90,11 +62,65 @@ pub fn compile(model: Model, hash: String) -> Result<Snapshot, Vec<Issue>> {
         services,
         balancers,
         model,
-    })
+    }
+}
+
+/// Every upstream, its targets at their resolved addresses.
+fn balancers(
+    model: &Model,
+    resolved: &Resolved,
+    lasting: &Lasting,
+) -> HashMap<String, Arc<Balancer>> {
+    model
+        .upstreams
+        .iter()
+        .enumerate()
+        .map(|(i, up)| {
+            let targets: Vec<_> = model
+                .targets
+                .iter()
+                .filter(|t| t.upstream == i)
+                .map(|t| {
+                    let addrs = match t.host.parse() {
+                        Ok(ip) => vec![SocketAddr::new(ip, t.port)],
+                        Err(_) => resolved
+                            .get(&(t.host.clone(), t.port))
+                            .cloned()
+                            .unwrap_or_default(),
+                    };
+                    (t, addrs)
+                })
+                .collect();
+            // Probes over https trust what the services using this upstream trust.
+            let ids: Vec<String> = model
+                .services
+                .iter()
+                .filter(|s| s.host == up.name)
+                .flat_map(|s| s.ca_certificates.iter().flatten().cloned())
+                .collect();
+            let trust = (!ids.is_empty())
+                .then(|| crate::upstream::trust::trust(&ids, &model.ca_certificates));
+            let balancer = Balancer::new(up, &targets, trust, &lasting.health);
+            (up.name.clone(), Arc::new(balancer))
+        })
+        .collect()
+}
+
+/// The target names of a model that need a lookup (IP literals do not).
+pub fn target_names(model: &Model) -> Vec<(String, u16)> {
+    let mut names: Vec<(String, u16)> = model
+        .targets
+        .iter()
+        .filter(|t| t.host.parse::<std::net::IpAddr>().is_err())
+        .map(|t| (t.host.clone(), t.port))
+        .collect();
+    names.sort();
+    names.dedup();
+    names
 }
 
 /// Consumers and JWT credentials, prepared once for every plugin of the snapshot.
-fn build_ctx(model: &Model, issues: &mut Vec<Issue>) -> plugins::BuildCtx {
+fn build_ctx(model: &Model, lasting: &Lasting) -> plugins::BuildCtx {
     let consumers: Vec<Arc<plugins::Consumer>> = model
         .consumers
         .iter()
@@ -106,33 +132,30 @@ fn build_ctx(model: &Model, issues: &mut Vec<Issue>) -> plugins::BuildCtx {
             })
         })
         .collect();
-    let mut credentials = Vec::with_capacity(model.jwt_secrets.len());
-    for (i, s) in model.jwt_secrets.iter().enumerate() {
-        match Credential::new(
-            &s.id,
-            &s.key,
-            &s.secret,
-            &s.algorithm,
-            s.rsa_public_key.as_deref(),
-            consumers[s.consumer].clone(),
-        ) {
-            Ok(c) => credentials.push(c),
-            Err(message) => issues.push(Issue {
-                path: format!("jwt_secrets[{i}]"),
-                message,
-            }),
-        }
-    }
+    let credentials = model
+        .jwt_secrets
+        .iter()
+        .map(|s| {
+            Credential::with_material(
+                &s.id,
+                &s.key,
+                s.algorithm,
+                s.material.clone(),
+                consumers[s.consumer].clone(),
+            )
+        })
+        .collect();
     plugins::BuildCtx {
         keyring: Arc::new(Keyring::new(credentials, &consumers)),
         clock: plugins::system_clock(),
+        lasting: lasting.plugins.clone(),
     }
 }
 
 /// A plugin's own namespace: its route and service ids, nil when unscoped.
-fn scope_of(model: &Model, p: &super::model::Plugin) -> plugins::rate_limit::Scope {
+fn scope_of(model: &Model, p: &PluginEntity) -> plugins::Scope {
     const NIL: &str = "00000000-0000-0000-0000-000000000000";
-    plugins::rate_limit::Scope {
+    plugins::Scope {
         route_id: p
             .route
             .map(|r| model.routes[r].id.clone())
@@ -144,73 +167,41 @@ fn scope_of(model: &Model, p: &super::model::Plugin) -> plugins::rate_limit::Sco
     }
 }
 
-/// One router entry per path (or one for a path-less route).
-fn route_entries(index: usize, route: &Route) -> Result<Vec<Entry>, String> {
-    let hosts = route
-        .hosts
-        .iter()
-        .flatten()
-        .map(|h| HostRule::parse(h))
-        .collect::<Result<Vec<_>, _>>()?;
-    let mut headers = Vec::new();
-    for (name, values) in route.headers.iter().flatten() {
-        let mut rule = HeaderRule {
-            name: http::HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes())
-                .map_err(|e| format!("invalid header name {name}: {e}"))?,
-            values: Vec::new(),
-            regexes: Vec::new(),
-        };
-        for v in values {
-            match v.strip_prefix("~*") {
-                Some(re) => rule
-                    .regexes
-                    .push(Regex::new(&format!("(?i){re}")).map_err(|e| e.to_string())?),
-                None => rule.values.push(v.to_ascii_lowercase()),
-            }
-        }
-        headers.push(rule);
-    }
+/// One router entry per path (or one for a path-less route), from the route's compiled
+/// matchers.
+fn route_entries(index: usize, route: &Route) -> Vec<Entry> {
     let template = Entry {
         route: index,
         route_id: route.id.clone(),
         methods: route.methods.clone().unwrap_or_default(),
-        hosts,
-        headers,
+        hosts: route.matchers.hosts.clone(),
+        headers: route.matchers.headers.clone(),
         path: None,
         priority: Priority::default(),
-        tls_ok: route.protocols.iter().any(|p| p == "https"),
+        tls_ok: route.protocols.contains(&Protocol::Https),
     };
-    let paths = route.paths.clone().unwrap_or_default();
-    let mut out = Vec::new();
-    if paths.is_empty() {
+    let mut out = Vec::with_capacity(route.matchers.paths.len().max(1));
+    if route.matchers.paths.is_empty() {
         let mut e = template.clone();
         e.rank(route.regex_priority, false);
         out.push(e);
     }
-    for p in paths {
+    for p in &route.matchers.paths {
         let mut e = template.clone();
-        e.path = Some(match p.strip_prefix('~') {
-            Some(re) => {
-                PathMatcher::Regex(Regex::new(&format!("^(?:{re})")).map_err(|e| e.to_string())?)
-            }
-            None => PathMatcher::Prefix(p),
-        });
+        e.path = Some(p.clone());
         e.rank(route.regex_priority, false);
         out.push(e);
     }
-    Ok(out)
+    out
 }
 
 /// The plugins that apply to a route, one instance per plugin name, most specific scope
 /// first (route+service > route > service > global), ordered by priority.
-/// Consumer-scoped instances are chosen after authentication, not here.
-fn chain_for(
-    model: &Model,
-    route_index: usize,
-    ctx: &plugins::BuildCtx,
-) -> Vec<Arc<dyn plugins::Plugin>> {
+/// Consumer-scoped instances are left out: Skyport does not run them yet (they load, and
+/// the admin API lists them).
+fn chain_for(model: &Model, route_index: usize, ctx: &plugins::BuildCtx) -> Chain {
     let route = &model.routes[route_index];
-    let mut chosen: Vec<(u8, &super::model::Plugin)> = Vec::new();
+    let mut chosen: Vec<(u8, &PluginEntity)> = Vec::new();
     for p in model
         .plugins
         .iter()
@@ -233,10 +224,17 @@ fn chain_for(
             None => chosen.push((rank, p)),
         }
     }
-    let mut chain: Vec<Arc<dyn plugins::Plugin>> = chosen
-        .into_iter()
-        .map(|(_, p)| plugins::build(&p.config, ctx, scope_of(model, p)))
-        .collect();
-    chain.sort_by_key(|p| std::cmp::Reverse(p.priority()));
-    chain
+    Chain::new(
+        chosen
+            .into_iter()
+            .filter_map(|(_, p)| {
+                let entry = registry::find(&p.name)?;
+                let plugin = (entry.build)(&p.config, ctx, &scope_of(model, p))?;
+                Some((entry.priority, plugin))
+            })
+            .collect(),
+    )
 }
+
+#[cfg(test)]
+mod tests;

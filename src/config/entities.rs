@@ -2,9 +2,10 @@
 //! cross-entity work (references, uniqueness, ids) stays in `validate`.
 
 use super::file::{RouteSpec, ServiceSpec};
-use super::model::{CaCertificate, Route, Service};
-use super::validate::{join, Issues};
-use crate::router::{normalize::normalize, HostRule};
+use crate::issues::{join, Issues};
+use crate::model::{CaCertificate, Protocol, Route, RouteMatchers, Service};
+use crate::router::{normalize::normalize, HeaderRule, HostRule, PathMatcher};
+use regex::Regex;
 
 pub(super) fn check_name(name: &str, path: &str, issues: &mut Issues) {
     let ok = !name.is_empty()
@@ -19,11 +20,11 @@ pub(super) fn check_name(name: &str, path: &str, issues: &mut Issues) {
     }
 }
 
-pub(super) fn placeholder_service(_n: usize) -> Service {
+pub(super) fn placeholder_service() -> Service {
     Service {
         id: String::new(),
         name: None,
-        protocol: "http".into(),
+        protocol: Protocol::Http,
         host: String::new(),
         port: 80,
         path: None,
@@ -35,6 +36,7 @@ pub(super) fn placeholder_service(_n: usize) -> Service {
         tls_verify: None,
         ca_certificates: None,
         tags: None,
+        host_header: http::HeaderValue::from_static(""),
     }
 }
 
@@ -56,6 +58,7 @@ pub(super) fn placeholder_route() -> Route {
         response_buffering: true,
         service: None,
         tags: None,
+        matchers: RouteMatchers::default(),
     }
 }
 
@@ -68,7 +71,7 @@ pub(super) fn service(
     cas: &[CaCertificate],
     issues: &mut Issues,
 ) -> Option<Service> {
-    let before = issues.0.len();
+    let before = issues.len();
     let (protocol, host, port, svc_path) = match &spec.url {
         Some(url) => {
             if spec.protocol.is_some()
@@ -102,8 +105,9 @@ pub(super) fn service(
             )
         }
     };
+    let typed = Protocol::parse(&protocol);
     match protocol.as_str() {
-        "http" | "https" => {}
+        _ if typed.is_some() => {}
         "grpc" | "grpcs" | "tcp" | "tls" | "tls_passthrough" | "udp" | "ws" | "wss" => issues.push(
             join(path, "protocol"),
             format!("protocol '{protocol}' is not supported by Skyport yet (use http or https)"),
@@ -134,54 +138,22 @@ pub(super) fn service(
             );
         }
     }
-    for (field, v) in [
-        ("connect_timeout", spec.connect_timeout),
-        ("write_timeout", spec.write_timeout),
-        ("read_timeout", spec.read_timeout),
-    ] {
-        if let Some(v) = v {
-            if v == 0 || v > MAX_TIMEOUT {
-                issues.push(
-                    join(path, field),
-                    format!("value should be between 1 and {MAX_TIMEOUT}"),
-                );
-            }
-        }
-    }
-    if spec.retries.is_some_and(|r| r > 32767) {
-        issues.push(join(path, "retries"), "value should be between 0 and 32767");
-    }
-    if spec.client_certificate.is_some() {
-        issues.push(
-            join(path, "client_certificate"),
-            "client certificates are not supported by Skyport yet",
-        );
-    }
-    if let Some(list) = &spec.ca_certificates {
-        if protocol != "https" {
-            issues.push(
-                join(path, "ca_certificates"),
-                "only allowed when protocol is https",
-            );
-        }
-        for (i, c) in list.iter().enumerate() {
-            if !cas.iter().any(|ca| ca.id.eq_ignore_ascii_case(c)) {
-                let known: Vec<&str> = cas.iter().map(|c| c.id.as_str()).collect();
-                issues.push(
-                    join(path, &format!("ca_certificates[{i}]")),
-                    format!(
-                        "unknown ca_certificate \"{c}\" (known: {})",
-                        if known.is_empty() {
-                            "none".into()
-                        } else {
-                            known.join(", ")
-                        }
-                    ),
-                );
-            }
-        }
-    }
-    if issues.0.len() > before {
+    service_limits(&spec, path, issues);
+    service_trust(&spec, typed, path, cas, issues);
+    let default_port = if typed == Some(Protocol::Https) {
+        443
+    } else {
+        80
+    };
+    let host_header = if port == default_port {
+        http::HeaderValue::from_str(&host)
+    } else {
+        http::HeaderValue::from_str(&format!("{host}:{port}"))
+    };
+    let (Some(protocol), Ok(host_header)) = (typed, host_header) else {
+        return None;
+    };
+    if issues.len() > before {
         return None;
     }
     Some(Service {
@@ -201,6 +173,7 @@ pub(super) fn service(
             .ca_certificates
             .map(|v| v.into_iter().map(|s| s.to_ascii_lowercase()).collect()),
         tags: spec.tags,
+        host_header,
     })
 }
 
@@ -263,18 +236,8 @@ pub(super) fn route(
     path: &str,
     issues: &mut Issues,
 ) -> Route {
-    let protocols = spec
-        .protocols
-        .clone()
-        .unwrap_or_else(|| vec!["http".into(), "https".into()]);
-    for (i, p) in protocols.iter().enumerate() {
-        if p != "http" && p != "https" {
-            issues.push(
-                join(path, &format!("protocols[{i}]")),
-                format!("protocol '{p}' is not supported by Skyport yet (use http or https)"),
-            );
-        }
-    }
+    let protocols = route_protocols(spec.protocols.as_deref(), path, issues);
+    let mut matchers = RouteMatchers::default();
     if let Some(methods) = &spec.methods {
         for (i, m) in methods.iter().enumerate() {
             if m.is_empty() || !m.chars().all(|c| c.is_ascii_uppercase()) {
@@ -287,8 +250,9 @@ pub(super) fn route(
     }
     if let Some(hosts) = &spec.hosts {
         for (i, h) in hosts.iter().enumerate() {
-            if let Err(e) = HostRule::parse(h) {
-                issues.push(join(path, &format!("hosts[{i}]")), e);
+            match HostRule::parse(h) {
+                Ok(rule) => matchers.hosts.push(rule),
+                Err(e) => issues.push(join(path, &format!("hosts[{i}]")), e),
             }
         }
     }
@@ -305,35 +269,16 @@ pub(super) fn route(
                 } else {
                     p
                 };
-                check_path(&p, &join(path, &format!("paths[{i}]")), issues);
+                let at = join(path, &format!("paths[{i}]"));
+                if let Some(m) = path_matcher(&p, &at, issues) {
+                    matchers.paths.push(m);
+                }
                 p
             })
             .collect::<Vec<_>>()
     });
     if let Some(headers) = &spec.headers {
-        for (name, values) in headers {
-            let hpath = join(path, &format!("headers.{name}"));
-            if name.eq_ignore_ascii_case("host") {
-                issues.push(hpath, "cannot contain 'host' header, which must be specified in the 'hosts' attribute");
-                continue;
-            }
-            if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
-                issues.push(hpath.clone(), format!("invalid header name \"{name}\""));
-            }
-            if values.is_empty() {
-                issues.push(hpath.clone(), "expected at least one value");
-            }
-            for v in values {
-                if let Some(re) = v.strip_prefix("~*") {
-                    if let Err(e) = regex::Regex::new(&format!("(?i){re}")) {
-                        issues.push(
-                            hpath.clone(),
-                            format!("invalid regex '{v}': {}", regex_reason(&e)),
-                        );
-                    }
-                }
-            }
-        }
+        route_headers(headers, path, &mut matchers, issues);
     }
     let set = |o: &Option<Vec<String>>| o.as_ref().is_some_and(|v| !v.is_empty());
     if !set(&spec.methods)
@@ -395,25 +340,30 @@ pub(super) fn route(
         response_buffering: spec.response_buffering.unwrap_or(true),
         service,
         tags: spec.tags,
+        matchers,
     }
 }
 
-fn check_path(p: &str, at: &str, issues: &mut Issues) {
+/// A route path checked and compiled: a prefix, or (`~`) an anchored regex.
+fn path_matcher(p: &str, at: &str, issues: &mut Issues) -> Option<PathMatcher> {
     if let Some(re) = p.strip_prefix('~') {
-        if let Err(e) = regex::Regex::new(&format!("^(?:{re})")) {
-            issues.push(at, format!("invalid regex '{re}': {}", regex_reason(&e)));
+        match Regex::new(&format!("^(?:{re})")) {
+            Ok(r) => return Some(PathMatcher::Regex(r)),
+            Err(e) => issues.push(at, format!("invalid regex '{re}': {}", regex_reason(&e))),
         }
     } else if !p.starts_with('/') {
         issues.push(at, "should start with: / (fixed path) or ~/ (regex path)");
     } else {
         let n = normalize(p);
-        if n != p {
-            issues.push(
-                at,
-                format!("non-normalized path, consider use '{n}' instead"),
-            );
+        if n == p {
+            return Some(PathMatcher::Prefix(p.to_string()));
         }
+        issues.push(
+            at,
+            format!("non-normalized path, consider use '{n}' instead"),
+        );
     }
+    None
 }
 
 /// The one-line reason of a regex error (its display spans several lines).
@@ -421,4 +371,134 @@ fn regex_reason(e: &regex::Error) -> String {
     let text = e.to_string();
     let last = text.lines().last().unwrap_or("");
     last.trim().trim_start_matches("error: ").to_string()
+}
+
+/// A route's `headers` checked and compiled (exact values lower-cased, `~*` regexes).
+fn route_headers(
+    headers: &std::collections::BTreeMap<String, Vec<String>>,
+    path: &str,
+    matchers: &mut RouteMatchers,
+    issues: &mut Issues,
+) {
+    for (name, values) in headers {
+        let hpath = join(path, &format!("headers.{name}"));
+        if name.eq_ignore_ascii_case("host") {
+            issues.push(
+                hpath,
+                "cannot contain 'host' header, which must be specified in the 'hosts' attribute",
+            );
+            continue;
+        }
+        let header = http::HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes());
+        if header.is_err() {
+            issues.push(hpath.clone(), format!("invalid header name \"{name}\""));
+        }
+        if values.is_empty() {
+            issues.push(hpath.clone(), "expected at least one value");
+        }
+        let (mut exact, mut regexes) = (Vec::new(), Vec::new());
+        for v in values {
+            match v.strip_prefix("~*") {
+                Some(re) => match Regex::new(&format!("(?i){re}")) {
+                    Ok(r) => regexes.push(r),
+                    Err(e) => issues.push(
+                        hpath.clone(),
+                        format!("invalid regex '{v}': {}", regex_reason(&e)),
+                    ),
+                },
+                None => exact.push(v.to_ascii_lowercase()),
+            }
+        }
+        if let Ok(name) = header {
+            matchers.headers.push(HeaderRule {
+                name,
+                values: exact,
+                regexes,
+            });
+        }
+    }
+}
+
+/// A route's `protocols` (default http, https); the ones Skyport does not serve reported.
+fn route_protocols(written: Option<&[String]>, path: &str, issues: &mut Issues) -> Vec<Protocol> {
+    match written {
+        None => vec![Protocol::Http, Protocol::Https],
+        Some(list) => list
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| {
+                let typed = Protocol::parse(p);
+                if typed.is_none() {
+                    issues.push(
+                        join(path, &format!("protocols[{i}]")),
+                        format!(
+                            "protocol '{p}' is not supported by Skyport yet (use http or https)"
+                        ),
+                    );
+                }
+                typed
+            })
+            .collect(),
+    }
+}
+
+/// A service's timeouts, retries and client certificate.
+fn service_limits(spec: &ServiceSpec, path: &str, issues: &mut Issues) {
+    for (field, v) in [
+        ("connect_timeout", spec.connect_timeout),
+        ("write_timeout", spec.write_timeout),
+        ("read_timeout", spec.read_timeout),
+    ] {
+        if let Some(v) = v {
+            if v == 0 || v > MAX_TIMEOUT {
+                issues.push(
+                    join(path, field),
+                    format!("value should be between 1 and {MAX_TIMEOUT}"),
+                );
+            }
+        }
+    }
+    if spec.retries.is_some_and(|r| r > 32767) {
+        issues.push(join(path, "retries"), "value should be between 0 and 32767");
+    }
+    if spec.client_certificate.is_some() {
+        issues.push(
+            join(path, "client_certificate"),
+            "client certificates are not supported by Skyport yet",
+        );
+    }
+}
+
+/// A service's `ca_certificates`: https only, each naming a known certificate.
+fn service_trust(
+    spec: &ServiceSpec,
+    protocol: Option<Protocol>,
+    path: &str,
+    cas: &[CaCertificate],
+    issues: &mut Issues,
+) {
+    if let Some(list) = &spec.ca_certificates {
+        if protocol != Some(Protocol::Https) {
+            issues.push(
+                join(path, "ca_certificates"),
+                "only allowed when protocol is https",
+            );
+        }
+        for (i, c) in list.iter().enumerate() {
+            if !cas.iter().any(|ca| ca.id.eq_ignore_ascii_case(c)) {
+                let known: Vec<&str> = cas.iter().map(|c| c.id.as_str()).collect();
+                issues.push(
+                    join(path, &format!("ca_certificates[{i}]")),
+                    format!(
+                        "unknown ca_certificate \"{c}\" (known: {})",
+                        if known.is_empty() {
+                            "none".into()
+                        } else {
+                            known.join(", ")
+                        }
+                    ),
+                );
+            }
+        }
+    }
 }

@@ -195,7 +195,7 @@ pub struct UpstreamSpec {
     pub hash_on_uri_capture: Option<String>,
     pub hash_fallback_uri_capture: Option<String>,
     pub slots: Option<u32>,
-    pub healthchecks: Option<super::healthchecks::Healthchecks>,
+    pub healthchecks: Option<crate::model::healthchecks::Healthchecks>,
     pub host_header: Option<String>,
     pub client_certificate: Option<RefSpec>,
     pub use_srv_name: Option<bool>,

@@ -1,5 +1,4 @@
-//! Key material checked at load, never per request: CA bundles for upstream TLS and the
-//! public keys of JWT credentials.
+//! CA bundles for upstream TLS, decoded and checked at load, never per request.
 
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::CertificateDer;
@@ -17,27 +16,4 @@ pub fn pem_certificates(pem: &str) -> Result<Vec<Vec<u8>>, String> {
         return Err("no PEM certificate found (expected -----BEGIN CERTIFICATE-----)".into());
     }
     Ok(out)
-}
-
-/// Checks that an asymmetric JWT credential carries a public key that parses.
-pub fn check_public_key(algorithm: &str, key: Option<&str>) -> Result<(), String> {
-    use crate::plugins::{jwt::keyring::Credential, Consumer};
-    if key.is_none() && matches!(&algorithm[..2], "RS" | "PS" | "ES" | "Ed") {
-        return Err(format!(
-            "required field missing (algorithm {algorithm} needs a public key)"
-        ));
-    }
-    let nobody = std::sync::Arc::new(Consumer {
-        id: String::new(),
-        username: None,
-        custom_id: None,
-    });
-    let kind = match &algorithm[..2] {
-        "ES" => "EC",
-        "Ed" => "Ed25519",
-        _ => "RSA",
-    };
-    Credential::new("", "", "", algorithm, key, nobody)
-        .map(|_| ())
-        .map_err(|_| format!("invalid key: not a PEM-encoded {kind} public key"))
 }

@@ -2,8 +2,8 @@
 //! stay in `validate`.
 
 use super::file::UpstreamSpec;
-use super::model::Upstream;
-use super::validate::{join, Issues};
+use crate::issues::{join, Issues};
+use crate::model::{BalanceAlgorithm, HashKind, HashOn, Upstream};
 
 const ALGORITHMS: [&str; 2] = ["round-robin", "consistent-hashing"];
 const UNSUPPORTED_ALGORITHMS: [&str; 2] = ["least-connections", "latency"];
@@ -27,7 +27,7 @@ fn hash_input(
     path: &str,
     field: &str,
     issues: &mut Issues,
-) -> String {
+) -> Option<HashKind> {
     let v = value.unwrap_or("none");
     if UNSUPPORTED_HASH_ON.contains(&v) {
         unsupported(path, field, &format!("{field} '{v}'"), issues);
@@ -65,7 +65,30 @@ fn hash_input(
             );
         }
     }
-    v.to_string()
+    let kind = match v {
+        "none" => HashKind::None,
+        "consumer" => HashKind::Consumer,
+        "ip" => HashKind::Ip,
+        "header" => HashKind::Header,
+        "path" => HashKind::Path,
+        "query_arg" => HashKind::QueryArg,
+        _ => return None,
+    };
+    Some(kind)
+}
+
+/// A hash input with the header or argument it names (validated before).
+fn hash_on_typed(kind: HashKind, header: &Option<String>, arg: &Option<String>) -> Option<HashOn> {
+    Some(match kind {
+        HashKind::None => HashOn::None,
+        HashKind::Consumer => HashOn::Consumer,
+        HashKind::Ip => HashOn::Ip,
+        HashKind::Path => HashOn::Path,
+        HashKind::Header => {
+            HashOn::Header(http::HeaderName::from_bytes(header.as_deref()?.as_bytes()).ok()?)
+        }
+        HashKind::QueryArg => HashOn::QueryArg(arg.clone()?),
+    })
 }
 
 /// Checks one upstream and fills in Kong's defaults.
@@ -86,6 +109,11 @@ pub(super) fn upstream(
         issues.push(join(path, "name"), format!("invalid hostname '{name}'"));
     }
     let algorithm = spec.algorithm.unwrap_or_else(|| "round-robin".into());
+    let balance = match algorithm.as_str() {
+        "round-robin" => Some(BalanceAlgorithm::RoundRobin),
+        "consistent-hashing" => Some(BalanceAlgorithm::ConsistentHashing),
+        _ => None,
+    };
     if UNSUPPORTED_ALGORITHMS.contains(&algorithm.as_str()) {
         unsupported(
             path,
@@ -120,14 +148,17 @@ pub(super) fn upstream(
         "hash_fallback",
         issues,
     );
-    if HASH_ON.contains(&hash_on.as_str()) && hash_on != "none" && algorithm != "consistent-hashing"
-    {
+    let hashing = hash_on.is_some_and(|k| k != HashKind::None);
+    if hashing && balance != Some(BalanceAlgorithm::ConsistentHashing) {
         issues.push(
             join(path, "hash_on"),
-            format!("hashing on '{hash_on}' needs algorithm 'consistent-hashing'"),
+            format!(
+                "hashing on '{}' needs algorithm 'consistent-hashing'",
+                spec.hash_on.as_deref().unwrap_or("none")
+            ),
         );
     }
-    if hash_on == "none" && hash_fallback != "none" {
+    if hash_on == Some(HashKind::None) && hash_fallback.is_some_and(|k| k != HashKind::None) {
         issues.push(
             join(path, "hash_fallback"),
             "must be 'none' when hash_on is 'none'",
@@ -160,13 +191,29 @@ pub(super) fn upstream(
         unsupported(path, "use_srv_name", "SRV names", issues);
     }
     let healthchecks = spec.healthchecks.unwrap_or_default();
-    super::healthchecks::check(&healthchecks, &join(path, "healthchecks"), issues);
+    crate::model::healthchecks::check(&healthchecks, &join(path, "healthchecks"), issues);
+    // Where a value was refused an issue was recorded and the model will not be used: the
+    // entity stays (its name still resolves for targets) with neutral values.
+    let algorithm = balance.unwrap_or(BalanceAlgorithm::RoundRobin);
+    let hash_on = hash_on.unwrap_or(HashKind::None);
+    let hash_fallback = hash_fallback.unwrap_or(HashKind::None);
+    let hashing = (
+        hash_on_typed(hash_on, &spec.hash_on_header, &spec.hash_on_query_arg)
+            .unwrap_or(HashOn::None),
+        hash_on_typed(
+            hash_fallback,
+            &spec.hash_fallback_header,
+            &spec.hash_fallback_query_arg,
+        )
+        .unwrap_or(HashOn::None),
+    );
     Some(Upstream {
         id,
         name,
         algorithm,
         hash_on,
         hash_fallback,
+        hashing,
         hash_on_header: spec.hash_on_header,
         hash_fallback_header: spec.hash_fallback_header,
         hash_on_query_arg: spec.hash_on_query_arg,

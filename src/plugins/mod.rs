@@ -1,15 +1,21 @@
-//! Plugins: Kong's plugin model on Pingora. A plugin is a step in a route's chain, run in
-//! priority order (high first) in the access phase; it may let the request go on, answer it
-//! itself, or fail. Which instance applies to a route is decided when the snapshot is
-//! compiled, never per request.
+//! Plugins: Kong's plugin model on Pingora. A plugin instance is a step in a route's chain,
+//! run in priority order (high first) at each of Kong's phases it takes part in: access
+//! (may answer the request itself), response headers, response body, log. Which instances
+//! apply to a route is decided when the snapshot is compiled, never per request; the kinds
+//! Skyport knows are listed once, in [`registry`].
 
+pub mod factory;
 pub mod jwt;
 pub mod lambda;
 pub mod rate_limit;
+pub mod registry;
 
 use crate::error::{Exit, GatewayError};
+use crate::telemetry::access_log::AccessRecord;
 use async_trait::async_trait;
+use bytes::Bytes;
 use http::HeaderValue;
+use pingora::http::ResponseHeader;
 use pingora::proxy::Session;
 use serde::Serialize;
 use std::sync::Arc;
@@ -17,79 +23,6 @@ use std::sync::Arc;
 pub use jwt::JwtConfig;
 pub use lambda::LambdaConfig;
 pub use rate_limit::RateLimitConfig;
-
-/// A plugin's typed configuration, one variant per plugin Skyport knows.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(untagged)]
-pub enum PluginConfig {
-    /// `jwt`
-    Jwt(JwtConfig),
-    /// `rate-limiting`
-    RateLimiting(RateLimitConfig),
-    /// `aws-lambda`
-    AwsLambda(LambdaConfig),
-}
-
-/// The plugins Skyport knows, with Kong's priorities.
-pub const KNOWN: [(&str, i32); 3] = [("jwt", 1450), ("rate-limiting", 910), ("aws-lambda", 750)];
-
-/// Kong's priority of a plugin by name (higher runs first).
-pub fn priority_of(name: &str) -> i32 {
-    KNOWN
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map(|(_, p)| *p)
-        .unwrap_or(0)
-}
-
-impl PluginConfig {
-    /// Parses `config:` for plugin `name`. `Err(None)` means the plugin is unknown;
-    /// `Err(Some(issues))` lists `(field path, message)` problems.
-    pub fn parse(
-        name: &str,
-        config: Option<&serde_json::Value>,
-    ) -> Result<PluginConfig, Option<Vec<(String, String)>>> {
-        let empty = serde_json::Value::Object(Default::default());
-        let raw = config.unwrap_or(&empty);
-        fn typed<T: serde::de::DeserializeOwned>(
-            raw: &serde_json::Value,
-        ) -> Result<T, Vec<(String, String)>> {
-            serde_path_to_error::deserialize(raw).map_err(|e| {
-                let path = e.path().to_string();
-                let path = if path == "." { String::new() } else { path };
-                vec![(path, e.into_inner().to_string())]
-            })
-        }
-        let (parsed, issues) = match name {
-            "jwt" => match typed::<JwtConfig>(raw) {
-                Ok(c) => {
-                    let i = c.check();
-                    (Some(PluginConfig::Jwt(c)), i)
-                }
-                Err(i) => (None, i),
-            },
-            "rate-limiting" => match typed::<RateLimitConfig>(raw) {
-                Ok(c) => {
-                    let i = c.check();
-                    (Some(PluginConfig::RateLimiting(c)), i)
-                }
-                Err(i) => (None, i),
-            },
-            "aws-lambda" => match typed::<LambdaConfig>(raw) {
-                Ok(c) => {
-                    let i = c.check();
-                    (Some(PluginConfig::AwsLambda(c)), i)
-                }
-                Err(i) => (None, i),
-            },
-            _ => return Err(None),
-        };
-        match parsed {
-            Some(p) if issues.is_empty() => Ok(p),
-            _ => Err(Some(issues)),
-        }
-    }
-}
 
 /// The identity an authentication plugin established.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -130,26 +63,112 @@ pub enum Flow {
     Respond(Exit),
 }
 
-/// A plugin instance in a route's chain.
+/// The phases a plugin takes part in; a chain skips a phase none of its plugins uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Phases(u8);
+
+impl Phases {
+    /// `access`: before the upstream is picked.
+    pub const ACCESS: Phases = Phases(1);
+    /// `response`: the response header, before it goes to the client.
+    pub const RESPONSE: Phases = Phases(2);
+    /// `body`: each chunk of the response body.
+    pub const BODY: Phases = Phases(4);
+    /// `log`: after the response was sent.
+    pub const LOG: Phases = Phases(8);
+
+    /// Both sets.
+    pub const fn with(self, other: Phases) -> Phases {
+        Phases(self.0 | other.0)
+    }
+
+    /// Every phase of `other` is in this set.
+    pub const fn has(self, other: Phases) -> bool {
+        self.0 & other.0 == other.0
+    }
+}
+
+/// A plugin instance in a route's chain. Every phase is a no-op by default; a plugin names
+/// the ones it implements in [`Plugin::phases`], and the proxy calls only those.
 #[async_trait]
 pub trait Plugin: Send + Sync + std::fmt::Debug {
     /// Kong's plugin name (`jwt`).
     fn name(&self) -> &'static str;
 
-    /// Kong's priority: higher runs earlier.
-    fn priority(&self) -> i32 {
-        priority_of(self.name())
+    /// The phases this plugin implements.
+    fn phases(&self) -> Phases {
+        Phases::ACCESS
     }
 
-    /// The access phase, run in `request_filter` after the route matched and before any
-    /// upstream is picked. Returns [`Flow::Continue`] to go on, [`Flow::Respond`] to answer
-    /// the client (the rest of the chain and the upstream are skipped), or an error that is
-    /// rendered by [`crate::error`] (the request ends there too).
+    /// The access phase, run in Pingora's `request_filter` after the route matched and before
+    /// any upstream is picked; the request body has not been read. Returns
+    /// [`Flow::Continue`] to go on, [`Flow::Respond`] to answer the client (the rest of the
+    /// chain and the upstream are skipped, the response phases still run for plugins before
+    /// it), or an error rendered by [`crate::error`] (the request ends there too).
     async fn access(
         &self,
-        session: &mut Session,
-        state: &mut RequestState,
-    ) -> Result<Flow, GatewayError>;
+        _session: &mut Session,
+        _state: &mut RequestState,
+    ) -> Result<Flow, GatewayError> {
+        Ok(Flow::Continue)
+    }
+
+    /// The response-header phase, run in Pingora's `response_filter` on the upstream's answer
+    /// before it is sent: the plugin may change status and headers. It must not block; an
+    /// error ends the request with the gateway's answer for it.
+    fn response(
+        &self,
+        _resp: &mut ResponseHeader,
+        _state: &mut RequestState,
+    ) -> Result<(), GatewayError> {
+        Ok(())
+    }
+
+    /// The response-body phase, run in Pingora's `response_body_filter` once per chunk as it
+    /// streams (`end` on the last one, which may be `None`). The plugin may replace or drop
+    /// the chunk; it must not block, and buffers only what it needs (bounded).
+    fn body(
+        &self,
+        _chunk: &mut Option<Bytes>,
+        _end: bool,
+        _state: &mut RequestState,
+    ) -> Result<(), GatewayError> {
+        Ok(())
+    }
+
+    /// The log phase, run in Pingora's `logging` after the response was sent (the client is
+    /// not waiting). It must not block: I/O goes to a bounded queue of the plugin's own.
+    fn log(&self, _record: &AccessRecord, _state: &RequestState) {}
+}
+
+/// A route's plugins, highest priority first, and the union of their phases.
+#[derive(Debug, Default, Clone)]
+pub struct Chain {
+    /// The instances, in the order they run.
+    pub plugins: Vec<Arc<dyn Plugin>>,
+    /// Every phase some instance implements.
+    pub phases: Phases,
+}
+
+impl Chain {
+    /// Orders instances by their registered priority (high first; equal priorities keep
+    /// their order).
+    pub fn new(mut ranked: Vec<(i32, Arc<dyn Plugin>)>) -> Chain {
+        ranked.sort_by_key(|(priority, _)| std::cmp::Reverse(*priority));
+        let plugins: Vec<Arc<dyn Plugin>> = ranked.into_iter().map(|(_, p)| p).collect();
+        let phases = plugins
+            .iter()
+            .fold(Phases::default(), |acc, p| acc.with(p.phases()));
+        Chain { plugins, phases }
+    }
+
+    /// The instances that take part in `phase`, in order; nothing when none does.
+    pub fn in_phase(&self, phase: Phases) -> impl Iterator<Item = &Arc<dyn Plugin>> {
+        let any = self.phases.has(phase);
+        self.plugins
+            .iter()
+            .filter(move |p| any && p.phases().has(phase))
+    }
 }
 
 /// Seconds since the Unix epoch; injectable so time-dependent checks can be tested exactly.
@@ -165,26 +184,34 @@ pub fn system_clock() -> Clock {
     })
 }
 
-/// What plugin instances of one snapshot share: the JWT keyring and the clock.
+/// A plugin instance's namespace: its own route and service ids (the nil UUID when unscoped),
+/// so a global rate limit counts across all routes, as Kong's does.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Scope {
+    /// The plugin's route id, or the nil UUID.
+    pub route_id: String,
+    /// The plugin's service id, or the nil UUID.
+    pub service_id: String,
+}
+
+/// Plugin state that outlives a snapshot (owned by the running state, handed to each
+/// compile): local rate-limit counters and Redis connections.
+#[derive(Debug, Default)]
+pub struct Lasting {
+    /// The `local` policy's counters.
+    pub counters: Arc<rate_limit::local::LocalStore>,
+    /// The `redis` policy's connections, by server.
+    pub redis: rate_limit::redis_store::RedisPool,
+}
+
+/// What plugin instances of one snapshot share: the JWT keyring, the clock and the lasting
+/// state.
 #[derive(Clone)]
 pub struct BuildCtx {
     /// Credentials and consumers of the snapshot.
     pub keyring: Arc<jwt::keyring::Keyring>,
     /// The time source for claim checks and rate windows.
     pub clock: Clock,
-}
-
-/// Builds the runtime instance for a validated plugin config in its scope.
-pub fn build(config: &PluginConfig, ctx: &BuildCtx, scope: rate_limit::Scope) -> Arc<dyn Plugin> {
-    match config {
-        PluginConfig::Jwt(c) => Arc::new(jwt::Jwt::new(
-            c.clone(),
-            ctx.keyring.clone(),
-            ctx.clock.clone(),
-        )),
-        PluginConfig::RateLimiting(c) => {
-            Arc::new(rate_limit::RateLimiting::new(c, scope, ctx.clock.clone()))
-        }
-        PluginConfig::AwsLambda(c) => Arc::new(lambda::AwsLambda::new(c)),
-    }
+    /// Counters and connections kept across reloads.
+    pub lasting: Arc<Lasting>,
 }

@@ -1,7 +1,6 @@
 //! Per-request state carried through the Pingora hooks.
 
 use super::request_id::RequestId;
-use crate::error::GatewayError;
 use crate::plugins::RequestState;
 use crate::snapshot::Snapshot;
 use crate::upstream::balancer::Member;
@@ -37,8 +36,6 @@ pub struct RequestCtx {
     pub member_reported: bool,
     /// When the upstream request was sent.
     pub upstream_started: Option<Instant>,
-    /// A failure decided by Skyport (e.g. DNS) that `fail_to_proxy` renders.
-    pub pending_error: Option<GatewayError>,
     /// Request body bytes seen so far (for `client_max_body_size`).
     pub body_bytes: u64,
 }
@@ -60,7 +57,6 @@ impl RequestCtx {
             tried: Vec::new(),
             member_reported: false,
             upstream_started: None,
-            pending_error: None,
             body_bytes: 0,
         }
     }

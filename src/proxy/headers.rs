@@ -1,7 +1,7 @@
 //! Headers on the way up and down: X-Forwarded-*, X-Real-IP, Via, the request id, latency
 //! headers, and removal of hop-by-hop headers.
 
-use crate::config::node::HeaderSettings;
+use crate::settings::HeaderSettings;
 use http::header::{CONNECTION, TE, UPGRADE};
 use http::HeaderValue;
 use pingora::http::{RequestHeader, ResponseHeader};

@@ -5,12 +5,13 @@ pub mod ctx;
 pub mod headers;
 pub mod request_id;
 
-use crate::config::node::HeaderSettings;
 use crate::error::{self, GatewayError, RenderHints, Rendered};
 use crate::plugins::Flow;
+use crate::plugins::Phases;
 use crate::router::{normalize, path, split_host_port, RequestInfo};
+use crate::settings::HeaderSettings;
 use crate::state::State;
-use crate::telemetry::access_log::AccessLog;
+use crate::telemetry::access_log::{AccessLog, AccessRecord};
 use crate::telemetry::Metrics;
 use crate::upstream::balancer::{Balancer, HashRequest};
 use crate::upstream::dns::Resolver;
@@ -25,7 +26,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-/// The gateway's proxy logic, shared by all workers.
 /// Request size limits from the node settings.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -37,6 +37,7 @@ pub struct Limits {
     pub body_timeout: std::time::Duration,
 }
 
+/// The gateway's proxy logic, shared by all workers.
 pub struct Gateway {
     limits: Limits,
     emit: HeaderSettings,
@@ -71,30 +72,49 @@ impl Gateway {
         ctx.snapshot.services[s].balancer.as_ref()
     }
 
-    /// `Server: skyport/<v>` on a response Skyport made, when `headers` lets it out and the
-    /// response (a plugin exit) did not bring its own, as Kong does.
-    fn server_header(&self, header: &mut ResponseHeader) {
+    /// Decorates every answer Skyport makes itself, by `headers` and as Kong does: `Server`
+    /// (unless a plugin's answer brought one) and the request id on all; on an answer made
+    /// instead of proxying (no route, a plugin exit, a limit) the response latency and the
+    /// headers plugins asked for; on an answer to a failed proxy attempt `Via` and the
+    /// upstream latency.
+    fn decorate(&self, header: &mut ResponseHeader, ctx: &RequestCtx, proxied: bool) {
         if self.emit.server && !header.headers.contains_key(http::header::SERVER) {
             let _ = header.insert_header(http::header::SERVER, error::SERVER);
         }
-    }
-
-    /// Writes a response Skyport made itself (keeping the connection alive).
-    async fn respond(&self, session: &mut Session, ctx: &RequestCtx, r: Rendered) -> Result<bool> {
-        let Rendered { mut header, body } = r;
-        self.server_header(&mut header);
+        if proxied && self.emit.via {
+            let _ = header.insert_header(
+                http::header::VIA,
+                headers::via_header(headers::via_value(None, "1.1")),
+            );
+        }
         if self.emit.request_id {
-            header.insert_header(headers::REQUEST_ID, ctx.request_id.header())?;
+            let _ = header.insert_header(headers::REQUEST_ID, ctx.request_id.header());
+        }
+        if proxied {
+            if let Some(t) = ctx.upstream_started.filter(|_| self.emit.upstream_latency) {
+                let _ = header.insert_header(
+                    headers::UPSTREAM_LATENCY,
+                    http::HeaderValue::from(millis(t.elapsed())),
+                );
+            }
+            return;
         }
         if self.emit.response_latency {
-            header.insert_header(
+            let _ = header.insert_header(
                 headers::RESPONSE_LATENCY,
                 http::HeaderValue::from(millis(ctx.started.elapsed())),
-            )?;
+            );
         }
         for (k, v) in &ctx.plugins.response_headers {
-            header.append_header(*k, v.clone())?;
+            let _ = header.append_header(*k, v.clone());
         }
+    }
+
+    /// Writes a response Skyport made itself instead of proxying (keeping the connection
+    /// alive).
+    async fn respond(&self, session: &mut Session, ctx: &RequestCtx, r: Rendered) -> Result<bool> {
+        let Rendered { mut header, body } = r;
+        self.decorate(&mut header, ctx, false);
         let end = body.is_empty();
         session.write_response_header(Box::new(header), end).await?;
         if !end {
@@ -135,7 +155,7 @@ impl Gateway {
         &self,
         session: &Session,
         ctx: &mut RequestCtx,
-    ) -> std::result::Result<(), GatewayError> {
+    ) -> std::result::Result<usize, GatewayError> {
         let req = session.req_header();
         if req.method == http::Method::TRACE {
             return Err(GatewayError::MethodNotAllowed);
@@ -209,7 +229,7 @@ impl Gateway {
             let p = normalize::escape_for_upstream(&p);
             if p == req.uri.path() && req.uri.authority().is_none() {
                 // The upstream request line is the client's: nothing to rebuild.
-                return Ok(());
+                return Ok(m.route);
             }
             let full = match req.uri.query() {
                 Some(q) => format!("{p}?{q}"),
@@ -218,7 +238,7 @@ impl Gateway {
             ctx.upstream_uri =
                 Some(http::Uri::try_from(full).map_err(|_| GatewayError::BadRequest)?);
         }
-        Ok(())
+        Ok(m.route)
     }
 }
 
@@ -275,18 +295,14 @@ impl ProxyHttp for Gateway {
             // A timer per body read: only requests that send one pay for it.
             session.set_read_timeout(Some(self.limits.body_timeout));
         }
-        if let Err(e) = self.route(session, ctx) {
-            return self.respond_error(session, ctx, &e).await;
-        }
-        let Some(route_idx) = ctx.route else {
-            return self
-                .respond_error(session, ctx, &GatewayError::NoRoute)
-                .await;
+        let route_idx = match self.route(session, ctx) {
+            Ok(r) => r,
+            Err(e) => return self.respond_error(session, ctx, &e).await,
         };
         let snapshot = ctx.snapshot.clone();
         let route = &snapshot.routes[route_idx];
         ctx.plugins.service_id = route.service_id.clone();
-        for plugin in &route.chain {
+        for plugin in route.chain.in_phase(Phases::ACCESS) {
             match plugin.access(session, &mut ctx.plugins).await {
                 Ok(Flow::Continue) => {}
                 Ok(Flow::Respond(exit)) => {
@@ -332,8 +348,7 @@ impl ProxyHttp for Gateway {
     ) -> Result<Box<HttpPeer>> {
         let svc_idx = ctx.route.and_then(|r| ctx.snapshot.routes[r].service);
         let Some(svc) = svc_idx.map(|s| ctx.snapshot.services[s].clone()) else {
-            ctx.pending_error = Some(GatewayError::NoService);
-            return Error::e_explain(ErrorType::InternalError, "no service for the route");
+            return Err(gateway_failure(GatewayError::NoService));
         };
         if let Some(b) = &svc.balancer {
             let req = session.req_header();
@@ -348,8 +363,7 @@ impl ProxyHttp for Gateway {
                 query: req.uri.query(),
             };
             let Some(m) = b.select(&hash, &ctx.tried) else {
-                ctx.pending_error = Some(GatewayError::NoPeer);
-                return Error::e_explain(ErrorType::ConnectNoRoute, "no healthy target");
+                return Err(gateway_failure(GatewayError::NoPeer));
             };
             ctx.tried.push(m.addr);
             ctx.member_reported = false;
@@ -363,22 +377,13 @@ impl ProxyHttp for Gateway {
                 if ctx.addrs.is_none() {
                     match self.resolver.resolve(&svc.host, svc.port).await {
                         Ok(a) => ctx.addrs = Some(a),
-                        Err(e) => {
-                            ctx.pending_error = Some(e);
-                            return Error::e_explain(
-                                ErrorType::ConnectNoRoute,
-                                "name resolution failed",
-                            );
-                        }
+                        Err(e) => return Err(gateway_failure(e)),
                     }
                 }
                 let addrs = ctx.addrs.as_deref().unwrap_or(&[]);
                 match addrs.get(ctx.attempts as usize % addrs.len().max(1)) {
                     Some(a) => *a,
-                    None => {
-                        ctx.pending_error = Some(GatewayError::NameResolution);
-                        return Error::e_explain(ErrorType::ConnectNoRoute, "no address");
-                    }
+                    None => return Err(gateway_failure(GatewayError::NameResolution)),
                 }
             }
         };
@@ -502,7 +507,33 @@ impl ProxyHttp for Gateway {
         for (k, v) in &ctx.plugins.response_headers {
             resp.append_header(*k, v.clone())?;
         }
+        let snapshot = ctx.snapshot.clone();
+        if let Some(route) = ctx.route.map(|r| &snapshot.routes[r]) {
+            for plugin in route.chain.in_phase(Phases::RESPONSE) {
+                if let Err(e) = plugin.response(resp, &mut ctx.plugins) {
+                    return Err(gateway_failure(e));
+                }
+            }
+        }
         Ok(())
+    }
+
+    fn response_body_filter(
+        &self,
+        _session: &mut Session,
+        body: &mut Option<bytes::Bytes>,
+        end_of_stream: bool,
+        ctx: &mut RequestCtx,
+    ) -> Result<Option<std::time::Duration>> {
+        let snapshot = ctx.snapshot.clone();
+        if let Some(route) = ctx.route.map(|r| &snapshot.routes[r]) {
+            for plugin in route.chain.in_phase(Phases::BODY) {
+                if let Err(e) = plugin.body(body, end_of_stream, &mut ctx.plugins) {
+                    return Err(gateway_failure(e));
+                }
+            }
+        }
+        Ok(None)
     }
 
     async fn fail_to_proxy(
@@ -514,10 +545,7 @@ impl ProxyHttp for Gateway {
     where
         Self::CTX: Send + Sync,
     {
-        let err = ctx
-            .pending_error
-            .take()
-            .unwrap_or_else(|| GatewayError::from_proxy_error(e));
+        let err = GatewayError::from_proxy_error(e);
         let status = err.status();
         log::warn!("request {} failed: {e} -> {status}", ctx.request_id);
         if !ctx.member_reported && e.esource() == &pingora::ErrorSource::Upstream {
@@ -533,9 +561,7 @@ impl ProxyHttp for Gateway {
         let kind = match err {
             GatewayError::UpstreamTimeout => "timeout",
             GatewayError::NameResolution => "dns",
-            GatewayError::UpstreamUnavailable | GatewayError::NoService | GatewayError::NoPeer => {
-                "unavailable"
-            }
+            GatewayError::NoService | GatewayError::NoPeer => "unavailable",
             _ => "invalid",
         };
         self.metrics
@@ -552,22 +578,7 @@ impl ProxyHttp for Gateway {
         let rendered =
             error::render_error(&err, hints(session.req_header()), ctx.request_id.as_str());
         let Rendered { mut header, body } = rendered;
-        self.server_header(&mut header);
-        if self.emit.via {
-            let _ = header.insert_header(
-                http::header::VIA,
-                headers::via_header(headers::via_value(None, "1.1")),
-            );
-        }
-        if self.emit.request_id {
-            let _ = header.insert_header(headers::REQUEST_ID, ctx.request_id.header());
-        }
-        if let Some(t) = ctx.upstream_started.filter(|_| self.emit.upstream_latency) {
-            let _ = header.insert_header(
-                headers::UPSTREAM_LATENCY,
-                http::HeaderValue::from(millis(t.elapsed())),
-            );
-        }
+        self.decorate(&mut header, ctx, true);
         // Pingora 0.9 closes the client connection after any failed proxy attempt (its
         // `server_reuse` is false on every error path): say so instead of promising keep-alive.
         session.set_keepalive(None);
@@ -616,28 +627,54 @@ impl ProxyHttp for Gateway {
                 .with_label_values(&[service_label])
                 .observe(t.elapsed().as_secs_f64());
         }
-        if self.access_log.enabled() {
+        let logged = route.is_some_and(|r| r.chain.phases.has(Phases::LOG));
+        if self.access_log.enabled() || logged {
             let req = session.req_header();
-            let line = serde_json::json!({
-                "time": httpdate::fmt_http_date(std::time::SystemTime::now()),
-                "request_id": ctx.request_id.as_str(),
-                "client": session.client_addr().and_then(|a| a.as_inet()).map(|a| a.ip().to_string()),
-                "method": req.method.as_str(),
-                "path": req.uri.path(),
-                "route": route_label,
-                "service": service_label,
-                "consumer": ctx.plugins.consumer.as_ref().map(|c| c.username.clone().unwrap_or_else(|| c.id.clone())),
-                "status": status,
-                "request_bytes": session.body_bytes_read(),
-                "response_bytes": session.body_bytes_sent(),
-                "latency_ms": elapsed.as_secs_f64() * 1000.0,
-                "upstream_latency_ms": ctx.upstream_started.map(|t| t.duration_since(ctx.started).as_secs_f64() * 1000.0),
-            });
-            if !self.access_log.write(line.to_string()) {
+            let consumer = ctx
+                .plugins
+                .consumer
+                .as_ref()
+                .map(|c| c.username.as_deref().unwrap_or(c.id.as_str()));
+            let record = AccessRecord {
+                time: httpdate::fmt_http_date(std::time::SystemTime::now()),
+                request_id: ctx.request_id.as_str(),
+                client: session
+                    .client_addr()
+                    .and_then(|a| a.as_inet())
+                    .map(|a| a.ip()),
+                method: req.method.as_str(),
+                path: req.uri.path(),
+                route: route_label,
+                service: service_label,
+                consumer,
+                status,
+                request_bytes: session.body_bytes_read(),
+                response_bytes: session.body_bytes_sent(),
+                latency_ms: elapsed.as_secs_f64() * 1000.0,
+                upstream_latency_ms: ctx
+                    .upstream_started
+                    .map(|t| t.duration_since(ctx.started).as_secs_f64() * 1000.0),
+            };
+            if let Some(route) = route.filter(|_| logged) {
+                for plugin in route.chain.in_phase(Phases::LOG) {
+                    plugin.log(&record, &ctx.plugins);
+                }
+            }
+            if self.access_log.enabled() && !self.access_log.write(&record) {
                 self.metrics.access_log_dropped.inc();
             }
         }
     }
+}
+
+/// A failure Skyport decided while proxying, carried to `fail_to_proxy` as the cause of the
+/// Pingora error (see [`GatewayError::from_proxy_error`]).
+fn gateway_failure(e: GatewayError) -> Box<Error> {
+    let etype = match e {
+        GatewayError::Internal(_) => ErrorType::InternalError,
+        _ => ErrorType::ConnectNoRoute,
+    };
+    Error::because(etype, "skyport", e)
 }
 
 /// Whole milliseconds, for the latency headers.

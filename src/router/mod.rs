@@ -233,6 +233,16 @@ pub struct Router {
 }
 
 impl Router {
+    /// How many entries (route paths) the table holds.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True when no route can match.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
     /// Builds the table, ranking entries highest priority first.
     pub fn new(mut entries: Vec<Entry>) -> Router {
         entries.sort_by(|a, b| match b.priority.cmp(&a.priority) {

@@ -9,6 +9,37 @@ use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
 /// Lines that may wait for the writer.
 const QUEUE: usize = 65_536;
 
+/// One request as the access log records it (and as plugins' log phase sees it).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AccessRecord<'a> {
+    /// When the line was made (HTTP date).
+    pub time: String,
+    /// The request id.
+    pub request_id: &'a str,
+    /// The client's address.
+    pub client: Option<std::net::IpAddr>,
+    /// The request method.
+    pub method: &'a str,
+    /// The request path as the client sent it.
+    pub path: &'a str,
+    /// The matched route's name or id ("" when none matched).
+    pub route: &'a str,
+    /// The route's service's name or id.
+    pub service: &'a str,
+    /// The authenticated consumer's username or id.
+    pub consumer: Option<&'a str>,
+    /// The status sent (0 when none was).
+    pub status: u16,
+    /// Request body bytes read.
+    pub request_bytes: usize,
+    /// Response body bytes sent.
+    pub response_bytes: usize,
+    /// Milliseconds from the request's start to the log phase.
+    pub latency_ms: f64,
+    /// Milliseconds from the request's start until the upstream request began.
+    pub upstream_latency_ms: Option<f64>,
+}
+
 /// Where access-log lines go.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
@@ -85,7 +116,10 @@ impl AccessLog {
     }
 
     /// Queues one line; returns false when it had to be dropped.
-    pub fn write(&self, line: String) -> bool {
+    pub fn write(&self, record: &AccessRecord<'_>) -> bool {
+        let Ok(line) = serde_json::to_string(record) else {
+            return true;
+        };
         match self.sender.get_or_init(|| self.start()) {
             Some(tx) => !matches!(
                 tx.try_send(line),

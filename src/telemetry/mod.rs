@@ -4,7 +4,8 @@
 pub mod access_log;
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
 };
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -26,6 +27,10 @@ pub struct Metrics {
     pub reloads: IntCounterVec,
     /// Access-log lines dropped because the writer fell behind.
     pub access_log_dropped: IntCounter,
+    /// Rate-limit counters dropped because the `local` store was full.
+    rate_limit_evictions: IntCounter,
+    /// Identifiers the `local` rate-limit store tracks.
+    rate_limit_keys: IntGauge,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -99,6 +104,18 @@ impl Metrics {
             IntCounter::new("access_log_dropped_total", "Access-log lines dropped")
                 .unwrap_or_else(|_| unreachable!("valid metric"));
         let _ = registry.register(Box::new(access_log_dropped.clone()));
+        let rate_limit_evictions = IntCounter::new(
+            "rate_limit_evictions_total",
+            "Rate-limit counters dropped because the local store was full",
+        )
+        .unwrap_or_else(|_| unreachable!("valid metric"));
+        let _ = registry.register(Box::new(rate_limit_evictions.clone()));
+        let rate_limit_keys = IntGauge::new(
+            "rate_limit_keys",
+            "Identifiers tracked by the local rate-limit store",
+        )
+        .unwrap_or_else(|_| unreachable!("valid metric"));
+        let _ = registry.register(Box::new(rate_limit_keys.clone()));
         Metrics {
             registry,
             total_requests: AtomicU64::new(0),
@@ -109,7 +126,19 @@ impl Metrics {
             rate_limited,
             reloads,
             access_log_dropped,
+            rate_limit_evictions,
+            rate_limit_keys,
         }
+    }
+
+    /// Brings the rate-limit store's figures up to date (at each scrape).
+    pub fn observe_rate_limit_store(&self, evictions: u64, keys: u64) {
+        let seen = self.rate_limit_evictions.get();
+        if evictions > seen {
+            self.rate_limit_evictions.inc_by(evictions - seen);
+        }
+        self.rate_limit_keys
+            .set(i64::try_from(keys).unwrap_or(i64::MAX));
     }
 
     /// Counts one finished request.

@@ -2,20 +2,18 @@
 //! (weighted round-robin or Ketama consistent hashing), each address with its shared
 //! [`Health`], and the rules for counting live traffic. `select` is the per-request step.
 
-use super::health::{self, Event, Health, Thresholds};
+use super::health::{Event, Health, HealthRegistry, Thresholds};
 use super::probe::Probe;
-use crate::config::healthchecks::Healthchecks;
-use crate::config::model::{Target, Upstream};
+use super::trust::TrustList;
+use crate::model::healthchecks::Healthchecks;
+use crate::model::{BalanceAlgorithm, HashOn, Target, Upstream};
 use http::HeaderValue;
 use pingora::lb::selection::{consistent::KetamaHashing, RoundRobin};
 use pingora::lb::{discovery, Backend, Backends, LoadBalancer};
 use std::collections::BTreeSet;
-use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-
-/// CA certificates to verify TLS against (Pingora's form).
-pub type TrustList = Arc<[pingora::utils::tls::WrappedX509]>;
 
 /// One address of a target.
 pub struct Member {
@@ -35,31 +33,12 @@ pub struct Member {
     pub probe: Option<Probe>,
 }
 
-/// Which part of a request picks the target (consistent hashing).
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum HashOn {
-    None,
-    Consumer,
-    Ip,
-    Header(http::HeaderName),
-    Path,
-    QueryArg(String),
+/// The hash key a request offers for one input.
+trait HashKey {
+    fn key(&self, r: &HashRequest<'_>) -> Option<Vec<u8>>;
 }
 
-impl HashOn {
-    fn new(kind: &str, header: Option<&str>, arg: Option<&str>) -> HashOn {
-        match kind {
-            "consumer" => HashOn::Consumer,
-            "ip" => HashOn::Ip,
-            "path" => HashOn::Path,
-            "header" => header
-                .and_then(|h| http::HeaderName::from_bytes(h.as_bytes()).ok())
-                .map_or(HashOn::None, HashOn::Header),
-            "query_arg" => arg.map_or(HashOn::None, |a| HashOn::QueryArg(a.to_string())),
-            _ => HashOn::None,
-        }
-    }
-
+impl HashKey for HashOn {
     fn key(&self, r: &HashRequest<'_>) -> Option<Vec<u8>> {
         match self {
             HashOn::None => None,
@@ -130,26 +109,18 @@ fn gcd(a: u32, b: u32) -> u32 {
 }
 
 impl Balancer {
-    /// Compiles an upstream and its targets. Target names are resolved here; a name that
-    /// does not resolve contributes no address (and is logged).
-    /// `trust` verifies https probes: the CA certificates of the services that use it.
-    pub fn new(up: &Upstream, targets: &[&Target], trust: Option<TrustList>) -> Balancer {
+    /// Compiles an upstream and its targets at the addresses their names resolved to (a
+    /// name that did not resolve contributes none). `trust` verifies https probes: the CA
+    /// certificates of the services that use it. Health comes from `health`, so what was
+    /// learnt about an address survives the reload.
+    pub fn new(
+        up: &Upstream,
+        targets: &[(&Target, Vec<SocketAddr>)],
+        trust: Option<TrustList>,
+        health: &HealthRegistry,
+    ) -> Balancer {
         let mut members = Vec::new();
-        for t in targets {
-            let addrs: Vec<SocketAddr> = match t.host.parse::<IpAddr>() {
-                Ok(ip) => vec![SocketAddr::new(ip, t.port)],
-                Err(_) => match (t.host.as_str(), t.port).to_socket_addrs() {
-                    Ok(a) => a.collect(),
-                    Err(e) => {
-                        log::warn!(
-                            "upstream {}: target {} does not resolve: {e}",
-                            up.name,
-                            t.target
-                        );
-                        Vec::new()
-                    }
-                },
-            };
+        for (t, addrs) in targets {
             let host_header = match &up.host_header {
                 Some(h) => h.clone(),
                 None if t.port == 80 || t.port == 443 => t.host.clone(),
@@ -158,7 +129,7 @@ impl Balancer {
             let Ok(host_header) = HeaderValue::from_str(&host_header) else {
                 continue;
             };
-            for addr in addrs {
+            for &addr in addrs {
                 let probe = up.healthchecks.active.enabled().then(|| {
                     Probe::new(
                         &up.healthchecks.active,
@@ -173,7 +144,7 @@ impl Balancer {
                     weight: t.weight,
                     host: t.host.clone(),
                     host_header: host_header.clone(),
-                    health: health::shared(&up.name, addr),
+                    health: health.shared(&up.name, addr),
                     probe,
                 }));
             }
@@ -199,10 +170,9 @@ impl Balancer {
             })
             .collect();
         let total_weight = members.iter().map(|m| u64::from(m.weight)).sum();
-        let selector = if up.algorithm == "consistent-hashing" {
-            Selector::Hash(load_balancer(set))
-        } else {
-            Selector::RoundRobin(load_balancer(set))
+        let selector = match up.algorithm {
+            BalanceAlgorithm::ConsistentHashing => Selector::Hash(load_balancer(set)),
+            BalanceAlgorithm::RoundRobin => Selector::RoundRobin(load_balancer(set)),
         };
         let p = &up.healthchecks.passive;
         let passive = p.enabled().then_some(Thresholds {
@@ -217,16 +187,8 @@ impl Balancer {
             checks: up.healthchecks.clone(),
             passive,
             selector,
-            hash_on: HashOn::new(
-                &up.hash_on,
-                up.hash_on_header.as_deref(),
-                up.hash_on_query_arg.as_deref(),
-            ),
-            hash_fallback: HashOn::new(
-                &up.hash_fallback,
-                up.hash_fallback_header.as_deref(),
-                up.hash_fallback_query_arg.as_deref(),
-            ),
+            hash_on: up.hashing.0.clone(),
+            hash_fallback: up.hashing.1.clone(),
             spread: AtomicU64::new(0),
             total_weight,
         }

@@ -1,9 +1,9 @@
 //! Health of one target address: up or down, and the consecutive counts that flip it (the
 //! rules of Kong's healthchecker: a success clears the failure counts, a failure clears the
-//! success count, a count of 0 in the config is never reached). Kept in a process-wide
-//! registry keyed by upstream name and address, so a reload keeps what was learnt.
+//! success count, a count of 0 in the config is never reached). Kept in a [`HealthRegistry`]
+//! keyed by upstream name and address that the running state owns, so a reload keeps what
+//! was learnt.
 
-use once_cell::sync::Lazy;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -93,20 +93,27 @@ impl Health {
 
 type Key = (String, SocketAddr);
 
-static REGISTRY: Lazy<Mutex<HashMap<Key, Weak<Health>>>> = Lazy::new(Default::default);
+/// The health of every target address in use, by upstream name and address; an entry lives
+/// while a snapshot's balancer holds it.
+#[derive(Debug, Default)]
+pub struct HealthRegistry {
+    map: Mutex<HashMap<Key, Weak<Health>>>,
+}
 
-/// The health of `addr` in `upstream`: the one already known (from a running or previous
-/// config still in use), or a fresh healthy one.
-pub fn shared(upstream: &str, addr: SocketAddr) -> Arc<Health> {
-    let mut map = REGISTRY.lock().unwrap_or_else(|p| p.into_inner());
-    map.retain(|_, w| w.strong_count() > 0);
-    let key = (upstream.to_string(), addr);
-    if let Some(h) = map.get(&key).and_then(Weak::upgrade) {
-        return h;
+impl HealthRegistry {
+    /// The health of `addr` in `upstream`: the one already known (from a running or previous
+    /// config still in use), or a fresh healthy one.
+    pub fn shared(&self, upstream: &str, addr: SocketAddr) -> Arc<Health> {
+        let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        map.retain(|_, w| w.strong_count() > 0);
+        let key = (upstream.to_string(), addr);
+        if let Some(h) = map.get(&key).and_then(Weak::upgrade) {
+            return h;
+        }
+        let h = Arc::new(Health::default());
+        map.insert(key, Arc::downgrade(&h));
+        h
     }
-    let h = Arc::new(Health::default());
-    map.insert(key, Arc::downgrade(&h));
-    h
 }
 
 #[cfg(test)]
@@ -153,11 +160,12 @@ mod tests {
     #[test]
     fn health_is_shared_while_a_config_holds_it() {
         let addr: SocketAddr = "127.0.0.1:1".parse().unwrap_or_else(|_| unreachable!());
-        let a = shared("up-test-shared", addr);
+        let registry = HealthRegistry::default();
+        let a = registry.shared("up-test-shared", addr);
         a.report(Event::TcpFailure, &T);
-        let b = shared("up-test-shared", addr);
+        let b = registry.shared("up-test-shared", addr);
         assert!(!b.is_up());
         drop((a, b));
-        assert!(shared("up-test-shared", addr).is_up());
+        assert!(registry.shared("up-test-shared", addr).is_up());
     }
 }

@@ -2,15 +2,14 @@
 //! keep-alive pooling) at compile time; per request only the address is filled in.
 
 pub mod balancer;
-pub mod checker;
 pub mod dns;
 pub mod health;
 pub mod probe;
+pub mod trust;
 
-use crate::config::model::{CaCertificate, Service};
+use crate::model::{CaCertificate, Protocol, Service};
 use http::HeaderValue;
 use pingora::upstreams::peer::HttpPeer;
-use pingora::utils::tls::WrappedX509;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,22 +41,6 @@ pub struct ServicePeer {
     template: HttpPeer,
 }
 
-/// The CA certificates named by `ids`, as Pingora's trust list.
-pub fn trust(ids: &[String], cas: &[CaCertificate]) -> Arc<[WrappedX509]> {
-    let mut list = Vec::new();
-    for id in ids {
-        for ca in cas.iter().filter(|c| &c.id == id) {
-            for der in &ca.der {
-                // `der` was checked to parse as X.509 at load.
-                list.push(WrappedX509::new(der.clone(), |raw| {
-                    pingora::utils::tls::parse_x509(raw)
-                }));
-            }
-        }
-    }
-    Arc::from(list.into_boxed_slice())
-}
-
 /// A pool key for a set of CA certificates.
 fn group_key(ca_ids: &[String]) -> u64 {
     use std::hash::{Hash, Hasher};
@@ -67,23 +50,15 @@ fn group_key(ca_ids: &[String]) -> u64 {
 }
 
 impl ServicePeer {
-    /// Compiles a validated service.
+    /// Compiles a validated service (its host, port and CA ids were checked).
     pub fn new(
         svc: &Service,
         cas: &[CaCertificate],
         balancer: Option<Arc<balancer::Balancer>>,
-    ) -> Result<ServicePeer, String> {
-        let tls = svc.protocol == "https";
+    ) -> ServicePeer {
+        let tls = svc.protocol == Protocol::Https;
         let bare = svc.host.trim_start_matches('[').trim_end_matches(']');
         let ip = bare.parse::<IpAddr>().ok();
-        let default_port = if tls { 443 } else { 80 };
-        let host_header = if svc.port == default_port {
-            svc.host.clone()
-        } else {
-            format!("{}:{}", svc.host, svc.port)
-        };
-        let host_header =
-            HeaderValue::from_str(&host_header).map_err(|e| format!("invalid host: {e}"))?;
         // The address is a placeholder; `peer()` fills in the resolved one.
         let placeholder = SocketAddr::new(ip.unwrap_or(IpAddr::from([0, 0, 0, 0])), svc.port);
         let mut peer = HttpPeer::new(placeholder, tls, bare.to_string());
@@ -97,23 +72,23 @@ impl ServicePeer {
         o.verify_cert = verify;
         o.verify_hostname = verify;
         if let Some(ids) = &svc.ca_certificates {
-            o.ca = Some(trust(ids, cas));
+            o.ca = Some(trust::trust(ids, cas));
             // Pingora's pool key leaves the CA out: keep connections verified against one
             // trust set from being reused by a service that trusts another.
             peer.group_key = group_key(ids);
         }
-        Ok(ServicePeer {
+        ServicePeer {
             id: svc.id.clone(),
             name: svc.name.clone(),
             host: bare.to_string(),
             port: svc.port,
             base_path: svc.path.clone(),
-            host_header,
+            host_header: svc.host_header.clone(),
             retries: svc.retries,
             ip,
             balancer,
             template: peer,
-        })
+        }
     }
 
     /// A peer for one attempt, at the given address.

@@ -3,7 +3,7 @@
 //! mapping of its outcome to a health [`Event`].
 
 use super::health::Event;
-use crate::config::healthchecks::Active;
+use crate::model::healthchecks::{Active, CheckKind};
 use http::HeaderValue;
 use pingora::lb::health_check::{HealthCheck, HttpHealthCheck, TcpHealthCheck};
 use pingora::lb::Backend;
@@ -27,12 +27,12 @@ impl Probe {
         cfg: &Active,
         host: &str,
         host_header: &HeaderValue,
-        trust: Option<super::balancer::TrustList>,
+        trust: Option<super::trust::TrustList>,
     ) -> Probe {
         let timeout = Duration::from_secs_f64(cfg.timeout.max(0.001));
-        let tls = cfg.kind == "https";
+        let tls = cfg.kind == CheckKind::Https;
         let sni = cfg.https_sni.clone().unwrap_or_else(|| host.to_string());
-        let check: Box<dyn HealthCheck + Send + Sync> = if cfg.kind == "tcp" {
+        let check: Box<dyn HealthCheck + Send + Sync> = if cfg.kind == CheckKind::Tcp {
             let mut c = TcpHealthCheck::default();
             c.peer_template.options.connection_timeout = Some(timeout);
             Box::new(c)

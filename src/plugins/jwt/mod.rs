@@ -7,7 +7,9 @@ pub mod keyring;
 pub mod token;
 
 use crate::error::{Exit, GatewayError};
-use crate::plugins::{Clock, Consumer, Flow, HeaderCase, Plugin, RequestState};
+use crate::model::jwt_key::JwtAlgorithm;
+use crate::plugins::factory::{CheckCtx, Checked, Factory, FieldIssues, ON_SCOPE};
+use crate::plugins::{BuildCtx, Clock, Consumer, Flow, HeaderCase, Plugin, RequestState, Scope};
 use async_trait::async_trait;
 pub use config::JwtConfig;
 use http::HeaderValue;
@@ -50,6 +52,44 @@ pub enum Refusal {
     Message(String),
     /// Claim failures keyed by claim.
     Claims(Map<String, Value>),
+}
+
+impl Factory for Jwt {
+    type Spec = JwtConfig;
+    type Typed = ();
+
+    fn check(spec: &JwtConfig, ctx: &CheckCtx<'_>) -> Result<(), FieldIssues> {
+        let mut out = spec.check();
+        // `anonymous` is looked up once the rest of the config is known to be good.
+        let config_ok = out.is_empty();
+        if ctx.consumer_scoped {
+            out.push((
+                ON_SCOPE.into(),
+                "plugin 'jwt' cannot be applied to consumers".into(),
+            ));
+        }
+        if let Some(anon) = spec.anonymous.as_ref().filter(|_| config_ok) {
+            if !(ctx.consumer_exists)(anon) {
+                out.push((
+                    "anonymous".into(),
+                    format!("no consumer with id or username \"{anon}\""),
+                ));
+            }
+        }
+        if out.is_empty() {
+            Ok(())
+        } else {
+            Err(out)
+        }
+    }
+
+    fn build(c: &Checked<JwtConfig, ()>, ctx: &BuildCtx, _scope: &Scope) -> Arc<dyn Plugin> {
+        Arc::new(Jwt::new(
+            c.spec.clone(),
+            ctx.keyring.clone(),
+            ctx.clock.clone(),
+        ))
+    }
 }
 
 impl Jwt {
@@ -97,9 +137,14 @@ impl Jwt {
             _ => return Err(msg("Multiple tokens provided")),
         };
         let decoded = token::decode(token).ok_or_else(|| msg("Bad token; invalid JSON"))?;
-        let alg = match decoded.header.get("alg").and_then(Value::as_str) {
-            Some(a) if keyring::ALGORITHMS.contains(&a) => a,
-            _ => return Err(msg("Bad token; invalid alg")),
+        let alg = match decoded
+            .header
+            .get("alg")
+            .and_then(Value::as_str)
+            .and_then(JwtAlgorithm::parse)
+        {
+            Some(a) => a,
+            None => return Err(msg("Bad token; invalid alg")),
         };
         let claim = &self.config.key_claim_name;
         let key = decoded
@@ -123,14 +168,13 @@ impl Jwt {
         if credential.algorithm != alg {
             return Err(msg("Invalid algorithm"));
         }
-        let verifier = if self.config.secret_is_base64 && alg.starts_with("HS") {
-            credential.verifier_b64.as_ref()
+        let verifier = if self.config.secret_is_base64 && alg.is_hmac() {
+            credential.material.verifier_b64.as_ref()
         } else {
-            credential.verifier.as_ref()
+            credential.material.verifier.as_ref()
         };
         let verifier = verifier.ok_or_else(|| msg("Invalid key/secret"))?;
-        let jwt_alg = keyring::algorithm(alg).unwrap_or(jsonwebtoken::Algorithm::HS256);
-        if !verifier.verify(jwt_alg, decoded.signing_input.as_bytes(), decoded.signature) {
+        if !verifier.verify(alg, decoded.signing_input.as_bytes(), decoded.signature) {
             return Err(msg("Invalid signature"));
         }
         check_claims(&self.config, &decoded.payload, (self.clock)())?;

@@ -1,8 +1,8 @@
 //! Finding and decoding the token: query parameters, cookies and `Bearer` headers as Kong
 //! reads them, then the three base64url parts with their JSON.
 
-use super::keyring::decode_b64url;
 use super::JwtConfig;
+use crate::model::jwt_key::decode_b64url;
 use http::HeaderMap;
 use serde_json::{Map, Value};
 

@@ -10,7 +10,8 @@ pub mod payload;
 pub mod response;
 
 use crate::error::{Exit, GatewayError};
-use crate::plugins::{Flow, Plugin, RequestState};
+use crate::plugins::factory::{CheckCtx, Checked, Factory, FieldIssues};
+use crate::plugins::{BuildCtx, Flow, Plugin, RequestState, Scope};
 use async_trait::async_trait;
 use aws_sdk_lambda::error::SdkError;
 use aws_sdk_lambda::operation::invoke::InvokeError;
@@ -22,6 +23,7 @@ pub use config::LambdaConfig;
 use pingora::proxy::Session;
 use response::Invoked;
 use serde_json::json;
+use std::sync::Arc;
 
 /// Lambda's synchronous payload limit; larger bodies are refused (or skipped, as Kong's
 /// `skip_large_bodies` does).
@@ -48,6 +50,24 @@ fn unreachable_lambda(e: &dyn std::error::Error, cause: &str) -> Exit {
         aws_sdk_lambda::error::DisplayErrorContext(e)
     );
     failure(502, "Bad Gateway", cause.to_string())
+}
+
+impl Factory for AwsLambda {
+    type Spec = LambdaConfig;
+    type Typed = ();
+
+    fn check(spec: &LambdaConfig, _ctx: &CheckCtx<'_>) -> Result<(), FieldIssues> {
+        let out = spec.check();
+        if out.is_empty() {
+            Ok(())
+        } else {
+            Err(out)
+        }
+    }
+
+    fn build(c: &Checked<LambdaConfig, ()>, _ctx: &BuildCtx, _scope: &Scope) -> Arc<dyn Plugin> {
+        Arc::new(AwsLambda::new(&c.spec))
+    }
 }
 
 impl AwsLambda {

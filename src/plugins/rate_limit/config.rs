@@ -1,5 +1,8 @@
 //! The `rate-limiting` plugin's configuration schema: Kong's fields, defaults and checks.
 
+use super::redis_store::RedisTarget;
+use super::window::Period;
+use http::HeaderName;
 use serde::{Deserialize, Serialize};
 
 /// Redis connection settings of the `redis` policy (`config.redis`).
@@ -96,8 +99,8 @@ impl RateLimitConfig {
         ]
     }
 
-    /// Field-level problems, as `(field, message)` pairs.
-    pub fn check(&self) -> Vec<(String, String)> {
+    /// Every field-level problem as `(field, message)` pairs, or the typed settings.
+    pub fn check(&self) -> Result<Settings, Vec<(String, String)>> {
         let mut out = Vec::new();
         let limits = self.limits();
         if limits.iter().all(Option::is_none) {
@@ -131,44 +134,27 @@ impl RateLimitConfig {
                 }
             }
         }
-        const LIMIT_BY: [&str; 6] = ["consumer", "credential", "ip", "service", "header", "path"];
-        if !LIMIT_BY.contains(&self.limit_by.as_str()) {
-            out.push((
-                "limit_by".into(),
-                format!(
-                    "expected one of: {} (got \"{}\")",
-                    LIMIT_BY.join(", "),
-                    self.limit_by
-                ),
-            ));
-        }
-        if self.limit_by == "header" && self.header_name.is_none() {
-            out.push((
-                "header_name".into(),
-                "required field missing (limit_by is header)".into(),
-            ));
-        }
-        if self.limit_by == "path" && self.path.is_none() {
-            out.push((
-                "path".into(),
-                "required field missing (limit_by is path)".into(),
-            ));
-        }
-        match self.policy.as_str() {
-            "local" => {}
-            "redis" => {
-                if self.redis.host.is_none() && self.redis_host.is_none() {
+        let by = self.limit_by(&mut out);
+        let policy = match self.policy.as_str() {
+            "local" => Some(Policy::Local),
+            "redis" => match self.redis.host.clone().or(self.redis_host.clone()) {
+                Some(host) => Some(Policy::Redis(self.redis_target(host))),
+                None => {
                     out.push((
                         "redis.host".into(),
                         "required field missing (policy is redis)".into(),
                     ));
+                    None
                 }
+            },
+            other => {
+                out.push((
+                    "policy".into(),
+                    format!("expected one of: local, redis (got \"{other}\")"),
+                ));
+                None
             }
-            other => out.push((
-                "policy".into(),
-                format!("expected one of: local, redis (got \"{other}\")"),
-            )),
-        }
+        };
         if self.redis.ssl == Some(true) || self.redis_ssl == Some(true) {
             out.push((
                 "redis.ssl".into(),
@@ -194,6 +180,113 @@ impl RateLimitConfig {
                 "value should be between 100 and 599".into(),
             ));
         }
-        out
+        match (by, policy) {
+            (Some(by), Some(policy)) if out.is_empty() => Ok(Settings {
+                limits: Period::ALL
+                    .iter()
+                    .zip(limits)
+                    .filter_map(|(p, l)| l.map(|l| (*p, l.ceil() as i64)))
+                    .collect(),
+                by,
+                policy,
+            }),
+            _ => Err(out),
+        }
     }
+
+    /// `limit_by` with the header or path it names.
+    fn limit_by(&self, out: &mut Vec<(String, String)>) -> Option<LimitBy> {
+        let by = match self.limit_by.as_str() {
+            "consumer" => LimitBy::Consumer,
+            "credential" => LimitBy::Credential,
+            "ip" => LimitBy::Ip,
+            "service" => LimitBy::Service,
+            "header" => match self.header_name.as_deref() {
+                None => {
+                    out.push((
+                        "header_name".into(),
+                        "required field missing (limit_by is header)".into(),
+                    ));
+                    return None;
+                }
+                Some(h) => match HeaderName::from_bytes(h.to_ascii_lowercase().as_bytes()) {
+                    Ok(name) => LimitBy::Header(name),
+                    Err(_) => {
+                        out.push(("header_name".into(), "invalid header name".into()));
+                        return None;
+                    }
+                },
+            },
+            "path" => match &self.path {
+                Some(p) => LimitBy::Path(p.clone()),
+                None => {
+                    out.push((
+                        "path".into(),
+                        "required field missing (limit_by is path)".into(),
+                    ));
+                    return None;
+                }
+            },
+            other => {
+                out.push((
+                    "limit_by".into(),
+                    format!(
+                        "expected one of: consumer, credential, ip, service, header, path (got \"{other}\")"
+                    ),
+                ));
+                return None;
+            }
+        };
+        Some(by)
+    }
+
+    /// The Redis server of the `redis` policy: the `redis` block, then the legacy fields.
+    fn redis_target(&self, host: String) -> RedisTarget {
+        let r = &self.redis;
+        RedisTarget {
+            host,
+            port: r.port.or(self.redis_port).unwrap_or(6379),
+            username: r.username.clone().or(self.redis_username.clone()),
+            password: r.password.clone().or(self.redis_password.clone()),
+            database: r.database.or(self.redis_database).unwrap_or(0),
+            timeout_ms: r.timeout.or(self.redis_timeout).unwrap_or(2000),
+        }
+    }
+}
+
+/// Whose requests are counted together.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LimitBy {
+    /// The authenticated consumer (then the credential, then the client address).
+    Consumer,
+    /// The credential (then the client address).
+    Credential,
+    /// The client address.
+    Ip,
+    /// The route's service (then the client address).
+    Service,
+    /// A request header's value (then the client address).
+    Header(HeaderName),
+    /// Requests to exactly this path together (others by client address).
+    Path(String),
+}
+
+/// Where the counters live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Policy {
+    /// In this node's memory.
+    Local,
+    /// In a Redis server shared by many nodes.
+    Redis(RedisTarget),
+}
+
+/// A checked config's typed values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// Each configured period with its (whole) limit, shortest period first.
+    pub limits: Vec<(Period, i64)>,
+    /// Whose requests count together.
+    pub by: LimitBy,
+    /// Where they are counted.
+    pub policy: Policy,
 }

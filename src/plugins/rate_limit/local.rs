@@ -1,138 +1,221 @@
-//! The `local` policy: per-node counters on pingora-limits' count-min estimators, one pair per
-//! period rotated at each calendar window. Memory is fixed whatever the number of clients.
+//! The `local` policy: exact per-node counters, one entry per (plugin scope, identifier)
+//! holding the current window's count of every period, in a bounded concurrent cache (moka).
 //!
-//! Better than Kong: the check and the increment are one step under a per-key stripe lock,
-//! so N concurrent clients get exactly `limit` requests through, never more (Kong reads,
-//! then increments later, and bursts overshoot). Collisions in the estimator can only
-//! over-count, so an error, if any, is towards limiting early, never late.
+//! Exact: an identifier is never charged for another's requests, so no client is limited
+//! before its own limit (a count-min sketch over-counts when keys collide: with enough
+//! distinct clients every client is limited). The check and the increment of all periods
+//! are one step under the entry's lock, so N concurrent clients get exactly `limit`
+//! requests through, never more (Kong reads, then increments later, and bursts overshoot).
+//!
+//! Bounded: the store holds at most `capacity` bytes of entries (the node's
+//! `rate_limit_store_size`). An entry idle for longer than its longest period is dropped;
+//! when the store is full the least useful entries are evicted (TinyLFU: rarely seen,
+//! long-idle keys first) and counted. An evicted identifier starts again from zero, so a
+//! full store errs towards limiting late, never early.
 
 use super::window::Period;
-use once_cell::sync::Lazy;
-use pingora_limits::estimator::Estimator;
-use std::hash::{BuildHasher, Hash};
-use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
-use std::sync::{Mutex, RwLock};
+use crate::plugins::Scope;
+use moka::notification::RemovalCause;
+use moka::sync::Cache;
+use std::collections::HashMap;
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
 
-/// Rows of each estimator.
-const HASHES: usize = 4;
-/// Counters per row: 4 x 65536 x 8 bytes = 2 MiB per estimator, two per period in use.
-const SLOTS: usize = 1 << 16;
-/// Stripe locks that serialize the check of one key.
-const STRIPES: usize = 512;
+/// Kong's default size of its rate-limiting counters dictionary (12 MiB).
+pub const DEFAULT_CAPACITY: u64 = 12 * 1024 * 1024;
 
-/// The two estimators of one period: the current window's and the previous one's.
-struct Rotating {
-    estimators: [Estimator; 2],
-    current: AtomicUsize,
-    window: AtomicI64,
-    rotation: RwLock<()>,
+/// Bytes an entry costs beyond its key's text: the cache's node, the usage record, the
+/// frequency sketch share (measured: `benches/RESULTS.md`, "memory per tracked key").
+pub const ENTRY_OVERHEAD: u32 = 200;
+
+/// One identifier's usage: per period, the window it counts and the count in it.
+#[derive(Debug)]
+struct Usage {
+    slots: Mutex<[(i64, i64); 6]>,
+    /// How long the entry is useful when idle: its longest period.
+    idle: Duration,
 }
 
-impl Rotating {
-    fn new() -> Rotating {
-        Rotating {
-            estimators: [Estimator::new(HASHES, SLOTS), Estimator::new(HASHES, SLOTS)],
-            current: AtomicUsize::new(0),
-            window: AtomicI64::new(i64::MIN),
-            rotation: RwLock::new(()),
-        }
+/// A plugin scope, interned: entries carry its number instead of two UUIDs.
+#[derive(Debug)]
+pub struct ScopeTag(u64);
+
+/// A scope as a plugin instance holds it.
+pub type ScopeId = Arc<ScopeTag>;
+
+struct IdleExpiry;
+
+impl moka::Expiry<String, Arc<Usage>> for IdleExpiry {
+    fn expire_after_create(&self, _: &String, v: &Arc<Usage>, _: Instant) -> Option<Duration> {
+        Some(v.idle)
     }
 
-    /// Adds `delta` to `key` in the window starting at `window`; returns the new count and
-    /// the estimator used (to undo with the same one).
-    fn add(&self, window: i64, key: u64, delta: isize) -> (isize, usize) {
-        loop {
-            {
-                let _r = self.rotation.read().unwrap_or_else(|e| e.into_inner());
-                // A request whose clock read an older window is counted in the current one.
-                if self.window.load(Ordering::Acquire) >= window {
-                    let idx = self.current.load(Ordering::Acquire);
-                    return (self.estimators[idx].incr(key, delta), idx);
-                }
-            }
-            let _w = self.rotation.write().unwrap_or_else(|e| e.into_inner());
-            if self.window.load(Ordering::Acquire) < window {
-                let next = self.current.load(Ordering::Acquire) ^ 1;
-                self.estimators[next].reset();
-                self.current.store(next, Ordering::Release);
-                self.window.store(window, Ordering::Release);
-            }
-        }
-    }
-
-    fn undo(&self, idx: usize, key: u64) {
-        self.estimators[idx].decr(key, 1);
+    fn expire_after_read(
+        &self,
+        _: &String,
+        v: &Arc<Usage>,
+        _: Instant,
+        _: Option<Duration>,
+        _: Instant,
+    ) -> Option<Duration> {
+        Some(v.idle)
     }
 }
 
-/// All local counters of this process. They outlive config reloads: a plugin whose scope
-/// and identifier did not change keeps counting where it was.
+/// All local counters of this process. They outlive config reloads (the running state owns
+/// the store): a plugin whose scope and identifier did not change keeps counting.
 pub struct LocalStore {
-    periods: [once_cell::sync::OnceCell<Rotating>; 6],
-    stripes: Box<[Mutex<()>]>,
-    hasher: std::collections::hash_map::RandomState,
+    entries: Cache<String, Arc<Usage>>,
+    scopes: Mutex<(u64, HashMap<Scope, Weak<ScopeTag>>)>,
+    evictions: Arc<AtomicU64>,
+    capacity: u64,
 }
 
-static GLOBAL: Lazy<LocalStore> = Lazy::new(LocalStore::new);
+impl std::fmt::Debug for LocalStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalStore")
+            .field("capacity", &self.capacity)
+            .field("entries", &self.entries.entry_count())
+            .finish()
+    }
+}
 
 impl Default for LocalStore {
     fn default() -> Self {
-        LocalStore::new()
+        LocalStore::new(DEFAULT_CAPACITY)
     }
 }
 
+thread_local! {
+    /// The lookup key of the current check, reused: a hit allocates nothing.
+    static KEY: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
 impl LocalStore {
-    /// A fresh store (tests and benches); the gateway uses [`LocalStore::global`].
-    pub fn new() -> LocalStore {
+    /// A store holding at most `capacity` bytes of entries.
+    pub fn new(capacity: u64) -> LocalStore {
+        let evictions = Arc::new(AtomicU64::new(0));
+        let counted = evictions.clone();
+        let entries = Cache::builder()
+            .max_capacity(capacity)
+            .weigher(|k: &String, _: &Arc<Usage>| {
+                u32::try_from(k.len())
+                    .unwrap_or(u32::MAX)
+                    .saturating_add(ENTRY_OVERHEAD)
+            })
+            .expire_after(IdleExpiry)
+            .eviction_listener(move |_, _, cause| {
+                if cause == RemovalCause::Size {
+                    counted.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+            .build();
         LocalStore {
-            periods: Default::default(),
-            stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
-            hasher: Default::default(),
+            entries,
+            scopes: Mutex::new((0, HashMap::new())),
+            evictions,
+            capacity,
         }
     }
 
-    /// The process-wide store.
-    pub fn global() -> &'static LocalStore {
-        &GLOBAL
+    /// The interned tag of a plugin scope (the same while any instance holds it).
+    pub fn scope_id(&self, scope: &Scope) -> ScopeId {
+        let mut g = self.scopes.lock().unwrap_or_else(|e| e.into_inner());
+        let (next, map) = &mut *g;
+        map.retain(|_, w| w.strong_count() > 0);
+        if let Some(tag) = map.get(scope).and_then(Weak::upgrade) {
+            return tag;
+        }
+        *next += 1;
+        let tag = Arc::new(ScopeTag(*next));
+        map.insert(scope.clone(), Arc::downgrade(&tag));
+        tag
     }
 
-    fn period(&self, p: Period) -> &Rotating {
-        self.periods[p as usize].get_or_init(Rotating::new)
-    }
-
-    /// Counts one request of `key` against `limits` at `now`. Returns whether it is allowed
-    /// and, per period, the usage before it. A rejected request is not counted (as Kong's
-    /// local policy).
+    /// Counts one request of identifier `id` in `scope` against `limits` at `now`. Returns
+    /// whether it is allowed and, per period, the usage before it. A rejected request is
+    /// not counted (as Kong's local policy).
     pub fn check(
         &self,
-        key: impl Hash,
+        scope: &ScopeTag,
+        id: &str,
         limits: &[(Period, i64)],
         now: i64,
         before: &mut Vec<i64>,
     ) -> bool {
-        let h = self.hasher.hash_one(key);
-        let _stripe = self.stripes[(h as usize) % STRIPES]
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let usage = KEY.with_borrow_mut(|key| {
+            key.clear();
+            let _ = write!(key, "{:x}:{id}", scope.0);
+            self.entries
+                .entry_by_ref(key.as_str())
+                .or_insert_with(|| Arc::new(Usage::new(limits)))
+                .into_value()
+        });
+        let mut slots = usage.slots.lock().unwrap_or_else(|e| e.into_inner());
         before.clear();
-        let mut used = [(0usize, false); 6];
         let mut allowed = true;
-        for (i, (p, limit)) in limits.iter().enumerate() {
-            let (after, idx) = self.period(*p).add(p.window_start(now), h, 1);
-            used[i] = (idx, true);
-            before.push(after as i64 - 1);
-            if after as i64 > *limit {
+        for (p, limit) in limits {
+            let slot = &mut slots[*p as usize];
+            let window = p.window_start(now);
+            // A request whose clock read an older window is counted in the current one.
+            if window > slot.0 {
+                *slot = (window, 0);
+            }
+            before.push(slot.1);
+            if slot.1 >= *limit {
                 allowed = false;
             }
         }
-        if !allowed {
-            for (i, (p, _)) in limits.iter().enumerate() {
-                if used[i].1 {
-                    self.period(*p).undo(used[i].0, h);
-                }
+        if allowed {
+            for (p, _) in limits {
+                slots[*p as usize].1 += 1;
             }
         }
         allowed
+    }
+
+    /// Entries dropped because the store was full, since start.
+    pub fn evictions(&self) -> u64 {
+        self.evictions.load(Ordering::Relaxed)
+    }
+
+    /// Identifiers tracked now (after pending maintenance).
+    pub fn entries(&self) -> u64 {
+        self.entries.run_pending_tasks();
+        self.entries.entry_count()
+    }
+
+    /// Bytes of entries held now, as the bound counts them (after pending maintenance).
+    pub fn used_bytes(&self) -> u64 {
+        self.entries.run_pending_tasks();
+        self.entries.weighted_size()
+    }
+
+    /// The bound on [`LocalStore::used_bytes`].
+    pub fn capacity(&self) -> u64 {
+        self.capacity
+    }
+}
+
+impl Usage {
+    fn new(limits: &[(Period, i64)]) -> Usage {
+        let longest = limits
+            .iter()
+            .map(|(p, _)| *p)
+            .max()
+            .unwrap_or(Period::Second);
+        // Calendar months and years run longer than Kong's nominal length.
+        let idle = match longest {
+            Period::Month => 31 * 86_400,
+            Period::Year => 366 * 86_400,
+            p => p.seconds(),
+        };
+        Usage {
+            slots: Mutex::new([(i64::MIN, 0); 6]),
+            idle: Duration::from_secs(idle.unsigned_abs()),
+        }
     }
 }
 
@@ -140,15 +223,23 @@ impl LocalStore {
 mod tests {
     use super::*;
 
+    fn scope(store: &LocalStore, route: &str) -> ScopeId {
+        store.scope_id(&Scope {
+            route_id: route.into(),
+            service_id: "s".into(),
+        })
+    }
+
     #[test]
     fn exactly_limit_pass_then_the_window_resets() {
-        let store = LocalStore::new();
+        let store = LocalStore::default();
+        let s = scope(&store, "r");
         let limits = [(Period::Minute, 3)];
         let t0 = 1_700_000_040; // :00 of a minute
         let mut before = Vec::new();
         let mut passed = 0;
         for i in 0..5 {
-            if store.check("k", &limits, t0 + i, &mut before) {
+            if store.check(&s, "k", &limits, t0 + i, &mut before) {
                 passed += 1;
             }
         }
@@ -159,43 +250,54 @@ mod tests {
             "a rejected request sees usage 3 and is not counted"
         );
         assert!(
-            store.check("k", &limits, t0 + 60, &mut before),
+            store.check(&s, "k", &limits, t0 + 60, &mut before),
             "next minute starts afresh"
         );
         assert_eq!(before, vec![0]);
         assert!(
-            store.check("other", &limits, t0 + 1, &mut before),
+            store.check(&s, "other", &limits, t0 + 1, &mut before),
             "keys count apart"
         );
+        let other_scope = scope(&store, "r2");
+        assert!(
+            store.check(&other_scope, "k", &limits, t0 + 1, &mut before),
+            "scopes count apart"
+        );
+        assert_eq!(before, vec![0]);
     }
 
     #[test]
     fn every_period_must_allow() {
-        let store = LocalStore::new();
+        let store = LocalStore::default();
+        let s = scope(&store, "r");
         let limits = [(Period::Second, 2), (Period::Minute, 3)];
         let t0 = 1_700_000_040;
         let mut b = Vec::new();
-        assert!(store.check("k", &limits, t0, &mut b));
-        assert!(store.check("k", &limits, t0, &mut b));
-        assert!(!store.check("k", &limits, t0, &mut b), "second limit");
+        assert!(store.check(&s, "k", &limits, t0, &mut b));
+        assert!(store.check(&s, "k", &limits, t0, &mut b));
+        assert!(!store.check(&s, "k", &limits, t0, &mut b), "second limit");
         assert_eq!(b, vec![2, 2]);
-        assert!(store.check("k", &limits, t0 + 1, &mut b));
-        assert!(!store.check("k", &limits, t0 + 2, &mut b), "minute limit");
+        assert!(store.check(&s, "k", &limits, t0 + 1, &mut b));
+        assert!(
+            !store.check(&s, "k", &limits, t0 + 2, &mut b),
+            "minute limit"
+        );
         assert_eq!(b, vec![0, 3]);
     }
 
     #[test]
     fn concurrent_clients_get_exactly_the_limit() {
-        let store = std::sync::Arc::new(LocalStore::new());
+        let store = Arc::new(LocalStore::default());
+        let s = scope(&store, "r");
         let limits = [(Period::Minute, 50)];
-        let passed = std::sync::Arc::new(AtomicUsize::new(0));
+        let passed = Arc::new(AtomicU64::new(0));
         let threads: Vec<_> = (0..16)
             .map(|_| {
-                let (store, passed) = (store.clone(), passed.clone());
+                let (store, passed, s) = (store.clone(), passed.clone(), s.clone());
                 std::thread::spawn(move || {
                     let mut b = Vec::new();
                     for _ in 0..50 {
-                        if store.check("hot", &limits, 1_700_000_040, &mut b) {
+                        if store.check(&s, "hot", &limits, 1_700_000_040, &mut b) {
                             passed.fetch_add(1, Ordering::SeqCst);
                         }
                     }
@@ -206,5 +308,67 @@ mod tests {
             t.join().expect("thread");
         }
         assert_eq!(passed.load(Ordering::SeqCst), 50);
+    }
+
+    #[test]
+    fn a_million_distinct_clients_are_never_limited_early() {
+        let store = LocalStore::new(1 << 30);
+        let s = scope(&store, "r");
+        let limits = [(Period::Minute, 3)];
+        let t0 = 1_700_000_040;
+        // Two threads of half a million clients each, as two workers would send them.
+        let limited = AtomicU64::new(0);
+        std::thread::scope(|t| {
+            for half in 0..2u32 {
+                let (store, s, limited) = (&store, &s, &limited);
+                t.spawn(move || {
+                    let mut b = Vec::new();
+                    for i in half * 500_000..(half + 1) * 500_000 {
+                        if !store.check(s, &i.to_string(), &limits, t0 + 1, &mut b) {
+                            limited.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                });
+            }
+        });
+        assert_eq!(
+            limited.load(Ordering::Relaxed),
+            0,
+            "no client sent more than one request"
+        );
+        let mut b = Vec::new();
+        let fresh: Vec<bool> = (0..4)
+            .map(|_| store.check(&s, "fresh", &limits, t0 + 2, &mut b))
+            .collect();
+        assert_eq!(
+            fresh,
+            [true, true, true, false],
+            "a new client gets exactly 3"
+        );
+        assert!(store.used_bytes() <= store.capacity());
+    }
+
+    #[test]
+    fn a_full_store_evicts_and_never_limits_early() {
+        // Room for about 1,000 entries.
+        let store = LocalStore::new(1_000 * (u64::from(ENTRY_OVERHEAD) + 8));
+        let s = scope(&store, "r");
+        let limits = [(Period::Minute, 2)];
+        let t0 = 1_700_000_040;
+        let mut b = Vec::new();
+        for round in 0..3 {
+            for i in 0..20_000u32 {
+                let allowed = store.check(&s, &format!("c{i}"), &limits, t0 + 1, &mut b);
+                if round < 2 {
+                    assert!(allowed, "client c{i} limited in round {round}: early");
+                }
+            }
+        }
+        assert!(store.evictions() > 0, "the store evicted");
+        assert!(
+            store.used_bytes() <= store.capacity(),
+            "memory stays bounded"
+        );
+        assert!(store.entries() <= store.capacity() / u64::from(ENTRY_OVERHEAD));
     }
 }

@@ -9,40 +9,21 @@ pub mod redis_store;
 pub mod window;
 
 use crate::error::GatewayError;
-use crate::plugins::{Clock, Flow, HeaderCase, Plugin, RequestState};
+use crate::plugins::factory::{CheckCtx, Checked, Factory, FieldIssues};
+use crate::plugins::{BuildCtx, Clock, Flow, HeaderCase, Plugin, RequestState, Scope};
 use async_trait::async_trait;
 pub use config::RateLimitConfig;
-use http::{HeaderName, HeaderValue};
+use config::{LimitBy, Policy, Settings};
+use http::HeaderValue;
 use pingora::proxy::Session;
-use redis_store::{RedisStore, RedisTarget};
+use redis_store::RedisStore;
 use std::borrow::Cow;
 use std::sync::Arc;
 use window::Period;
 
-/// Whose requests are counted together.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum LimitBy {
-    Consumer,
-    Credential,
-    Ip,
-    Service,
-    Header(HeaderName),
-    Path(String),
-}
-
 enum Backend {
-    Local,
+    Local(Arc<local::LocalStore>, local::ScopeId),
     Redis(Arc<RedisStore>),
-}
-
-/// The plugin's namespace: its own route and service ids (all zeros when unscoped), so a
-/// global plugin counts across all routes, as Kong's does.
-#[derive(Debug, Clone)]
-pub struct Scope {
-    /// The plugin's route id, or the nil UUID.
-    pub route_id: String,
-    /// The plugin's service id, or the nil UUID.
-    pub service_id: String,
 }
 
 /// A configured `rate-limiting` instance.
@@ -84,52 +65,49 @@ const REMAINING_HEADERS: [&str; 6] = [
     "X-RateLimit-Remaining-Year",
 ];
 
+impl Factory for RateLimiting {
+    type Spec = RateLimitConfig;
+    type Typed = Settings;
+
+    fn check(spec: &RateLimitConfig, _ctx: &CheckCtx<'_>) -> Result<Settings, FieldIssues> {
+        spec.check()
+    }
+
+    fn build(
+        c: &Checked<RateLimitConfig, Settings>,
+        ctx: &BuildCtx,
+        scope: &Scope,
+    ) -> Arc<dyn Plugin> {
+        Arc::new(RateLimiting::new(c, scope.clone(), ctx))
+    }
+}
+
 impl RateLimiting {
-    /// Builds an instance from a validated config.
-    pub fn new(c: &RateLimitConfig, scope: Scope, clock: Clock) -> RateLimiting {
-        let limits = Period::ALL
-            .iter()
-            .zip(c.limits())
-            .filter_map(|(p, l)| l.map(|l| (*p, l.ceil() as i64)))
-            .collect();
-        let by = match c.limit_by.as_str() {
-            "credential" => LimitBy::Credential,
-            "ip" => LimitBy::Ip,
-            "service" => LimitBy::Service,
-            "header" => match c
-                .header_name
-                .as_deref()
-                .map(|h| HeaderName::from_bytes(h.to_ascii_lowercase().as_bytes()))
-            {
-                Some(Ok(h)) => LimitBy::Header(h),
-                _ => LimitBy::Ip,
-            },
-            "path" => LimitBy::Path(c.path.clone().unwrap_or_default()),
-            _ => LimitBy::Consumer,
-        };
-        let backend = if c.policy == "redis" {
-            let r = &c.redis;
-            Backend::Redis(RedisStore::shared(RedisTarget {
-                host: r.host.clone().or(c.redis_host.clone()).unwrap_or_default(),
-                port: r.port.or(c.redis_port).unwrap_or(6379),
-                username: r.username.clone().or(c.redis_username.clone()),
-                password: r.password.clone().or(c.redis_password.clone()),
-                database: r.database.or(c.redis_database).unwrap_or(0),
-                timeout_ms: r.timeout.or(c.redis_timeout).unwrap_or(2000),
-            }))
-        } else {
-            Backend::Local
+    /// Builds an instance from a checked config, counting in the lasting stores of `ctx`.
+    pub fn new(
+        c: &Checked<RateLimitConfig, Settings>,
+        scope: Scope,
+        ctx: &BuildCtx,
+    ) -> RateLimiting {
+        let (spec, typed) = (&c.spec, &c.typed);
+        let backend = match &typed.policy {
+            Policy::Local => {
+                let counters = ctx.lasting.counters.clone();
+                let id = counters.scope_id(&scope);
+                Backend::Local(counters, id)
+            }
+            Policy::Redis(target) => Backend::Redis(ctx.lasting.redis.store(target)),
         };
         RateLimiting {
-            limits,
-            by,
+            limits: typed.limits.clone(),
+            by: typed.by.clone(),
             scope,
             backend,
-            fault_tolerant: c.fault_tolerant,
-            hide_headers: c.hide_client_headers,
-            error_code: c.error_code,
-            error_message: c.error_message.clone(),
-            clock,
+            fault_tolerant: spec.fault_tolerant,
+            hide_headers: spec.hide_client_headers,
+            error_code: spec.error_code,
+            error_message: spec.error_message.clone(),
+            clock: ctx.clock.clone(),
         }
     }
 
@@ -178,14 +156,9 @@ impl RateLimiting {
     /// Usage before this request, per configured period, or `None` when the store failed.
     async fn count(&self, id: &str, now: i64) -> Result<(bool, Vec<i64>), String> {
         match &self.backend {
-            Backend::Local => {
+            Backend::Local(store, scope) => {
                 let mut before = Vec::with_capacity(self.limits.len());
-                let ok = local::LocalStore::global().check(
-                    (&self.scope.route_id, &self.scope.service_id, id),
-                    &self.limits,
-                    now,
-                    &mut before,
-                );
+                let ok = store.check(scope, id, &self.limits, now, &mut before);
                 Ok((ok, before))
             }
             Backend::Redis(store) => {

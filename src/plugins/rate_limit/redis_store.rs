@@ -6,7 +6,7 @@ use once_cell::sync::Lazy;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 use tokio::sync::OnceCell;
 
@@ -47,7 +47,50 @@ pub struct RedisStore {
     last_log: AtomicI64,
 }
 
-static STORES: Lazy<Mutex<HashMap<RedisTarget, Arc<RedisStore>>>> = Lazy::new(Default::default);
+/// The connections of the running node, by server; an entry lives while an instance holds it.
+#[derive(Debug, Default)]
+pub struct RedisPool {
+    stores: Mutex<HashMap<RedisTarget, Weak<RedisStore>>>,
+}
+
+impl RedisPool {
+    /// The store for a target: the one in use (by the running config), or a new one.
+    pub fn store(&self, target: &RedisTarget) -> Arc<RedisStore> {
+        let mut all = self.stores.lock().unwrap_or_else(|e| e.into_inner());
+        all.retain(|_, w| w.strong_count() > 0);
+        if let Some(s) = all.get(target).and_then(Weak::upgrade) {
+            return s;
+        }
+        let store = Arc::new(RedisStore {
+            target: target.clone(),
+            conn: OnceCell::new(),
+            down_until: AtomicI64::new(0),
+            last_log: AtomicI64::new(0),
+        });
+        all.insert(target.clone(), Arc::downgrade(&store));
+        store
+    }
+
+    /// Servers with a live store.
+    pub fn len(&self) -> usize {
+        let all = self.stores.lock().unwrap_or_else(|e| e.into_inner());
+        all.values().filter(|w| w.strong_count() > 0).count()
+    }
+
+    /// True when no store is live.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("host", &self.target.host)
+            .field("port", &self.target.port)
+            .finish()
+    }
+}
 
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
@@ -57,21 +100,6 @@ fn now_ms() -> i64 {
 }
 
 impl RedisStore {
-    /// The store for a target, shared by every plugin instance (and kept across reloads).
-    pub fn shared(target: RedisTarget) -> Arc<RedisStore> {
-        let mut all = STORES.lock().unwrap_or_else(|e| e.into_inner());
-        all.entry(target.clone())
-            .or_insert_with(|| {
-                Arc::new(RedisStore {
-                    target,
-                    conn: OnceCell::new(),
-                    down_until: AtomicI64::new(0),
-                    last_log: AtomicI64::new(0),
-                })
-            })
-            .clone()
-    }
-
     fn timeout(&self) -> Duration {
         Duration::from_millis(self.target.timeout_ms.max(1))
     }

@@ -1,16 +1,23 @@
-//! The validated model: every entity checked, defaults filled in, ids assigned and
-//! references resolved to indexes. What `validate` produces and `compile` consumes; also
-//! what the admin API shows.
+//! The validated model: every entity checked, defaults filled in, ids assigned, references
+//! resolved to indexes, closed sets as enums and matchers compiled. What `config::validate`
+//! produces, what `config::compile`, the upstreams and the plugins consume, and what the
+//! admin API shows. It sits below all of them and imports none of them.
 
-use crate::plugins::PluginConfig;
+pub mod healthchecks;
+pub mod jwt_key;
+pub mod plugin;
+
+use crate::router::{HeaderRule, HostRule, PathMatcher};
+pub use plugin::PluginConfig;
 use serde::Serialize;
+use std::sync::Arc;
 
 /// A service with Kong's defaults filled in.
 #[derive(Debug, Clone, Serialize)]
 pub struct Service {
     pub id: String,
     pub name: Option<String>,
-    pub protocol: String,
+    pub protocol: Protocol,
     pub host: String,
     pub port: u16,
     pub path: Option<String>,
@@ -23,6 +30,9 @@ pub struct Service {
     /// Ids of the CA certificates that verify this service's TLS.
     pub ca_certificates: Option<Vec<String>>,
     pub tags: Option<Vec<String>>,
+    /// `Host` sent upstream when `preserve_host` is off (`host[:port]`, port when non-default).
+    #[serde(skip)]
+    pub host_header: http::HeaderValue,
 }
 
 /// A route with Kong's defaults filled in.
@@ -30,7 +40,7 @@ pub struct Service {
 pub struct Route {
     pub id: String,
     pub name: Option<String>,
-    pub protocols: Vec<String>,
+    pub protocols: Vec<Protocol>,
     pub methods: Option<Vec<String>>,
     pub hosts: Option<Vec<String>>,
     pub paths: Option<Vec<String>>,
@@ -46,6 +56,20 @@ pub struct Route {
     #[serde(skip)]
     pub service: Option<usize>,
     pub tags: Option<Vec<String>>,
+    /// `hosts`, `headers` and `paths` compiled for the router (in the order written).
+    #[serde(skip)]
+    pub matchers: RouteMatchers,
+}
+
+/// A route's matching rules, compiled once at validation.
+#[derive(Debug, Clone, Default)]
+pub struct RouteMatchers {
+    /// One rule per `hosts` entry.
+    pub hosts: Vec<HostRule>,
+    /// One rule per `headers` name.
+    pub headers: Vec<HeaderRule>,
+    /// One matcher per `paths` entry.
+    pub paths: Vec<PathMatcher>,
 }
 
 /// A consumer.
@@ -63,8 +87,11 @@ pub struct JwtSecret {
     pub id: String,
     pub key: String,
     pub secret: String,
-    pub algorithm: String,
+    pub algorithm: jwt_key::JwtAlgorithm,
     pub rsa_public_key: Option<String>,
+    /// The verifiers of the secret or public key, parsed once.
+    #[serde(skip)]
+    pub material: Arc<jwt_key::KeyMaterial>,
     /// Index into `Model::consumers`.
     #[serde(skip)]
     pub consumer: usize,
@@ -120,15 +147,18 @@ pub struct Model {
 pub struct Upstream {
     pub id: String,
     pub name: String,
-    pub algorithm: String,
-    pub hash_on: String,
-    pub hash_fallback: String,
+    pub algorithm: BalanceAlgorithm,
+    pub hash_on: HashKind,
+    pub hash_fallback: HashKind,
     pub hash_on_header: Option<String>,
     pub hash_fallback_header: Option<String>,
     pub hash_on_query_arg: Option<String>,
     pub hash_fallback_query_arg: Option<String>,
     pub slots: u32,
-    pub healthchecks: super::healthchecks::Healthchecks,
+    /// `hash_on` and `hash_fallback` with the header or argument each names.
+    #[serde(skip)]
+    pub hashing: (HashOn, HashOn),
+    pub healthchecks: healthchecks::Healthchecks,
     pub host_header: Option<String>,
     pub use_srv_name: bool,
     pub tags: Option<Vec<String>>,
@@ -151,4 +181,62 @@ pub struct Target {
     #[serde(skip)]
     pub upstream: usize,
     pub tags: Option<Vec<String>>,
+}
+
+/// How an upstream picks a target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BalanceAlgorithm {
+    /// Weighted round-robin.
+    RoundRobin,
+    /// Ketama consistent hashing on `hash_on`.
+    ConsistentHashing,
+}
+
+/// Which part of a request a consistent-hashing upstream hashes on (`hash_on`, `hash_fallback`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HashKind {
+    None,
+    Consumer,
+    Ip,
+    Header,
+    Path,
+    QueryArg,
+}
+
+/// A hash input with what it names: the typed form the balancer uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HashOn {
+    /// Nothing to hash: requests spread.
+    None,
+    /// The authenticated consumer's id.
+    Consumer,
+    /// The client's address.
+    Ip,
+    /// A request header's values.
+    Header(http::HeaderName),
+    /// The request path.
+    Path,
+    /// A query argument's value.
+    QueryArg(String),
+}
+
+/// A protocol of a service or route that Skyport serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    Http,
+    Https,
+}
+
+impl Protocol {
+    /// Kong's spelling of a protocol Skyport serves.
+    pub fn parse(s: &str) -> Option<Protocol> {
+        match s {
+            "http" => Some(Protocol::Http),
+            "https" => Some(Protocol::Https),
+            _ => None,
+        }
+    }
 }

@@ -1,11 +1,12 @@
 //! Active health checks: a background service that probes the targets of every upstream of
 //! the running config at their interval (healthy and unhealthy targets each at their own),
 //! at most `concurrency` probes per upstream at a time. It reads the current snapshot on
-//! each tick, so reloads need no restart, and health lives in the shared registry.
+//! each tick, so reloads need no restart, and health lives in the lasting registry. A
+//! server-level service, beside the proxy, the admin API and the reloader.
 
-use super::balancer::{Balancer, Member};
-use super::health::Thresholds;
 use crate::state::State;
+use crate::upstream::balancer::{Balancer, Member};
+use crate::upstream::health::Thresholds;
 use async_trait::async_trait;
 use pingora::server::ShutdownWatch;
 use pingora::services::background::BackgroundService;

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 /// Every node setting: (key, default, description). The starter `conf/skyport.conf`
 /// documents the same list.
-pub const KEYS: [(&str, &str, &str); 22] = [
+pub const KEYS: [(&str, &str, &str); 23] = [
     (
         "proxy_listen",
         "0.0.0.0:8000",
@@ -38,7 +38,7 @@ pub const KEYS: [(&str, &str, &str); 22] = [
     (
         "pid_file",
         "/tmp/skyport.pid",
-        "pid file written in daemon mode",
+        "pid file, written at start (read by `skyport reload` and `stop`)",
     ),
     ("error_log", "", "log file in daemon mode (empty: stderr)"),
     (
@@ -103,6 +103,12 @@ pub const KEYS: [(&str, &str, &str); 22] = [
         HeaderSettings::DEFAULT_UPSTREAM,
         "Skyport's own headers on the upstream request (Kong's `headers_upstream`): \
          X-Skyport-Request-Id or off",
+    ),
+    (
+        "rate_limit_store_size",
+        "12m",
+        "memory for rate-limiting `local` counters (Kong's 12m dictionary); idle keys are \
+         evicted first when full, so limits then apply late, never early",
     ),
     ("ssl_cert", "", "PEM certificate for `ssl` proxy listeners"),
     (
@@ -235,6 +241,8 @@ pub struct NodeSettings {
     pub client_body_timeout: u64,
     /// Skyport's own headers on responses and upstream requests.
     pub headers: HeaderSettings,
+    /// Bytes of rate-limiting `local` counters.
+    pub rate_limit_store_size: u64,
 }
 
 /// Parses a size with an optional k/m/g suffix (`8m`, `64k`, `1024`).
@@ -286,6 +294,123 @@ fn parse_listen(key: &str, v: &str, errors: &mut Vec<String>) -> Vec<Listen> {
     out
 }
 
+/// The raw value of every key after the file and the environment, in [`KEYS`] order.
+struct Values(Vec<(String, String)>);
+
+impl Values {
+    /// Reads the settings file (if any), then applies `SKYPORT_<KEY>` overrides.
+    fn read(
+        file: Option<&Path>,
+        env: impl Iterator<Item = (String, String)>,
+        errors: &mut Vec<String>,
+    ) -> Values {
+        let mut values = Values(
+            KEYS.iter()
+                .map(|(k, d, _)| (k.to_string(), d.to_string()))
+                .collect(),
+        );
+        if let Some(path) = file {
+            match std::fs::read_to_string(path) {
+                Ok(text) => values.read_file(path, &text, errors),
+                Err(e) => errors.push(format!("cannot read {}: {e}", path.display())),
+            }
+        }
+        for (k, v) in env {
+            if let Some(key) = k.strip_prefix("SKYPORT_") {
+                let key = key.to_ascii_lowercase();
+                if KEYS.iter().any(|(name, _, _)| *name == key) {
+                    values.set(&key, v, &k, errors);
+                }
+            }
+        }
+        values
+    }
+
+    fn read_file(&mut self, path: &Path, text: &str, errors: &mut Vec<String>) {
+        for (n, line) in text.lines().enumerate() {
+            let line = match line.find(" #") {
+                Some(i) => &line[..i],
+                None => line,
+            };
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let origin = format!("{}:{}", path.display(), n + 1);
+            match line.split_once('=') {
+                Some((k, v)) => self.set(k.trim(), v.trim().to_string(), &origin, errors),
+                None => errors.push(format!("{origin}: expected `key = value`")),
+            }
+        }
+    }
+
+    fn set(&mut self, key: &str, value: String, origin: &str, errors: &mut Vec<String>) {
+        match self.0.iter_mut().find(|(k, _)| k == key) {
+            Some(slot) => slot.1 = value,
+            None => errors.push(format!("{origin}: unknown setting \"{key}\"")),
+        }
+    }
+
+    fn get(&self, key: &str) -> &str {
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("")
+    }
+
+    fn opt(&self, key: &str) -> Option<String> {
+        Some(self.get(key).to_string()).filter(|s| !s.is_empty())
+    }
+
+    fn num(&self, key: &str, errors: &mut Vec<String>) -> u64 {
+        self.get(key).parse::<u64>().unwrap_or_else(|_| {
+            errors.push(format!(
+                "{key}: expected a whole number (got \"{}\")",
+                self.get(key)
+            ));
+            0
+        })
+    }
+
+    fn switch(&self, key: &str, errors: &mut Vec<String>) -> bool {
+        match self.get(key) {
+            "on" | "true" => true,
+            "off" | "false" => false,
+            other => {
+                errors.push(format!("{key}: expected on or off (got \"{other}\")"));
+                false
+            }
+        }
+    }
+
+    /// A size (`8m`); `fallback` after an error, or when zero is refused (`nonzero`).
+    fn size(&self, key: &str, example: &str, nonzero: bool, errors: &mut Vec<String>) -> u64 {
+        match parse_size(self.get(key)).filter(|n| !nonzero || *n > 0) {
+            Some(n) => n,
+            None => {
+                errors.push(format!(
+                    "{key}: expected a size such as {example} (got \"{}\")",
+                    self.get(key)
+                ));
+                0
+            }
+        }
+    }
+
+    fn seconds(&self, key: &str, errors: &mut Vec<String>) -> u64 {
+        let v = self.get(key);
+        v.trim_end_matches('s')
+            .parse::<u64>()
+            .ok()
+            .filter(|n| *n > 0)
+            .unwrap_or_else(|| {
+                errors.push(format!("{key}: expected seconds such as 60 (got \"{v}\")"));
+                60
+            })
+    }
+}
+
 impl NodeSettings {
     /// Reads the settings file (if any), then applies `SKYPORT_<KEY>` overrides from `env`.
     /// Every problem is reported.
@@ -294,147 +419,12 @@ impl NodeSettings {
         env: impl Iterator<Item = (String, String)>,
     ) -> Result<NodeSettings, Vec<String>> {
         let mut errors = Vec::new();
-        let mut values: Vec<(String, String)> = KEYS
-            .iter()
-            .map(|(k, d, _)| (k.to_string(), d.to_string()))
-            .collect();
-        let mut set =
-            |key: &str, value: String, origin: &str, errors: &mut Vec<String>| match values
-                .iter_mut()
-                .find(|(k, _)| k == key)
-            {
-                Some(slot) => slot.1 = value,
-                None => errors.push(format!("{origin}: unknown setting \"{key}\"")),
-            };
-        if let Some(path) = file {
-            match std::fs::read_to_string(path) {
-                Ok(text) => {
-                    for (n, line) in text.lines().enumerate() {
-                        let line = match line.find(" #") {
-                            Some(i) => &line[..i],
-                            None => line,
-                        };
-                        let line = line.trim();
-                        if line.is_empty() || line.starts_with('#') {
-                            continue;
-                        }
-                        let origin = format!("{}:{}", path.display(), n + 1);
-                        match line.split_once('=') {
-                            Some((k, v)) => {
-                                set(k.trim(), v.trim().to_string(), &origin, &mut errors)
-                            }
-                            None => errors.push(format!("{origin}: expected `key = value`")),
-                        }
-                    }
-                }
-                Err(e) => errors.push(format!("cannot read {}: {e}", path.display())),
-            }
-        }
-        for (k, v) in env {
-            if let Some(key) = k.strip_prefix("SKYPORT_") {
-                let key = key.to_ascii_lowercase();
-                if KEYS.iter().any(|(name, _, _)| *name == key) {
-                    set(&key, v, &k, &mut errors);
-                }
-            }
-        }
-        let get = |key: &str| {
-            values
-                .iter()
-                .find(|(k, _)| k == key)
-                .map(|(_, v)| v.as_str())
-                .unwrap_or("")
-        };
-        let opt = |key: &str| Some(get(key).to_string()).filter(|s| !s.is_empty());
-        let num = |key: &str, errors: &mut Vec<String>| -> u64 {
-            get(key).parse::<u64>().unwrap_or_else(|_| {
-                errors.push(format!(
-                    "{key}: expected a whole number (got \"{}\")",
-                    get(key)
-                ));
-                0
-            })
-        };
-        let switch = |key: &str, errors: &mut Vec<String>| match get(key) {
-            "on" | "true" => true,
-            "off" | "false" => false,
-            other => {
-                errors.push(format!("{key}: expected on or off (got \"{other}\")"));
-                false
-            }
-        };
-        let worker_threads = match get("worker_threads") {
-            "auto" => std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1),
-            _ => num("worker_threads", &mut errors).max(1) as usize,
-        };
-        let log_level = get("log_level").to_string();
-        if !["error", "warn", "info", "debug", "trace"].contains(&log_level.as_str()) {
-            errors.push(format!(
-                "log_level: expected one of: error, warn, info, debug, trace (got \"{log_level}\")"
-            ));
-        }
-        let settings = NodeSettings {
-            proxy_listen: parse_listen("proxy_listen", get("proxy_listen"), &mut errors),
-            admin_listen: parse_listen("admin_listen", get("admin_listen"), &mut errors),
-            declarative_config: opt("declarative_config").map(PathBuf::from),
-            worker_threads,
-            log_level,
-            pid_file: get("pid_file").to_string(),
-            error_log: opt("error_log"),
-            upgrade_sock: get("upgrade_sock").to_string(),
-            grace_period: num("grace_period", &mut errors),
-            graceful_shutdown_timeout: num("graceful_shutdown_timeout", &mut errors),
-            upstream_keepalive_pool_size: num("upstream_keepalive_pool_size", &mut errors) as usize,
-            ssl_cert: opt("ssl_cert"),
-            ssl_cert_key: opt("ssl_cert_key"),
-            client_max_body_size: parse_size(get("client_max_body_size")).unwrap_or_else(|| {
-                errors.push(format!(
-                    "client_max_body_size: expected a size such as 8m (got \"{}\")",
-                    get("client_max_body_size")
-                ));
-                0
-            }),
-            client_max_header_size: parse_size(get("client_max_header_size"))
-                .filter(|n| *n > 0)
-                .unwrap_or_else(|| {
-                    errors.push(format!(
-                        "client_max_header_size: expected a size such as 64k (got \"{}\")",
-                        get("client_max_header_size")
-                    ));
-                    65536
-                }),
-            client_body_timeout: get("client_body_timeout")
-                .trim_end_matches('s')
-                .parse::<u64>()
-                .ok()
-                .filter(|n| *n > 0)
-                .unwrap_or_else(|| {
-                    errors.push(format!(
-                        "client_body_timeout: expected seconds such as 60 (got \"{}\")",
-                        get("client_body_timeout")
-                    ));
-                    60
-                }),
-            admin_token: opt("admin_token"),
-            access_log: get("access_log").to_string(),
-            watch_config: switch("watch_config", &mut errors),
-            worker_work_stealing: switch("worker_work_stealing", &mut errors),
-            headers: HeaderSettings::parse(get("headers"), get("headers_upstream"), &mut errors),
-        };
+        let v = Values::read(file, env, &mut errors);
+        let settings = NodeSettings::from_values(&v, &mut errors);
         if settings.proxy_listen.iter().any(|l| l.ssl)
             && (settings.ssl_cert.is_none() || settings.ssl_cert_key.is_none())
         {
             errors.push("proxy_listen: an `ssl` listener needs ssl_cert and ssl_cert_key".into());
-        }
-        let beyond_loopback = settings.admin_listen.iter().any(|l| {
-            l.addr
-                .parse::<std::net::SocketAddr>()
-                .is_ok_and(|a| !a.ip().is_loopback())
-        });
-        if beyond_loopback && settings.admin_token.is_none() {
-            log::warn!("admin_listen is reachable beyond loopback without admin_token: anyone who can reach it can read and replace the config");
         }
         if settings.proxy_listen.is_empty() {
             errors.push("proxy_listen: at least one address is required".into());
@@ -444,6 +434,60 @@ impl NodeSettings {
         } else {
             Err(errors)
         }
+    }
+
+    fn from_values(v: &Values, errors: &mut Vec<String>) -> NodeSettings {
+        let worker_threads = match v.get("worker_threads") {
+            "auto" => std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
+            _ => v.num("worker_threads", errors).max(1) as usize,
+        };
+        let log_level = v.get("log_level").to_string();
+        if !["error", "warn", "info", "debug", "trace"].contains(&log_level.as_str()) {
+            errors.push(format!(
+                "log_level: expected one of: error, warn, info, debug, trace (got \"{log_level}\")"
+            ));
+        }
+        NodeSettings {
+            proxy_listen: parse_listen("proxy_listen", v.get("proxy_listen"), errors),
+            admin_listen: parse_listen("admin_listen", v.get("admin_listen"), errors),
+            declarative_config: v.opt("declarative_config").map(PathBuf::from),
+            worker_threads,
+            log_level,
+            pid_file: v.get("pid_file").to_string(),
+            error_log: v.opt("error_log"),
+            upgrade_sock: v.get("upgrade_sock").to_string(),
+            grace_period: v.num("grace_period", errors),
+            graceful_shutdown_timeout: v.num("graceful_shutdown_timeout", errors),
+            upstream_keepalive_pool_size: v.num("upstream_keepalive_pool_size", errors) as usize,
+            ssl_cert: v.opt("ssl_cert"),
+            ssl_cert_key: v.opt("ssl_cert_key"),
+            client_max_body_size: v.size("client_max_body_size", "8m", false, errors),
+            client_max_header_size: v.size("client_max_header_size", "64k", true, errors),
+            client_body_timeout: v.seconds("client_body_timeout", errors),
+            admin_token: v.opt("admin_token"),
+            access_log: v.get("access_log").to_string(),
+            watch_config: v.switch("watch_config", errors),
+            worker_work_stealing: v.switch("worker_work_stealing", errors),
+            headers: HeaderSettings::parse(v.get("headers"), v.get("headers_upstream"), errors),
+            rate_limit_store_size: v.size("rate_limit_store_size", "12m", true, errors),
+        }
+    }
+
+    /// What an operator should hear about settings that load but are risky; logged once
+    /// logging is set up.
+    pub fn warnings(&self) -> Vec<String> {
+        let beyond_loopback = self.admin_listen.iter().any(|l| {
+            l.addr
+                .parse::<std::net::SocketAddr>()
+                .is_ok_and(|a| !a.ip().is_loopback())
+        });
+        let mut out = Vec::new();
+        if beyond_loopback && self.admin_token.is_none() {
+            out.push("admin_listen is reachable beyond loopback without admin_token: anyone who can reach it can read and replace the config".to_string());
+        }
+        out
     }
 }
 

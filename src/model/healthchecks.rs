@@ -1,7 +1,7 @@
 //! An upstream's `healthchecks` block: one typed tree with Kong's defaults, read from the file
 //! as it stands (every field optional) and shown by the admin API with the defaults filled in.
 
-use super::validate::{join, Issues};
+use crate::issues::{join, Issues};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -17,13 +17,38 @@ pub struct Healthchecks {
     pub passive: Passive,
 }
 
+/// How a target is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase", try_from = "String")]
+pub enum CheckKind {
+    /// An HTTP request.
+    Http,
+    /// An HTTP request over TLS.
+    Https,
+    /// A TCP connect.
+    Tcp,
+}
+
+impl TryFrom<String> for CheckKind {
+    type Error = String;
+
+    fn try_from(k: String) -> Result<CheckKind, String> {
+        match k.as_str() {
+            "http" => Ok(CheckKind::Http),
+            "https" => Ok(CheckKind::Https),
+            "tcp" => Ok(CheckKind::Tcp),
+            _ => Err(format!("expected one of: http, https, tcp (got \"{k}\")")),
+        }
+    }
+}
+
 /// `healthchecks.active`.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct Active {
     /// `http`, `https` or `tcp`.
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: CheckKind,
     /// The path probed.
     pub http_path: String,
     /// Seconds a probe may take.
@@ -76,7 +101,7 @@ pub struct ActiveUnhealthy {
 pub struct Passive {
     /// `http`, `https` or `tcp`.
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: CheckKind,
     /// When a target counts as healthy again.
     pub healthy: PassiveHealthy,
     /// When a target counts as unhealthy.
@@ -120,7 +145,7 @@ impl Default for Healthchecks {
 impl Default for Active {
     fn default() -> Self {
         Active {
-            kind: "http".into(),
+            kind: CheckKind::Http,
             http_path: "/".into(),
             timeout: 1.0,
             concurrency: 10,
@@ -158,7 +183,7 @@ impl Default for ActiveUnhealthy {
 impl Default for Passive {
     fn default() -> Self {
         Passive {
-            kind: "http".into(),
+            kind: CheckKind::Http,
             healthy: PassiveHealthy::default(),
             unhealthy: PassiveUnhealthy::default(),
         }
@@ -237,22 +262,12 @@ fn statuses(list: &[u16], path: &str, issues: &mut Issues) {
     }
 }
 
-fn kind(k: &str, path: &str, issues: &mut Issues) {
-    if !["http", "https", "tcp"].contains(&k) {
-        issues.push(
-            join(path, "type"),
-            format!("expected one of: http, https, tcp (got \"{k}\")"),
-        );
-    }
-}
-
 /// Checks ranges and enumerations of a parsed block at `path` (`upstreams[0].healthchecks`).
-pub(super) fn check(h: &Healthchecks, path: &str, issues: &mut Issues) {
+pub fn check(h: &Healthchecks, path: &str, issues: &mut Issues) {
     if !(0.0..=100.0).contains(&h.threshold) {
         issues.push(join(path, "threshold"), "value should be between 0 and 100");
     }
     let a = join(path, "active");
-    kind(&h.active.kind, &a, issues);
     if !h.active.http_path.starts_with('/') {
         issues.push(join(&a, "http_path"), "should start with: /");
     }
@@ -280,7 +295,6 @@ pub(super) fn check(h: &Healthchecks, path: &str, issues: &mut Issues) {
     );
 
     let p = join(path, "passive");
-    kind(&h.passive.kind, &p, issues);
     let ph = join(&p, "healthy");
     counter(h.passive.healthy.successes, &ph, "successes", issues);
     statuses(&h.passive.healthy.http_statuses, &ph, issues);

@@ -1,0 +1,234 @@
+//! Key material of JWT credentials, decoded and parsed once at validation: the algorithm as
+//! an enum and the verifier of its secret or public key.
+
+use base64::Engine;
+use jsonwebtoken::{Algorithm, DecodingKey};
+use serde::Serialize;
+
+/// The algorithms a JWT credential (and a token) may name, as Kong spells them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum JwtAlgorithm {
+    HS256,
+    HS384,
+    HS512,
+    RS256,
+    RS384,
+    RS512,
+    ES256,
+    ES384,
+    ES512,
+    PS256,
+    PS384,
+    PS512,
+    EdDSA,
+}
+
+impl JwtAlgorithm {
+    /// Every algorithm, in Kong's order.
+    pub const ALL: [JwtAlgorithm; 13] = [
+        JwtAlgorithm::HS256,
+        JwtAlgorithm::HS384,
+        JwtAlgorithm::HS512,
+        JwtAlgorithm::RS256,
+        JwtAlgorithm::RS384,
+        JwtAlgorithm::RS512,
+        JwtAlgorithm::ES256,
+        JwtAlgorithm::ES384,
+        JwtAlgorithm::ES512,
+        JwtAlgorithm::PS256,
+        JwtAlgorithm::PS384,
+        JwtAlgorithm::PS512,
+        JwtAlgorithm::EdDSA,
+    ];
+
+    /// Kong's name (`HS256`).
+    pub fn name(self) -> &'static str {
+        match self {
+            JwtAlgorithm::HS256 => "HS256",
+            JwtAlgorithm::HS384 => "HS384",
+            JwtAlgorithm::HS512 => "HS512",
+            JwtAlgorithm::RS256 => "RS256",
+            JwtAlgorithm::RS384 => "RS384",
+            JwtAlgorithm::RS512 => "RS512",
+            JwtAlgorithm::ES256 => "ES256",
+            JwtAlgorithm::ES384 => "ES384",
+            JwtAlgorithm::ES512 => "ES512",
+            JwtAlgorithm::PS256 => "PS256",
+            JwtAlgorithm::PS384 => "PS384",
+            JwtAlgorithm::PS512 => "PS512",
+            JwtAlgorithm::EdDSA => "EdDSA",
+        }
+    }
+
+    /// The algorithm a name denotes.
+    pub fn parse(name: &str) -> Option<JwtAlgorithm> {
+        JwtAlgorithm::ALL.into_iter().find(|a| a.name() == name)
+    }
+
+    /// `jsonwebtoken`'s algorithm (ES512 has none there: aws-lc-rs verifies it).
+    pub fn jsonwebtoken(self) -> Option<Algorithm> {
+        Some(match self {
+            JwtAlgorithm::HS256 => Algorithm::HS256,
+            JwtAlgorithm::HS384 => Algorithm::HS384,
+            JwtAlgorithm::HS512 => Algorithm::HS512,
+            JwtAlgorithm::RS256 => Algorithm::RS256,
+            JwtAlgorithm::RS384 => Algorithm::RS384,
+            JwtAlgorithm::RS512 => Algorithm::RS512,
+            JwtAlgorithm::PS256 => Algorithm::PS256,
+            JwtAlgorithm::PS384 => Algorithm::PS384,
+            JwtAlgorithm::PS512 => Algorithm::PS512,
+            JwtAlgorithm::ES256 => Algorithm::ES256,
+            JwtAlgorithm::ES384 => Algorithm::ES384,
+            JwtAlgorithm::EdDSA => Algorithm::EdDSA,
+            JwtAlgorithm::ES512 => return None,
+        })
+    }
+
+    /// HMAC with a shared secret.
+    pub fn is_hmac(self) -> bool {
+        matches!(
+            self,
+            JwtAlgorithm::HS256 | JwtAlgorithm::HS384 | JwtAlgorithm::HS512
+        )
+    }
+
+    /// The kind of public key the algorithm verifies with (None for HMAC).
+    fn key_kind(self) -> Option<&'static str> {
+        match self.name().get(..2) {
+            Some("HS") => None,
+            Some("ES") => Some("EC"),
+            Some("Ed") => Some("Ed25519"),
+            _ => Some("RSA"),
+        }
+    }
+}
+
+/// How a credential's signatures are checked.
+pub enum Verifier {
+    /// Any algorithm `jsonwebtoken` implements.
+    Jwt(DecodingKey),
+    /// ES512 (P-521), which `jsonwebtoken` lacks: the raw public point for aws-lc-rs.
+    Es512(Vec<u8>),
+}
+
+impl std::fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Verifier::Jwt(_) => "Verifier::Jwt",
+            Verifier::Es512(_) => "Verifier::Es512",
+        })
+    }
+}
+
+impl Verifier {
+    /// Checks `signature` (base64url) over `message`. Any malformed input is `false`.
+    pub fn verify(&self, alg: JwtAlgorithm, message: &[u8], signature: &str) -> bool {
+        match (self, alg.jsonwebtoken()) {
+            (Verifier::Jwt(key), Some(alg)) => {
+                jsonwebtoken::crypto::verify(signature, message, key, alg).unwrap_or(false)
+            }
+            (Verifier::Es512(point), None) => {
+                use aws_lc_rs::signature::{UnparsedPublicKey, ECDSA_P521_SHA512_FIXED};
+                let Some(sig) = decode_b64url(signature) else {
+                    return false;
+                };
+                UnparsedPublicKey::new(&ECDSA_P521_SHA512_FIXED, point)
+                    .verify(message, &sig)
+                    .is_ok()
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Decodes base64url, with or without padding, falling back to the standard alphabet.
+pub fn decode_b64url(s: &str) -> Option<Vec<u8>> {
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    let trimmed = s.trim_end_matches('=');
+    URL_SAFE_NO_PAD
+        .decode(trimmed)
+        .ok()
+        .or_else(|| STANDARD.decode(s).ok())
+}
+
+fn es512_point(pem: &str) -> Result<Vec<u8>, String> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::SubjectPublicKeyInfoDer;
+    let der = SubjectPublicKeyInfoDer::from_pem_slice(pem.as_bytes())
+        .map_err(|e| format!("invalid key: {e}"))?;
+    let (_, spki) =
+        <x509_parser::x509::SubjectPublicKeyInfo as x509_parser::prelude::FromDer<_>>::from_der(
+            der.as_ref(),
+        )
+        .map_err(|e| format!("invalid key: {e}"))?;
+    Ok(spki.subject_public_key.data.to_vec())
+}
+
+/// The verifiers of one credential.
+#[derive(Debug)]
+pub struct KeyMaterial {
+    /// The verifier for the secret as written (HS*) or the public key.
+    pub verifier: Option<Verifier>,
+    /// HS* only: the verifier when the plugin says `secret_is_base64` (None: not base64).
+    pub verifier_b64: Option<Verifier>,
+}
+
+impl KeyMaterial {
+    /// Prepares the verifiers of a credential; asymmetric algorithms need a PEM public key
+    /// that parses. The error names the field's problem as `config check` shows it.
+    pub fn parse(
+        alg: JwtAlgorithm,
+        secret: &str,
+        public_key: Option<&str>,
+    ) -> Result<KeyMaterial, String> {
+        let Some(kind) = alg.key_kind() else {
+            return Ok(KeyMaterial {
+                verifier: Some(Verifier::Jwt(DecodingKey::from_secret(secret.as_bytes()))),
+                verifier_b64: decode_b64url(secret)
+                    .map(|bytes| Verifier::Jwt(DecodingKey::from_secret(&bytes))),
+            });
+        };
+        let Some(pem) = public_key else {
+            return Err(format!(
+                "required field missing (algorithm {} needs a public key)",
+                alg.name()
+            ));
+        };
+        let invalid = |_| format!("invalid key: not a PEM-encoded {kind} public key");
+        let verifier = if alg == JwtAlgorithm::ES512 {
+            Verifier::Es512(es512_point(pem).map_err(invalid)?)
+        } else {
+            let k = match kind {
+                "RSA" => DecodingKey::from_rsa_pem(pem.as_bytes()),
+                "EC" => DecodingKey::from_ec_pem(pem.as_bytes()),
+                _ => DecodingKey::from_ed_pem(pem.as_bytes()),
+            };
+            Verifier::Jwt(k.map_err(|e| invalid(e.to_string()))?)
+        };
+        Ok(KeyMaterial {
+            verifier: Some(verifier),
+            verifier_b64: None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_keys_are_required_where_asymmetric() {
+        for a in JwtAlgorithm::ALL {
+            assert_eq!(JwtAlgorithm::parse(a.name()), Some(a));
+        }
+        assert_eq!(JwtAlgorithm::parse("HS999"), None);
+        assert!(KeyMaterial::parse(JwtAlgorithm::HS256, "s", None).is_ok());
+        let e = KeyMaterial::parse(JwtAlgorithm::RS256, "", None).err();
+        assert!(e.is_some_and(|e| e.starts_with("required field missing")));
+        let e = KeyMaterial::parse(JwtAlgorithm::ES256, "", Some("nope")).err();
+        assert_eq!(
+            e.as_deref(),
+            Some("invalid key: not a PEM-encoded EC public key")
+        );
+    }
+}
