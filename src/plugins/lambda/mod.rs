@@ -33,6 +33,7 @@ const MAX_BODY: usize = 6 * 1024 * 1024;
 #[derive(Debug)]
 pub struct AwsLambda {
     config: LambdaConfig,
+    call: Call,
     /// `Err` when no region is known: every request then fails with that reason.
     client: Result<ClientKey, String>,
     function_name: String,
@@ -52,28 +53,44 @@ fn unreachable_lambda(e: &dyn std::error::Error, cause: &str) -> Exit {
     failure(502, "Bad Gateway", cause.to_string())
 }
 
+/// How the function is invoked, read once from `invocation_type` and `log_type`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Call {
+    /// `RequestResponse`, `Event` or `DryRun`.
+    pub invocation: InvocationType,
+    /// `log_type: Tail`: the log tail comes back and is forwarded.
+    pub tail: bool,
+}
+
 impl Factory for AwsLambda {
     type Spec = LambdaConfig;
-    type Typed = ();
+    type Typed = Call;
 
-    fn check(spec: &LambdaConfig, _ctx: &CheckCtx<'_>) -> Result<(), FieldIssues> {
+    fn check(spec: &LambdaConfig, _ctx: &CheckCtx<'_>) -> Result<Call, FieldIssues> {
         let out = spec.check();
-        if out.is_empty() {
-            Ok(())
-        } else {
-            Err(out)
+        if !out.is_empty() {
+            return Err(out);
         }
+        let invocation = match spec.invocation_type.as_str() {
+            "Event" => InvocationType::Event,
+            "DryRun" => InvocationType::DryRun,
+            _ => InvocationType::RequestResponse,
+        };
+        Ok(Call {
+            invocation,
+            tail: spec.log_type.as_deref() == Some("Tail"),
+        })
     }
 
-    fn build(c: &Checked<LambdaConfig, ()>, _ctx: &BuildCtx, _scope: &Scope) -> Arc<dyn Plugin> {
-        Arc::new(AwsLambda::new(&c.spec))
+    fn build(c: &Checked<LambdaConfig, Call>, _ctx: &BuildCtx, _scope: &Scope) -> Arc<dyn Plugin> {
+        Arc::new(AwsLambda::new(&c.spec, c.typed.clone()))
     }
 }
 
 impl AwsLambda {
     /// Builds an instance; the region comes from the config, else `AWS_REGION` /
     /// `AWS_DEFAULT_REGION` as the node saw them at load.
-    pub fn new(c: &LambdaConfig) -> AwsLambda {
+    pub fn new(c: &LambdaConfig, call: Call) -> AwsLambda {
         let region = c
             .aws_region
             .clone()
@@ -99,6 +116,7 @@ impl AwsLambda {
         };
         AwsLambda {
             config: c.clone(),
+            call,
             client,
             function_name: c.function_name.clone().unwrap_or_default(),
         }
@@ -130,14 +148,15 @@ impl AwsLambda {
         let mut call = client
             .invoke()
             .function_name(&self.function_name)
-            .invocation_type(InvocationType::from(self.config.invocation_type.as_str()))
+            .invocation_type(self.call.invocation.clone())
             .payload(Blob::new(payload));
         if let Some(q) = &self.config.qualifier {
             call = call.qualifier(q);
         }
-        call = call.log_type(match self.config.log_type.as_deref() {
-            Some("Tail") => LogType::Tail,
-            _ => LogType::None,
+        call = call.log_type(if self.call.tail {
+            LogType::Tail
+        } else {
+            LogType::None
         });
         match call.send().await {
             Ok(out) => {
@@ -153,7 +172,7 @@ impl AwsLambda {
                     log_result: out
                         .log_result()
                         .map(str::to_string)
-                        .filter(|_| self.config.log_type.as_deref() == Some("Tail")),
+                        .filter(|_| self.call.tail),
                     request_id: out.request_id().map(str::to_string),
                 })
             }
