@@ -17,6 +17,7 @@ fn bench(c: &mut Criterion) {
         id: "c0ffee00-0000-4000-8000-000000000000".into(),
         username: Some("alice".into()),
         custom_id: None,
+        groups: Default::default(),
     });
     let rsa = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).expect("rsa");
     let ec = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("ec");
@@ -99,6 +100,7 @@ fn scale(c: &mut Criterion) {
                     id: format!("00000000-0000-4000-8000-{i:012}"),
                     username: Some(format!("user-{i}")),
                     custom_id: None,
+                    groups: Default::default(),
                 })
             })
             .collect();

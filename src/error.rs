@@ -57,6 +57,17 @@ pub enum GatewayError {
         /// The message (default `API rate limit exceeded`).
         message: String,
     },
+    /// A plugin refused the request with Kong's error template (`kong.response.error`): an
+    /// authentication failure, a denied address or group, an oversized body.
+    #[error("{message}")]
+    Refused {
+        /// The status (401, 403, 411, 413, 417 ...).
+        status: u16,
+        /// The message in the body.
+        message: std::borrow::Cow<'static, str>,
+        /// Extra headers (e.g. `WWW-Authenticate`).
+        headers: Vec<(HeaderName, HeaderValue)>,
+    },
     /// The request body is larger than `client_max_body_size`.
     #[error("Request size limit exceeded")]
     BodyTooLarge,
@@ -69,6 +80,18 @@ pub enum GatewayError {
 }
 
 impl GatewayError {
+    /// A plugin's refusal with Kong's error template.
+    pub fn refused(
+        status: u16,
+        message: impl Into<std::borrow::Cow<'static, str>>,
+    ) -> GatewayError {
+        GatewayError::Refused {
+            status,
+            message: message.into(),
+            headers: Vec::new(),
+        }
+    }
+
     /// The HTTP status this error answers with.
     pub fn status(&self) -> u16 {
         match self {
@@ -81,7 +104,9 @@ impl GatewayError {
             GatewayError::MethodNotAllowed => 405,
             GatewayError::BodyTooLarge => 413,
             GatewayError::RequestTimeout => 408,
-            GatewayError::UseHttps { status, .. } | GatewayError::Limited { status, .. } => *status,
+            GatewayError::UseHttps { status, .. }
+            | GatewayError::Limited { status, .. }
+            | GatewayError::Refused { status, .. } => *status,
         }
     }
 
@@ -255,6 +280,9 @@ pub fn render_error(err: &GatewayError, hints: RenderHints<'_>, request_id: &str
             extra.push((http::header::LOCATION, v));
         }
     }
+    if let GatewayError::Refused { headers, .. } = err {
+        extra.extend(headers.iter().cloned());
+    }
     if err.status() == 405 {
         extra.push((
             http::header::ALLOW,
@@ -299,6 +327,16 @@ impl Exit {
         }
     }
 
+    /// An exit with no body (and no `Content-Type`), as Kong's `kong.response.exit(status)`.
+    pub fn empty(status: u16) -> Exit {
+        Exit {
+            status,
+            headers: Vec::new(),
+            body: Bytes::new(),
+            content_type: HeaderValue::from_static(""),
+        }
+    }
+
     /// Adds a header to the exit.
     pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Exit {
         self.headers.push((name, value));
@@ -329,7 +367,9 @@ fn build(
     let header = (|| -> pingora::Result<ResponseHeader> {
         // `Server` is the proxy's to add (it follows the `headers` setting).
         let mut h = ResponseHeader::build(status, Some(4 + extra.len()))?;
-        h.insert_header(http::header::CONTENT_TYPE, content_type)?;
+        if !content_type.is_empty() {
+            h.insert_header(http::header::CONTENT_TYPE, content_type)?;
+        }
         h.insert_header(http::header::CONTENT_LENGTH, body.len().to_string())?;
         for (k, v) in extra {
             h.append_header(k.clone(), v.clone())?;

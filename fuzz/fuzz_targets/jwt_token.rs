@@ -19,6 +19,7 @@ fn plugin() -> &'static Jwt {
             id: "c-id".into(),
             username: Some("c".into()),
             custom_id: None,
+            groups: Default::default(),
         });
         let cred = Credential::new(
             "cred-id",

@@ -130,6 +130,52 @@ pub fn plugins(m: &Model, at: i64) -> Vec<Value> {
         .collect()
 }
 
+/// A consumer's credentials or groups in Kong's shape, with `secret` fields redacted.
+fn owned<T: serde::Serialize>(
+    m: &Model,
+    at: i64,
+    list: &[T],
+    owner: impl Fn(&T) -> usize,
+    secret: Option<&str>,
+) -> Vec<Value> {
+    list.iter()
+        .map(|e| {
+            let mut fields = vec![
+                (
+                    "consumer",
+                    reference(Some(m.consumers[owner(e)].id.as_str())),
+                ),
+                ("created_at", json!(at)),
+            ];
+            if let Some(field) = secret {
+                fields.push((field, json!(REDACTED)));
+            }
+            with(serde_json::to_value(e).unwrap_or_default(), &fields)
+        })
+        .collect()
+}
+
+/// `keyauth_credentials` (`/key-auths`), keys redacted.
+pub fn keyauths(m: &Model, at: i64) -> Vec<Value> {
+    owned(m, at, &m.keyauth_credentials, |k| k.consumer, Some("key"))
+}
+
+/// `basicauth_credentials` (`/basic-auths`), password hashes redacted.
+pub fn basicauths(m: &Model, at: i64) -> Vec<Value> {
+    owned(
+        m,
+        at,
+        &m.basicauth_credentials,
+        |b| b.consumer,
+        Some("password"),
+    )
+}
+
+/// `acls` (`/acls`).
+pub fn acls(m: &Model, at: i64) -> Vec<Value> {
+    owned(m, at, &m.acls, |a| a.consumer, None)
+}
+
 pub fn upstreams(m: &Model, at: i64) -> Vec<Value> {
     stamped(&m.upstreams, at)
 }
@@ -215,6 +261,9 @@ pub fn flattened(s: &Snapshot) -> Value {
         "routes": keyed(routes(&s.model, at)),
         "consumers": keyed(consumers(&s.model, at)),
         "jwt_secrets": keyed(jwts(&s.model, at)),
+        "keyauth_credentials": keyed(keyauths(&s.model, at)),
+        "basicauth_credentials": keyed(basicauths(&s.model, at)),
+        "acls": keyed(acls(&s.model, at)),
         "plugins": keyed(plugins(&s.model, at)),
         "upstreams": keyed(upstreams(&s.model, at)),
         "targets": keyed(targets(&s.model, at)),

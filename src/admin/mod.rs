@@ -177,6 +177,9 @@ impl AdminApp {
             "routes": entities::routes(&s.model, at),
             "consumers": entities::consumers(&s.model, at),
             "jwt_secrets": entities::jwts(&s.model, at),
+            "keyauth_credentials": entities::keyauths(&s.model, at),
+            "basicauth_credentials": entities::basicauths(&s.model, at),
+            "acls": entities::acls(&s.model, at),
             "plugins": entities::plugins(&s.model, at),
             "upstreams": entities::upstreams(&s.model, at),
             "targets": entities::targets(&s.model, at),
@@ -225,8 +228,68 @@ impl AdminApp {
         )
     }
 
+    /// Credentials and groups: `/key-auths`, `/basic-auths`, `/acls`, and each under
+    /// `/consumers/{c}/key-auth|basic-auth|acls`, by id (keys and passwords never shown).
+    fn read_credentials(
+        &self,
+        parts: &[&str],
+        query: Option<&str>,
+        path: &str,
+    ) -> Option<Response<Vec<u8>>> {
+        type List = fn(&crate::model::Model, i64) -> Vec<Value>;
+        const KINDS: [(&str, &str, List); 3] = [
+            ("key-auths", "key-auth", entities::keyauths),
+            ("basic-auths", "basic-auth", entities::basicauths),
+            ("acls", "acls", entities::acls),
+        ];
+        let s = self.state.load();
+        let (m, at) = (&s.model, s.loaded_at);
+        let paged = |list: Vec<Value>| match page(list, query, path) {
+            Ok(v) => json_response(200, v),
+            Err(PageError::Bad(v)) => json_response(400, v),
+        };
+        let one = |v: Option<&Value>| {
+            v.map(|v| json_response(200, v.clone()))
+                .unwrap_or_else(not_found)
+        };
+        let of_consumer = |key: &str, list: List| -> Option<Vec<Value>> {
+            let consumers = entities::consumers(m, at);
+            let c = find(&consumers, key, "username")?;
+            let id = c["id"].as_str().map(str::to_string);
+            Some(
+                list(m, at)
+                    .into_iter()
+                    .filter(|e| ref_id(e, "consumer").map(str::to_string) == id)
+                    .collect(),
+            )
+        };
+        Some(match parts {
+            [top] => paged(KINDS.iter().find(|k| k.0 == *top)?.2(m, at)),
+            [top, id] => one(find(
+                &KINDS.iter().find(|k| k.0 == *top)?.2(m, at),
+                id,
+                "id",
+            )),
+            ["consumers", c, nested] => {
+                let kind = KINDS.iter().find(|k| k.1 == *nested)?;
+                of_consumer(c, kind.2).map_or_else(not_found, paged)
+            }
+            ["consumers", c, nested, id] => {
+                let kind = KINDS.iter().find(|k| k.1 == *nested)?;
+                match of_consumer(c, kind.2) {
+                    Some(list) => one(find(&list, id, "id")),
+                    None => not_found(),
+                }
+            }
+            _ => return None,
+        })
+    }
+
     /// The read side: collections, entities, and their relations.
     fn read(&self, parts: &[&str], query: Option<&str>, path: &str) -> Response<Vec<u8>> {
+        if let Some(r) = self.read_credentials(parts, query, path) {
+            return r;
+        }
         let s = self.state.load();
         let (m, at) = (&s.model, s.loaded_at);
         let paged = |list: Vec<Value>| match page(list, query, path) {
@@ -344,13 +407,16 @@ impl AdminApp {
     }
 }
 
-const ENTITY_TABLES: [(&str, &str); 7] = [
+const ENTITY_TABLES: [(&str, &str); 10] = [
     ("upstreams", "upstreams"),
     ("targets", "targets"),
     ("services", "services"),
     ("routes", "routes"),
     ("consumers", "consumers"),
     ("jwts", "jwt_secrets"),
+    ("key-auths", "keyauth_credentials"),
+    ("basic-auths", "basicauth_credentials"),
+    ("acls", "acls"),
     ("plugins", "plugins"),
 ];
 

@@ -5,6 +5,7 @@
 
 use crate::lasting::Lasting;
 use crate::model::{Model, Plugin as PluginEntity, Protocol, Route};
+use crate::plugins::auth::{identity_headers, ApiKey, Directory, Password};
 use crate::plugins::jwt::keyring::{Credential, Keyring};
 use crate::plugins::{self, registry, Chain};
 use crate::router::{Entry, Priority, Router};
@@ -119,16 +120,23 @@ pub fn target_names(model: &Model) -> Vec<(String, u16)> {
     names
 }
 
-/// Consumers and JWT credentials, prepared once for every plugin of the snapshot.
+/// Consumers (with their groups) and credentials, prepared once for every plugin of the
+/// snapshot.
 fn build_ctx(model: &Model, lasting: &Lasting) -> plugins::BuildCtx {
+    let mut groups: Vec<Vec<String>> = vec![Vec::new(); model.consumers.len()];
+    for acl in &model.acls {
+        groups[acl.consumer].push(acl.group.clone());
+    }
     let consumers: Vec<Arc<plugins::Consumer>> = model
         .consumers
         .iter()
-        .map(|c| {
+        .zip(groups)
+        .map(|(c, groups)| {
             Arc::new(plugins::Consumer {
                 id: c.id.clone(),
                 username: c.username.clone(),
                 custom_id: c.custom_id.clone(),
+                groups: groups.into(),
             })
         })
         .collect();
@@ -145,7 +153,27 @@ fn build_ctx(model: &Model, lasting: &Lasting) -> plugins::BuildCtx {
             )
         })
         .collect();
+    let keys = model.keyauth_credentials.iter().map(|k| {
+        let consumer = consumers[k.consumer].clone();
+        let key = ApiKey {
+            headers: identity_headers(&consumer, Some(&k.id)),
+            id: k.id.clone(),
+            consumer,
+        };
+        (k.key.clone(), key)
+    });
+    let passwords = model.basicauth_credentials.iter().map(|b| {
+        let consumer = consumers[b.consumer].clone();
+        let password = Password {
+            headers: identity_headers(&consumer, Some(&b.username)),
+            username: b.username.clone(),
+            hash: b.password.clone(),
+            consumer,
+        };
+        (b.username.clone(), password)
+    });
     plugins::BuildCtx {
+        directory: Arc::new(Directory::new(&consumers, keys, passwords)),
         keyring: Arc::new(Keyring::new(credentials, &consumers)),
         clock: plugins::system_clock(),
         lasting: lasting.plugins.clone(),

@@ -121,6 +121,12 @@ pub struct ConsumerSpec {
     #[serde(default)]
     pub jwt_secrets: Nested,
     #[serde(default)]
+    pub keyauth_credentials: Nested,
+    #[serde(default)]
+    pub basicauth_credentials: Nested,
+    #[serde(default)]
+    pub acls: Nested,
+    #[serde(default)]
     pub plugins: Nested,
     #[serde(rename = "_comment")]
     pub comment: Option<String>,
@@ -137,6 +143,50 @@ pub struct JwtSecretSpec {
     pub secret: Option<String>,
     pub algorithm: Option<String>,
     pub rsa_public_key: Option<String>,
+    pub consumer: Option<RefSpec>,
+    pub tags: Option<Vec<String>>,
+    #[serde(rename = "_comment")]
+    pub comment: Option<String>,
+    #[serde(rename = "_ignore")]
+    pub ignore: Option<Vec<Value>>,
+}
+
+/// A key-auth credential of a consumer (`keyauth_credentials`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyAuthSpec {
+    pub id: Option<String>,
+    pub key: Option<String>,
+    pub consumer: Option<RefSpec>,
+    pub ttl: Option<u64>,
+    pub tags: Option<Vec<String>>,
+    #[serde(rename = "_comment")]
+    pub comment: Option<String>,
+    #[serde(rename = "_ignore")]
+    pub ignore: Option<Vec<Value>>,
+}
+
+/// A basic-auth credential of a consumer (`basicauth_credentials`; the password as written).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BasicAuthSpec {
+    pub id: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub consumer: Option<RefSpec>,
+    pub tags: Option<Vec<String>>,
+    #[serde(rename = "_comment")]
+    pub comment: Option<String>,
+    #[serde(rename = "_ignore")]
+    pub ignore: Option<Vec<Value>>,
+}
+
+/// A consumer's membership of a group (`acls`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AclSpec {
+    pub id: Option<String>,
+    pub group: Option<String>,
     pub consumer: Option<RefSpec>,
     pub tags: Option<Vec<String>>,
     #[serde(rename = "_comment")]

@@ -98,6 +98,50 @@ pub struct JwtSecret {
     pub tags: Option<Vec<String>>,
 }
 
+/// A key-auth credential.
+#[derive(Debug, Clone, Serialize)]
+pub struct KeyAuthCredential {
+    pub id: String,
+    pub key: String,
+    pub ttl: Option<u64>,
+    /// Index into `Model::consumers`.
+    #[serde(skip)]
+    pub consumer: usize,
+    pub tags: Option<Vec<String>>,
+}
+
+/// A basic-auth credential; the password is kept only as Kong stores it: the hex SHA-1 of
+/// the password followed by the consumer's id.
+#[derive(Debug, Clone, Serialize)]
+pub struct BasicAuthCredential {
+    pub id: String,
+    pub username: String,
+    pub password: String,
+    /// Index into `Model::consumers`.
+    #[serde(skip)]
+    pub consumer: usize,
+    pub tags: Option<Vec<String>>,
+}
+
+/// Kong's stored form of a basic-auth password: hex SHA-1 of the password followed by the
+/// consumer's id.
+pub fn basic_auth_hash(consumer_id: &str, password: &str) -> String {
+    use aws_lc_rs::digest::{digest, SHA1_FOR_LEGACY_USE_ONLY};
+    let salted = format!("{password}{consumer_id}");
+    hex::encode(digest(&SHA1_FOR_LEGACY_USE_ONLY, salted.as_bytes()))
+}
+
+/// A consumer's membership of a group.
+#[derive(Debug, Clone, Serialize)]
+pub struct Acl {
+    pub id: String,
+    pub group: String,
+    /// Index into `Model::consumers`.
+    #[serde(skip)]
+    pub consumer: usize,
+    pub tags: Option<Vec<String>>,
+}
+
 /// A plugin instance and its scope.
 #[derive(Debug, Clone, Serialize)]
 pub struct Plugin {
@@ -136,6 +180,9 @@ pub struct Model {
     pub routes: Vec<Route>,
     pub consumers: Vec<Consumer>,
     pub jwt_secrets: Vec<JwtSecret>,
+    pub keyauth_credentials: Vec<KeyAuthCredential>,
+    pub basicauth_credentials: Vec<BasicAuthCredential>,
+    pub acls: Vec<Acl>,
     pub plugins: Vec<Plugin>,
     pub ca_certificates: Vec<CaCertificate>,
     pub upstreams: Vec<Upstream>,

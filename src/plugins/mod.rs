@@ -4,11 +4,19 @@
 //! apply to a route is decided when the snapshot is compiled, never per request; the kinds
 //! Skyport knows are listed once, in [`registry`].
 
+pub mod acl;
+pub mod auth;
+pub mod basic_auth;
+pub mod cors;
 pub mod factory;
+pub mod ip_restriction;
 pub mod jwt;
+pub mod key_auth;
 pub mod lambda;
 pub mod rate_limit;
 pub mod registry;
+pub mod request_size_limiting;
+pub mod request_termination;
 
 use crate::error::{Exit, GatewayError};
 use crate::telemetry::access_log::AccessRecord;
@@ -25,7 +33,7 @@ pub use lambda::LambdaConfig;
 pub use rate_limit::RateLimitConfig;
 
 /// The identity an authentication plugin established.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Consumer {
     /// The consumer's id.
     pub id: String,
@@ -33,6 +41,9 @@ pub struct Consumer {
     pub username: Option<String>,
     /// Its custom id, if any.
     pub custom_id: Option<String>,
+    /// The groups it belongs to (`acls`), in config order.
+    #[serde(skip)]
+    pub groups: Arc<[String]>,
 }
 
 /// A header name a plugin writes, spelled as Kong spells it on the wire (`X-RateLimit-Limit-
@@ -50,6 +61,15 @@ pub struct RequestState {
     pub service_id: Option<Arc<str>>,
     /// Headers to set on the upstream request (`None` removes one the client sent).
     pub upstream_headers: Vec<(HeaderCase, Option<HeaderValue>)>,
+    /// Headers the client sent, by their own name, to remove from the upstream request
+    /// (credentials a plugin hides).
+    pub upstream_removed: Vec<http::HeaderName>,
+    /// Query arguments to remove from the upstream request (credentials a plugin hides).
+    pub query_removed: Vec<String>,
+    /// `request-size-limiting` on a body of undeclared length: the bytes allowed.
+    pub body_limit: Option<u64>,
+    /// Request body bytes counted against `body_limit`.
+    pub body_seen: u64,
     /// Headers to add to whatever response the client gets.
     pub response_headers: Vec<(HeaderCase, HeaderValue)>,
 }
@@ -76,6 +96,8 @@ impl Phases {
     pub const BODY: Phases = Phases(4);
     /// `log`: after the response was sent.
     pub const LOG: Phases = Phases(8);
+    /// `request_body`: each chunk of the request body, as it streams to the upstream.
+    pub const REQUEST_BODY: Phases = Phases(16);
 
     /// Both sets.
     pub const fn with(self, other: Phases) -> Phases {
@@ -111,6 +133,18 @@ pub trait Plugin: Send + Sync + std::fmt::Debug {
         _state: &mut RequestState,
     ) -> Result<Flow, GatewayError> {
         Ok(Flow::Continue)
+    }
+
+    /// The request-body phase, run in Pingora's `request_body_filter` once per chunk of the
+    /// client's body as it streams upstream (`end` on the last). An error ends the request
+    /// with the gateway's answer for it (when no response was sent yet).
+    fn request_body(
+        &self,
+        _chunk: &Option<Bytes>,
+        _end: bool,
+        _state: &mut RequestState,
+    ) -> Result<(), GatewayError> {
+        Ok(())
     }
 
     /// The response-header phase, run in Pingora's `response_filter` on the upstream's answer
@@ -204,12 +238,14 @@ pub struct Lasting {
     pub redis: rate_limit::redis_store::RedisPool,
 }
 
-/// What plugin instances of one snapshot share: the JWT keyring, the clock and the lasting
-/// state.
+/// What plugin instances of one snapshot share: the JWT keyring, the other credentials, the
+/// clock and the lasting state.
 #[derive(Clone)]
 pub struct BuildCtx {
-    /// Credentials and consumers of the snapshot.
+    /// JWT credentials and consumers of the snapshot.
     pub keyring: Arc<jwt::keyring::Keyring>,
+    /// Consumers, API keys and basic-auth credentials of the snapshot.
+    pub directory: Arc<auth::Directory>,
     /// The time source for claim checks and rate windows.
     pub clock: Clock,
     /// Counters and connections kept across reloads.

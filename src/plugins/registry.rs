@@ -5,10 +5,20 @@
 pub use super::factory::{CheckCtx, Checked, Factory, FieldIssues, Registration, ON_SCOPE};
 
 /// Every plugin Skyport knows, with Kong's priorities.
-pub static PLUGINS: [Registration; 3] = [
+pub static PLUGINS: [Registration; 10] = [
+    Registration::of::<super::cors::Cors>("cors", 2000),
     Registration::of::<super::jwt::Jwt>("jwt", 1450),
+    Registration::of::<super::key_auth::KeyAuth>("key-auth", 1250),
+    Registration::of::<super::basic_auth::BasicAuth>("basic-auth", 1100),
+    Registration::of::<super::ip_restriction::IpRestriction>("ip-restriction", 990),
+    Registration::of::<super::request_size_limiting::RequestSizeLimiting>(
+        "request-size-limiting",
+        951,
+    ),
+    Registration::of::<super::acl::Acl>("acl", 950),
     Registration::of::<super::rate_limit::RateLimiting>("rate-limiting", 910),
     Registration::of::<super::lambda::AwsLambda>("aws-lambda", 750),
+    Registration::of::<super::request_termination::RequestTermination>("request-termination", 2),
 ];
 
 /// The row of a plugin name.
@@ -88,6 +98,7 @@ mod tests {
     fn ctx() -> BuildCtx {
         BuildCtx {
             keyring: Default::default(),
+            directory: Default::default(),
             clock: crate::plugins::system_clock(),
             lasting: Default::default(),
         }
@@ -172,7 +183,18 @@ mod tests {
         let rows: Vec<(&str, i32)> = PLUGINS.iter().map(|r| (r.name, r.priority)).collect();
         assert_eq!(
             rows,
-            [("jwt", 1450), ("rate-limiting", 910), ("aws-lambda", 750)]
+            [
+                ("cors", 2000),
+                ("jwt", 1450),
+                ("key-auth", 1250),
+                ("basic-auth", 1100),
+                ("ip-restriction", 990),
+                ("request-size-limiting", 951),
+                ("acl", 950),
+                ("rate-limiting", 910),
+                ("aws-lambda", 750),
+                ("request-termination", 2),
+            ]
         );
     }
 }

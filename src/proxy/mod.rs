@@ -326,7 +326,7 @@ impl ProxyHttp for Gateway {
         &self,
         _session: &mut Session,
         body: &mut Option<bytes::Bytes>,
-        _end: bool,
+        end: bool,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
         if let Some(chunk) = body {
@@ -336,6 +336,14 @@ impl ProxyHttp for Gateway {
                     ErrorType::HTTPStatus(413),
                     "request body over client_max_body_size",
                 );
+            }
+        }
+        let snapshot = ctx.snapshot.clone();
+        if let Some(route) = ctx.route.map(|r| &snapshot.routes[r]) {
+            for plugin in route.chain.in_phase(Phases::REQUEST_BODY) {
+                if let Err(e) = plugin.request_body(body, end, &mut ctx.plugins) {
+                    return Err(gateway_failure(e));
+                }
             }
         }
         Ok(())
@@ -480,6 +488,13 @@ impl ProxyHttp for Gateway {
                 }
             }
         }
+        for name in &ctx.plugins.upstream_removed {
+            upstream.remove_header(name);
+        }
+        if !ctx.plugins.query_removed.is_empty() {
+            let uri = without_query_args(&upstream.uri, &ctx.plugins.query_removed);
+            upstream.set_uri(uri);
+        }
         ctx.upstream_started = Some(Instant::now());
         Ok(())
     }
@@ -504,8 +519,14 @@ impl ProxyHttp for Gateway {
             upstream_ms,
             proxy_ms,
         )?;
+        // Plugins set their headers over the upstream's (as Kong's `set_header`); `Vary`
+        // is added to.
         for (k, v) in &ctx.plugins.response_headers {
-            resp.append_header(*k, v.clone())?;
+            if k.eq_ignore_ascii_case("vary") {
+                resp.append_header(*k, v.clone())?;
+            } else {
+                resp.insert_header(*k, v.clone())?;
+            }
         }
         let snapshot = ctx.snapshot.clone();
         if let Some(route) = ctx.route.map(|r| &snapshot.routes[r]) {
@@ -670,11 +691,39 @@ impl ProxyHttp for Gateway {
 /// A failure Skyport decided while proxying, carried to `fail_to_proxy` as the cause of the
 /// Pingora error (see [`GatewayError::from_proxy_error`]).
 fn gateway_failure(e: GatewayError) -> Box<Error> {
-    let etype = match e {
-        GatewayError::Internal(_) => ErrorType::InternalError,
-        _ => ErrorType::ConnectNoRoute,
+    let (etype, source) = match e {
+        GatewayError::Internal(_) => (ErrorType::InternalError, pingora::ErrorSource::Internal),
+        // A plugin refused what the client sent (e.g. a body over the limit).
+        GatewayError::Refused { .. } => {
+            (ErrorType::InternalError, pingora::ErrorSource::Downstream)
+        }
+        _ => (ErrorType::ConnectNoRoute, pingora::ErrorSource::Unset),
     };
-    Error::because(etype, "skyport", e)
+    let mut err = Error::because(etype, "skyport", e);
+    err.esource = source;
+    err
+}
+
+/// `uri` without the query arguments named in `names` (credentials a plugin hides).
+fn without_query_args(uri: &http::Uri, names: &[String]) -> http::Uri {
+    let Some(query) = uri.query() else {
+        return uri.clone();
+    };
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|p| {
+            !names
+                .iter()
+                .any(|n| p.split('=').next() == Some(n.as_str()))
+        })
+        .collect();
+    let path = uri.path();
+    let text = if kept.is_empty() {
+        path.to_string()
+    } else {
+        format!("{path}?{}", kept.join("&"))
+    };
+    http::Uri::try_from(text).unwrap_or_else(|_| uri.clone())
 }
 
 /// Whole milliseconds, for the latency headers.

@@ -6,6 +6,7 @@
 
 mod common;
 mod consumers;
+mod credentials;
 mod plugins;
 mod services;
 mod upstreams;
@@ -16,23 +17,20 @@ pub use common::derive_id;
 use common::{nested, top_level, Index, Raw};
 use serde_json::Value;
 
-const ENTITY_KEYS: [&str; 8] = [
+const ENTITY_KEYS: [&str; 11] = [
     "services",
     "routes",
     "consumers",
     "jwt_secrets",
+    "keyauth_credentials",
+    "basicauth_credentials",
+    "acls",
     "plugins",
     "ca_certificates",
     "upstreams",
     "targets",
 ];
-const UNSUPPORTED_KEYS: [&str; 5] = [
-    "certificates",
-    "snis",
-    "vaults",
-    "keyauth_credentials",
-    "basicauth_credentials",
-];
+const UNSUPPORTED_KEYS: [&str; 3] = ["certificates", "snis", "vaults"];
 
 /// The state the passes share: what was found wrong, what was built, and the names and ids
 /// of what was seen (entries that failed to parse still resolve, to avoid cascades).
@@ -53,6 +51,9 @@ struct Gathered<'a> {
     routes: Vec<Raw<'a>>,
     consumers: Vec<Raw<'a>>,
     secrets: Vec<Raw<'a>>,
+    keyauths: Vec<Raw<'a>>,
+    basicauths: Vec<Raw<'a>>,
+    acls: Vec<Raw<'a>>,
     plugins: Vec<Raw<'a>>,
     cas: Vec<Raw<'a>>,
     upstreams: Vec<Raw<'a>>,
@@ -83,6 +84,9 @@ pub fn validate(tree: &Value) -> Result<Model, Vec<Issue>> {
     services::routes(&mut v, &raw.routes, legacy);
     consumers::consumers(&mut v, &raw.consumers);
     consumers::jwt_secrets(&mut v, &raw.secrets);
+    credentials::keyauth_credentials(&mut v, &raw.keyauths);
+    credentials::basicauth_credentials(&mut v, &raw.basicauths);
+    credentials::acls(&mut v, &raw.acls);
     plugins::plugins(&mut v, &raw.plugins);
     if v.issues.is_empty() && v.service_ok.iter().all(|ok| *ok) {
         Ok(v.model)
@@ -158,12 +162,28 @@ fn gather<'a>(tree: &'a Value, issues: &mut Issues) -> Gathered<'a> {
         let i = g.consumers.len();
         let secrets = nested(&consumer, "jwt_secrets", issues);
         g.secrets.extend(secrets.into_iter().map(|s| s.child_of(i)));
+        for (key, list) in [
+            ("keyauth_credentials", &mut g.keyauths),
+            ("basicauth_credentials", &mut g.basicauths),
+            ("acls", &mut g.acls),
+        ] {
+            list.extend(
+                nested(&consumer, key, issues)
+                    .into_iter()
+                    .map(|c| c.child_of(i)),
+            );
+        }
         let plugins = nested(&consumer, "plugins", issues);
         g.plugins
             .extend(plugins.into_iter().map(|p| p.scoped((None, None, Some(i)))));
         g.consumers.push(consumer);
     }
     g.secrets.extend(top_level(tree, "jwt_secrets", issues));
+    g.keyauths
+        .extend(top_level(tree, "keyauth_credentials", issues));
+    g.basicauths
+        .extend(top_level(tree, "basicauth_credentials", issues));
+    g.acls.extend(top_level(tree, "acls", issues));
     g.plugins.extend(top_level(tree, "plugins", issues));
     g.cas = top_level(tree, "ca_certificates", issues);
     for up in top_level(tree, "upstreams", issues) {

@@ -95,6 +95,16 @@ fn check_config(
     consumer_scoped: bool,
     path: &str,
 ) -> Option<crate::model::PluginConfig> {
+    if spec.name == "pre-function" || spec.name == "post-function" {
+        v.issues.push(
+            join(path, "name"),
+            format!(
+                "plugin '{}' runs inline Lua: Lua functions are not supported by Skyport",
+                spec.name
+            ),
+        );
+        return None;
+    }
     let Some(entry) = registry::find(&spec.name) else {
         let known: Vec<&str> = registry::names().collect();
         v.issues.push(

@@ -140,7 +140,7 @@ consumers:
   plugins:
   - name: jwt
 plugins:
-- name: key-auth
+- name: oauth2
 - name: rate-limiting
   config: {minute: 5, limit_by: header}
 - name: jwt
@@ -151,7 +151,7 @@ plugins:
         p,
         [
             "consumers[0].plugins[0]: plugin 'jwt' cannot be applied to consumers",
-            "plugins[0].name: plugin 'key-auth' not enabled; known plugins: jwt, rate-limiting, aws-lambda",
+            "plugins[0].name: plugin 'oauth2' not enabled; known plugins: cors, jwt, key-auth, basic-auth, ip-restriction, request-size-limiting, acl, rate-limiting, aws-lambda, request-termination",
             "plugins[1].config.header_name: required field missing (limit_by is header)",
             "plugins[2].config.anonymous: no consumer with id or username \"nobody\"",
         ]

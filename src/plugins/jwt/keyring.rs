@@ -20,7 +20,7 @@ pub struct Credential {
     /// Who the credential belongs to.
     pub consumer: Arc<Consumer>,
     /// The upstream identity headers a request authenticated by this credential carries.
-    pub headers: super::IdentityHeaders,
+    pub headers: crate::plugins::auth::IdentityHeaders,
 }
 
 impl Credential {
@@ -58,7 +58,7 @@ impl Credential {
             key: key.to_string(),
             algorithm,
             material,
-            headers: super::identity_headers(&consumer, Some(key)),
+            headers: crate::plugins::auth::identity_headers(&consumer, Some(key)),
             consumer,
         }
     }

@@ -8,8 +8,9 @@ pub mod token;
 
 use crate::error::{Exit, GatewayError};
 use crate::model::jwt_key::JwtAlgorithm;
+use crate::plugins::auth::{identify, identity_headers, IdentityHeaders};
 use crate::plugins::factory::{CheckCtx, Checked, Factory, FieldIssues, ON_SCOPE};
-use crate::plugins::{BuildCtx, Clock, Consumer, Flow, HeaderCase, Plugin, RequestState, Scope};
+use crate::plugins::{BuildCtx, Clock, Consumer, Flow, Plugin, RequestState, Scope};
 use async_trait::async_trait;
 pub use config::JwtConfig;
 use http::HeaderValue;
@@ -17,12 +18,6 @@ use keyring::Keyring;
 use pingora::proxy::Session;
 use serde_json::{Map, Value};
 use std::sync::Arc;
-
-const X_CONSUMER_ID: HeaderCase = "X-Consumer-ID";
-const X_CONSUMER_USERNAME: HeaderCase = "X-Consumer-Username";
-const X_CONSUMER_CUSTOM_ID: HeaderCase = "X-Consumer-Custom-ID";
-const X_CREDENTIAL_IDENTIFIER: HeaderCase = "X-Credential-Identifier";
-const X_ANONYMOUS_CONSUMER: HeaderCase = "X-Anonymous-Consumer";
 
 /// A configured `jwt` plugin instance.
 pub struct Jwt {
@@ -242,44 +237,6 @@ pub fn check_claims(
         }
     }
     Ok(())
-}
-
-/// Kong's upstream identity headers for a consumer, built once per credential (and for the
-/// anonymous consumer) when the snapshot is compiled: `X-Consumer-*`, the credential's key,
-/// and `X-Anonymous-Consumer`. A `None` value removes a header the client may have sent.
-pub type IdentityHeaders = Arc<[(HeaderCase, Option<HeaderValue>)]>;
-
-/// Builds the identity headers of a consumer authenticated by `credential` (or anonymous).
-pub fn identity_headers(consumer: &Consumer, credential: Option<&str>) -> IdentityHeaders {
-    let value = |v: &str| HeaderValue::from_str(v).ok();
-    let anonymous = credential
-        .is_none()
-        .then(|| HeaderValue::from_static("true"));
-    Arc::from(vec![
-        (X_CONSUMER_ID, value(&consumer.id)),
-        (
-            X_CONSUMER_CUSTOM_ID,
-            consumer.custom_id.as_deref().and_then(value),
-        ),
-        (
-            X_CONSUMER_USERNAME,
-            consumer.username.as_deref().and_then(value),
-        ),
-        (X_CREDENTIAL_IDENTIFIER, credential.and_then(value)),
-        (X_ANONYMOUS_CONSUMER, anonymous),
-    ])
-}
-
-/// Records the authenticated consumer for the upstream and for later plugins.
-fn identify(
-    state: &mut RequestState,
-    consumer: &Arc<Consumer>,
-    credential: Option<&str>,
-    headers: &IdentityHeaders,
-) {
-    state.upstream_headers.extend(headers.iter().cloned());
-    state.consumer = Some(consumer.clone());
-    state.credential = credential.map(str::to_string);
 }
 
 #[async_trait]
