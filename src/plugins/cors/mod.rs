@@ -202,6 +202,30 @@ pub struct Cors {
 }
 
 impl Cors {
+    /// An instance from a config (checked here).
+    pub fn new(config: CorsConfig) -> Result<Cors, FieldIssues> {
+        let nobody = |_: &str| false;
+        let ctx = CheckCtx {
+            consumer_scoped: false,
+            consumer_exists: &nobody,
+        };
+        let prepared = <Cors as Factory>::check(&config, &ctx)?;
+        Ok(Cors { config, prepared })
+    }
+
+    /// The headers a non-preflight answer gets for a request from `origin`.
+    pub fn response_headers(&self, origin: Option<&str>) -> Vec<(HeaderCase, HeaderValue)> {
+        let mut headers = Vec::with_capacity(4);
+        if origin.is_none() && !self.config.allow_origin_absent {
+            return headers;
+        }
+        self.origin_headers(origin, &mut headers);
+        if let Some(e) = &self.prepared.expose {
+            headers.push((EXPOSE_HEADERS, e.clone()));
+        }
+        headers
+    }
+
     /// Kong's `configure_origin` and `configure_credentials`: the headers to set.
     fn origin_headers(&self, origin: Option<&str>, out: &mut Vec<(HeaderCase, HeaderValue)>) {
         let star = || HeaderValue::from_static("*");
@@ -322,15 +346,7 @@ impl Plugin for Cors {
             let origin = origin.unwrap_or_default().to_string();
             return Ok(Flow::Respond(self.preflight(session, &origin)));
         }
-        if origin.is_none() && !self.config.allow_origin_absent {
-            return Ok(Flow::Continue);
-        }
-        let mut headers = Vec::with_capacity(4);
-        self.origin_headers(origin, &mut headers);
-        if let Some(e) = &self.prepared.expose {
-            headers.push((EXPOSE_HEADERS, e.clone()));
-        }
-        state.response_headers.extend(headers);
+        state.response_headers.extend(self.response_headers(origin));
         Ok(Flow::Continue)
     }
 }
