@@ -28,7 +28,10 @@ pub struct RouteRuntime {
     /// 426 (upgrade required) or the 3xx redirect sent to plain-http requests of an https-only route.
     pub https_redirect_status_code: u16,
     /// Plugins that apply, highest priority first.
-    pub chain: Chain,
+    pub chain: Arc<Chain>,
+    /// For consumers that have plugins of their own here: the chain once they are
+    /// authenticated (Kong's precedence, consumer-scoped instances included), by consumer id.
+    pub consumer_chains: std::collections::HashMap<String, Arc<Chain>>,
 }
 
 /// One loaded configuration.

@@ -38,6 +38,7 @@ pub fn compile(model: Model, hash: String, resolved: &Resolved, lasting: &Lastin
         if route.service.is_none_or(|s| model.services[s].enabled) {
             entries.extend(route_entries(i, route));
         }
+        let (chain, consumer_chains) = chains_for(&model, i, &ctx);
         routes.push(RouteRuntime {
             id: route.id.clone(),
             name: route.name.clone(),
@@ -49,7 +50,8 @@ pub fn compile(model: Model, hash: String, resolved: &Resolved, lasting: &Lastin
             preserve_host: route.preserve_host,
             https_only: !route.protocols.contains(&Protocol::Http),
             https_redirect_status_code: route.https_redirect_status_code,
-            chain: chain_for(&model, i, &ctx),
+            chain,
+            consumer_chains,
         });
     }
     Snapshot {
@@ -223,28 +225,34 @@ fn route_entries(index: usize, route: &Route) -> Vec<Entry> {
     out
 }
 
-/// The plugins that apply to a route, one instance per plugin name, most specific scope
-/// first (route+service > route > service > global), ordered by priority.
-/// Consumer-scoped instances are left out: Skyport does not run them yet (they load, and
-/// the admin API lists them).
-fn chain_for(model: &Model, route_index: usize, ctx: &plugins::BuildCtx) -> Chain {
+/// The plugins that apply to a route for a consumer (None: before or without
+/// authentication), one instance per plugin name, the most specific scope winning as in
+/// Kong: consumer+route+service > consumer+route > consumer+service > route+service >
+/// consumer > route > service > global; ordered by priority.
+fn chain_for(
+    model: &Model,
+    route_index: usize,
+    consumer: Option<usize>,
+    ctx: &plugins::BuildCtx,
+) -> Chain {
     let route = &model.routes[route_index];
     let mut chosen: Vec<(u8, &PluginEntity)> = Vec::new();
-    for p in model
-        .plugins
-        .iter()
-        .filter(|p| p.enabled && p.consumer.is_none())
-    {
+    for p in model.plugins.iter().filter(|p| p.enabled) {
         let route_ok = p.route.is_none_or(|r| r == route_index);
         let service_ok = p.service.is_none_or(|s| Some(s) == route.service);
-        if !route_ok || !service_ok {
+        let consumer_ok = p.consumer.is_none_or(|c| Some(c) == consumer);
+        if !route_ok || !service_ok || !consumer_ok {
             continue;
         }
-        let rank = match (p.route.is_some(), p.service.is_some()) {
-            (true, true) => 3,
-            (true, false) => 2,
-            (false, true) => 1,
-            (false, false) => 0,
+        let rank = match (p.consumer.is_some(), p.route.is_some(), p.service.is_some()) {
+            (true, true, true) => 7,
+            (true, true, false) => 6,
+            (true, false, true) => 5,
+            (false, true, true) => 4,
+            (true, false, false) => 3,
+            (false, true, false) => 2,
+            (false, false, true) => 1,
+            (false, false, false) => 0,
         };
         match chosen.iter_mut().find(|(_, q)| q.name == p.name) {
             Some(slot) if slot.0 < rank => *slot = (rank, p),
@@ -261,6 +269,36 @@ fn chain_for(model: &Model, route_index: usize, ctx: &plugins::BuildCtx) -> Chai
                 Some((entry.priority, plugin))
             })
             .collect(),
+    )
+}
+
+/// A route's chains: the one every request starts with, and one per consumer that has
+/// plugins of its own applying to this route.
+fn chains_for(
+    model: &Model,
+    route_index: usize,
+    ctx: &plugins::BuildCtx,
+) -> (Arc<Chain>, HashMap<String, Arc<Chain>>) {
+    let route = &model.routes[route_index];
+    let mut consumers: Vec<usize> = model
+        .plugins
+        .iter()
+        .filter(|p| p.enabled && p.route.is_none_or(|r| r == route_index))
+        .filter(|p| p.service.is_none_or(|s| Some(s) == route.service))
+        .filter_map(|p| p.consumer)
+        .collect();
+    consumers.sort_unstable();
+    consumers.dedup();
+    let by_consumer = consumers
+        .into_iter()
+        .map(|c| {
+            let chain = Arc::new(chain_for(model, route_index, Some(c), ctx));
+            (model.consumers[c].id.clone(), chain)
+        })
+        .collect();
+    (
+        Arc::new(chain_for(model, route_index, None, ctx)),
+        by_consumer,
     )
 }
 

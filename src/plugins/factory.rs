@@ -17,6 +17,8 @@ pub const ON_SCOPE: &str = "^";
 
 /// What a plugin's checks may ask about the rest of the file.
 pub struct CheckCtx<'a> {
+    /// The plugin's name.
+    pub name: &'a str,
     /// The instance is scoped to a consumer.
     pub consumer_scoped: bool,
     /// Whether a consumer with this id or username exists.
@@ -37,6 +39,10 @@ pub struct Checked<S, T> {
 
 /// A plugin kind: its config schema, checks and constructor.
 pub trait Factory: 'static {
+    /// Whether an instance may be scoped to a consumer (Kong's `no_consumer` plugins, the
+    /// authentication ones among them, may not).
+    const ON_CONSUMERS: bool = true;
+
     /// The `config:` block, with Kong's fields and defaults (`deny_unknown_fields`).
     type Spec: DeserializeOwned + Serialize + std::fmt::Debug + Send + Sync + 'static;
     /// What the checks derive from the spec (`()` when nothing).
@@ -88,11 +94,27 @@ fn parse<F: Factory>(
         let path = if path == "." { String::new() } else { path };
         vec![(path, e.into_inner().to_string())]
     })?;
-    let typed = F::check(&spec, ctx)?;
+    let typed = match F::check(&spec, ctx) {
+        Ok(_) if ctx.consumer_scoped && !F::ON_CONSUMERS => return Err(vec![on_consumer(ctx)]),
+        Ok(t) => t,
+        Err(mut issues) => {
+            if ctx.consumer_scoped && !F::ON_CONSUMERS {
+                issues.push(on_consumer(ctx));
+            }
+            return Err(issues);
+        }
+    };
     Ok(PluginConfig::new(Checked::<F::Spec, F::Typed> {
         spec,
         typed,
     }))
+}
+
+fn on_consumer(ctx: &CheckCtx<'_>) -> (String, String) {
+    (
+        ON_SCOPE.into(),
+        format!("plugin '{}' cannot be applied to consumers", ctx.name),
+    )
 }
 
 fn build<F: Factory>(c: &PluginConfig, ctx: &BuildCtx, scope: &Scope) -> Option<Arc<dyn Plugin>> {

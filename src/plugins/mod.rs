@@ -180,6 +180,8 @@ pub trait Plugin: Send + Sync + std::fmt::Debug {
 pub struct Chain {
     /// The instances, in the order they run.
     pub plugins: Vec<Arc<dyn Plugin>>,
+    /// Their priorities, in the same order.
+    pub priorities: Vec<i32>,
     /// Every phase some instance implements.
     pub phases: Phases,
 }
@@ -189,11 +191,21 @@ impl Chain {
     /// their order).
     pub fn new(mut ranked: Vec<(i32, Arc<dyn Plugin>)>) -> Chain {
         ranked.sort_by_key(|(priority, _)| std::cmp::Reverse(*priority));
-        let plugins: Vec<Arc<dyn Plugin>> = ranked.into_iter().map(|(_, p)| p).collect();
+        let (priorities, plugins): (Vec<i32>, Vec<Arc<dyn Plugin>>) = ranked.into_iter().unzip();
         let phases = plugins
             .iter()
             .fold(Phases::default(), |acc, p| acc.with(p.phases()));
-        Chain { plugins, phases }
+        Chain {
+            plugins,
+            priorities,
+            phases,
+        }
+    }
+
+    /// Where a chain picks up after a plugin of `priority` ran: the first instance of lower
+    /// priority (used when authentication switches a request to its consumer's chain).
+    pub fn after(&self, priority: i32) -> usize {
+        self.priorities.partition_point(|p| *p >= priority)
     }
 
     /// The instances that take part in `phase`, in order; nothing when none does.

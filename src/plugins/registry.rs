@@ -117,6 +117,7 @@ mod tests {
     ) -> Result<PluginConfig, FieldIssues> {
         let nobody = |_: &str| false;
         let ctx = CheckCtx {
+            name: entry.name,
             consumer_scoped: false,
             consumer_exists: &nobody,
         };

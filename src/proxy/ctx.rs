@@ -18,6 +18,8 @@ pub struct RequestCtx {
     pub request_id: RequestId,
     /// Index of the matched route.
     pub route: Option<usize>,
+    /// The plugin chain in effect (the route's, or its consumer's once authenticated).
+    pub chain: Option<Arc<crate::plugins::Chain>>,
     /// Path and query for the upstream request line.
     pub upstream_uri: Option<http::Uri>,
     /// The prefix strip_path removed, when it removed more than `/`.
@@ -48,6 +50,7 @@ impl RequestCtx {
             started: Instant::now(),
             request_id: RequestId::random(),
             route: None,
+            chain: None,
             upstream_uri: None,
             stripped_prefix: None,
             plugins: RequestState::default(),

@@ -302,18 +302,44 @@ impl ProxyHttp for Gateway {
         let snapshot = ctx.snapshot.clone();
         let route = &snapshot.routes[route_idx];
         ctx.plugins.service_id = route.service_id.clone();
-        for plugin in route.chain.in_phase(Phases::ACCESS) {
+        let mut chain = route.chain.clone();
+        let mut next = 0;
+        let mut switched = route.consumer_chains.is_empty();
+        while let Some(plugin) = chain.plugins.get(next) {
+            next += 1;
+            if !plugin.phases().has(Phases::ACCESS) {
+                continue;
+            }
             match plugin.access(session, &mut ctx.plugins).await {
                 Ok(Flow::Continue) => {}
                 Ok(Flow::Respond(exit)) => {
+                    ctx.chain = Some(chain.clone());
                     let head = session.req_header().method == http::Method::HEAD;
                     return self
                         .respond(session, ctx, error::render_exit(&exit, head))
                         .await;
                 }
-                Err(e) => return self.respond_error(session, ctx, &e).await,
+                Err(e) => {
+                    ctx.chain = Some(chain.clone());
+                    return self.respond_error(session, ctx, &e).await;
+                }
+            }
+            // Once a consumer is known, its own plugins take over for the rest of the chain.
+            if !switched {
+                let own = ctx
+                    .plugins
+                    .consumer
+                    .as_ref()
+                    .and_then(|c| route.consumer_chains.get(&c.id));
+                if let Some(own) = own {
+                    let done = chain.priorities[next - 1];
+                    chain = own.clone();
+                    next = chain.after(done);
+                    switched = true;
+                }
             }
         }
+        ctx.chain = Some(chain);
         if route.service.is_none() {
             return self
                 .respond_error(session, ctx, &GatewayError::NoService)
@@ -338,9 +364,8 @@ impl ProxyHttp for Gateway {
                 );
             }
         }
-        let snapshot = ctx.snapshot.clone();
-        if let Some(route) = ctx.route.map(|r| &snapshot.routes[r]) {
-            for plugin in route.chain.in_phase(Phases::REQUEST_BODY) {
+        if let Some(chain) = ctx.chain.clone() {
+            for plugin in chain.in_phase(Phases::REQUEST_BODY) {
                 if let Err(e) = plugin.request_body(body, end, &mut ctx.plugins) {
                     return Err(gateway_failure(e));
                 }
@@ -528,9 +553,8 @@ impl ProxyHttp for Gateway {
                 resp.insert_header(*k, v.clone())?;
             }
         }
-        let snapshot = ctx.snapshot.clone();
-        if let Some(route) = ctx.route.map(|r| &snapshot.routes[r]) {
-            for plugin in route.chain.in_phase(Phases::RESPONSE) {
+        if let Some(chain) = ctx.chain.clone() {
+            for plugin in chain.in_phase(Phases::RESPONSE) {
                 if let Err(e) = plugin.response(resp, &mut ctx.plugins) {
                     return Err(gateway_failure(e));
                 }
@@ -546,9 +570,8 @@ impl ProxyHttp for Gateway {
         end_of_stream: bool,
         ctx: &mut RequestCtx,
     ) -> Result<Option<std::time::Duration>> {
-        let snapshot = ctx.snapshot.clone();
-        if let Some(route) = ctx.route.map(|r| &snapshot.routes[r]) {
-            for plugin in route.chain.in_phase(Phases::BODY) {
+        if let Some(chain) = ctx.chain.clone() {
+            for plugin in chain.in_phase(Phases::BODY) {
                 if let Err(e) = plugin.body(body, end_of_stream, &mut ctx.plugins) {
                     return Err(gateway_failure(e));
                 }
@@ -648,7 +671,8 @@ impl ProxyHttp for Gateway {
                 .with_label_values(&[service_label])
                 .observe(t.elapsed().as_secs_f64());
         }
-        let logged = route.is_some_and(|r| r.chain.phases.has(Phases::LOG));
+        let chain = ctx.chain.clone();
+        let logged = chain.as_ref().is_some_and(|c| c.phases.has(Phases::LOG));
         if self.access_log.enabled() || logged {
             let req = session.req_header();
             let consumer = ctx
@@ -676,8 +700,8 @@ impl ProxyHttp for Gateway {
                     .upstream_started
                     .map(|t| t.duration_since(ctx.started).as_secs_f64() * 1000.0),
             };
-            if let Some(route) = route.filter(|_| logged) {
-                for plugin in route.chain.in_phase(Phases::LOG) {
+            if let Some(chain) = chain.filter(|_| logged) {
+                for plugin in chain.in_phase(Phases::LOG) {
                     plugin.log(&record, &ctx.plugins);
                 }
             }

@@ -120,6 +120,7 @@ fn check_config(
     let consumers = &v.consumers;
     let exists = |key: &str| consumers.by_key.contains_key(key);
     let ctx = CheckCtx {
+        name: &spec.name,
         consumer_scoped,
         consumer_exists: &exists,
     };

@@ -27,7 +27,7 @@ fn top_level_keys_are_checked_and_legacy_files_turn_regex_paths() {
         problems("_format_version: \"4.0\"\nservicez: []\n"),
         [
             "_format_version: expected one of: 1.1, 2.1, 3.0 (got \"4.0\")",
-            "servicez: unknown field (expected one of: _format_version, _transform, services, routes, consumers, jwt_secrets, plugins, ca_certificates, upstreams, targets)",
+            "servicez: unknown field (expected one of: _format_version, _transform, services, routes, consumers, jwt_secrets, keyauth_credentials, basicauth_credentials, acls, plugins, ca_certificates, upstreams, targets)",
         ]
     );
     let m = valid(
@@ -145,6 +145,8 @@ plugins:
   config: {minute: 5, limit_by: header}
 - name: jwt
   config: {anonymous: nobody}
+- name: key-auth
+  consumer: alice
 "#,
     );
     assert_eq!(
@@ -153,7 +155,7 @@ plugins:
             "consumers[0].plugins[0]: plugin 'jwt' cannot be applied to consumers",
             "plugins[0].name: plugin 'oauth2' not enabled; known plugins: cors, jwt, key-auth, basic-auth, ip-restriction, request-size-limiting, acl, rate-limiting, aws-lambda, request-termination",
             "plugins[1].config.header_name: required field missing (limit_by is header)",
-            "plugins[2].config.anonymous: no consumer with id or username \"nobody\"",
+            "plugins[3]: plugin 'key-auth' cannot be applied to consumers",
         ]
     );
     let m =

@@ -46,6 +46,7 @@ fn forbidden() -> GatewayError {
 impl Factory for Acl {
     type Spec = AclConfig;
     type Typed = Rule;
+    const ON_CONSUMERS: bool = false;
 
     fn check(spec: &AclConfig, _ctx: &CheckCtx<'_>) -> Result<Rule, FieldIssues> {
         let set = |l: &Option<Vec<String>>| l.as_ref().is_some_and(|v| !v.is_empty());

@@ -46,6 +46,7 @@ pub struct BasicAuth {
 impl Factory for BasicAuth {
     type Spec = BasicAuthConfig;
     type Typed = HeaderValue;
+    const ON_CONSUMERS: bool = false;
 
     fn check(spec: &BasicAuthConfig, _ctx: &CheckCtx<'_>) -> Result<HeaderValue, FieldIssues> {
         HeaderValue::from_str(&format!("Basic realm=\"{}\"", spec.realm))

@@ -124,6 +124,7 @@ fn joined(list: &Option<Vec<String>>) -> Option<HeaderValue> {
 impl Factory for Cors {
     type Spec = CorsConfig;
     type Typed = Arc<Prepared>;
+    const ON_CONSUMERS: bool = false;
 
     fn check(spec: &CorsConfig, _ctx: &CheckCtx<'_>) -> Result<Arc<Prepared>, FieldIssues> {
         let mut out = Vec::new();
@@ -206,6 +207,7 @@ impl Cors {
     pub fn new(config: CorsConfig) -> Result<Cors, FieldIssues> {
         let nobody = |_: &str| false;
         let ctx = CheckCtx {
+            name: "cors",
             consumer_scoped: false,
             consumer_exists: &nobody,
         };

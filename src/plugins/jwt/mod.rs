@@ -8,9 +8,9 @@ pub mod token;
 
 use crate::error::{Exit, GatewayError};
 use crate::model::jwt_key::JwtAlgorithm;
-use crate::plugins::auth::{identify, identity_headers, IdentityHeaders};
-use crate::plugins::factory::{CheckCtx, Checked, Factory, FieldIssues, ON_SCOPE};
-use crate::plugins::{BuildCtx, Clock, Consumer, Flow, Plugin, RequestState, Scope};
+use crate::plugins::auth::{identify, identity_headers, Anonymous};
+use crate::plugins::factory::{CheckCtx, Checked, Factory, FieldIssues};
+use crate::plugins::{BuildCtx, Clock, Flow, Plugin, RequestState, Scope};
 use async_trait::async_trait;
 pub use config::JwtConfig;
 use http::HeaderValue;
@@ -29,7 +29,7 @@ pub struct Jwt {
     /// `WWW-Authenticate` for every other failure.
     challenge_invalid: HeaderValue,
     /// The anonymous consumer and its identity headers, resolved at load.
-    anonymous: Option<(Arc<Consumer>, IdentityHeaders)>,
+    anonymous: Anonymous,
 }
 
 impl std::fmt::Debug for Jwt {
@@ -52,25 +52,11 @@ pub enum Refusal {
 impl Factory for Jwt {
     type Spec = JwtConfig;
     type Typed = ();
+    const ON_CONSUMERS: bool = false;
 
-    fn check(spec: &JwtConfig, ctx: &CheckCtx<'_>) -> Result<(), FieldIssues> {
-        let mut out = spec.check();
-        // `anonymous` is looked up once the rest of the config is known to be good.
-        let config_ok = out.is_empty();
-        if ctx.consumer_scoped {
-            out.push((
-                ON_SCOPE.into(),
-                "plugin 'jwt' cannot be applied to consumers".into(),
-            ));
-        }
-        if let Some(anon) = spec.anonymous.as_ref().filter(|_| config_ok) {
-            if !(ctx.consumer_exists)(anon) {
-                out.push((
-                    "anonymous".into(),
-                    format!("no consumer with id or username \"{anon}\""),
-                ));
-            }
-        }
+    /// An `anonymous` that names no consumer loads, as in Kong: such requests get Kong's 500.
+    fn check(spec: &JwtConfig, _ctx: &CheckCtx<'_>) -> Result<(), FieldIssues> {
+        let out = spec.check();
         if out.is_empty() {
             Ok(())
         } else {
@@ -102,11 +88,13 @@ impl Jwt {
             Some(r) => format!("Bearer {r}, error=\"invalid_token\""),
             None => "Bearer error=\"invalid_token\"".to_string(),
         };
-        let anonymous = config
-            .anonymous
-            .as_deref()
-            .and_then(|a| keyring.consumer(a))
-            .map(|c| (c.clone(), identity_headers(c, None)));
+        let anonymous = match config.anonymous.as_deref() {
+            None => Anonymous::Off,
+            Some(a) => match keyring.consumer(a) {
+                Some(c) => Anonymous::As(c.clone(), identity_headers(c, None)),
+                None => Anonymous::Missing(a.to_string()),
+            },
+        };
         Jwt {
             anonymous,
             config,
@@ -255,8 +243,7 @@ impl Plugin for Jwt {
             return Ok(Flow::Continue);
         }
         // Logical OR with an earlier authentication: nothing left to do.
-        if self.config.anonymous.is_some() && state.consumer.is_some() && state.credential.is_some()
-        {
+        if self.anonymous.already_authenticated(state) {
             return Ok(Flow::Continue);
         }
         match self.authenticate(req.uri.query(), &req.headers) {
@@ -269,17 +256,14 @@ impl Plugin for Jwt {
                 );
                 Ok(Flow::Continue)
             }
-            Err(refusal) => match (&self.config.anonymous, &self.anonymous) {
-                (None, _) => Ok(Flow::Respond(self.refusal_exit(refusal))),
-                (Some(_), Some((consumer, headers))) => {
-                    identify(state, consumer, None, headers);
-                    Ok(Flow::Continue)
-                }
-                // Validation rejects an unknown anonymous consumer; kept as Kong's 500.
-                (Some(anon), None) => Err(GatewayError::Internal(format!(
-                    "anonymous consumer {anon} is configured but doesn't exist"
-                ))),
-            },
+            // jwt answers with `kong.response.exit` bodies, not the error template.
+            Err(refusal) if matches!(self.anonymous, Anonymous::Off) => {
+                Ok(Flow::Respond(self.refusal_exit(refusal)))
+            }
+            Err(_) => self
+                .anonymous
+                .fall_back(state, GatewayError::refused(401, "Unauthorized"))
+                .map(|()| Flow::Continue),
         }
     }
 }

@@ -81,6 +81,7 @@ pub struct KeyAuth {
 impl Factory for KeyAuth {
     type Spec = KeyAuthConfig;
     type Typed = Arc<Names>;
+    const ON_CONSUMERS: bool = false;
 
     fn check(spec: &KeyAuthConfig, _ctx: &CheckCtx<'_>) -> Result<Arc<Names>, FieldIssues> {
         let mut out = Vec::new();
