@@ -73,17 +73,8 @@ pub(super) fn service(
 ) -> Option<Service> {
     let before = issues.len();
     let (protocol, host, port, svc_path) = match &spec.url {
+        // As Kong: `url` is shorthand, and its parts win over protocol/host/port/path.
         Some(url) => {
-            if spec.protocol.is_some()
-                || spec.host.is_some()
-                || spec.port.is_some()
-                || spec.path.is_some()
-            {
-                issues.push(
-                    join(path, "url"),
-                    "cannot be combined with protocol, host, port or path",
-                );
-            }
             match parse_url(url) {
                 Ok(parts) => parts,
                 Err(e) => {

@@ -164,7 +164,9 @@ pub(super) fn upstream(
             "must be 'none' when hash_on is 'none'",
         );
     }
-    if spec.hash_on_cookie.is_some() || spec.hash_on_cookie_path.is_some() {
+    // deck writes Kong's default cookie path out; only a cookie name turns cookie hashing on.
+    let cookie_path_set = spec.hash_on_cookie_path.as_deref().is_some_and(|p| p != "/");
+    if spec.hash_on_cookie.is_some() || cookie_path_set {
         unsupported(path, "hash_on_cookie", "hashing on a cookie", issues);
     }
     if spec.hash_on_uri_capture.is_some() || spec.hash_fallback_uri_capture.is_some() {
@@ -249,8 +251,13 @@ pub fn parse_target(s: &str) -> Result<(String, u16), String> {
             None => (s, None),
         }
     };
-    if host.is_empty() {
-        return Err(bad());
+    let hostname = host.split('.').all(|l| {
+        !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    });
+    if host.is_empty() || !(hostname || host.parse::<std::net::IpAddr>().is_ok()) {
+        return Err(format!(
+            "Invalid target ('{s}'); not a valid hostname or ip address"
+        ));
     }
     let port = match port {
         Some(p) => match p.parse::<u16>() {
