@@ -243,6 +243,8 @@ pub struct NodeSettings {
     pub headers: HeaderSettings,
     /// Bytes of rate-limiting `local` counters.
     pub rate_limit_store_size: u64,
+    /// `KONG_*` settings that were ignored (no equivalent), for the log.
+    pub ignored: Vec<String>,
 }
 
 /// Parses a size with an optional k/m/g suffix (`8m`, `64k`, `1024`).
@@ -279,10 +281,15 @@ fn parse_listen(key: &str, v: &str, errors: &mut Vec<String>) -> Vec<Listen> {
                 "ssl" => ssl = true,
                 // Accepted for kong.conf compatibility: Skyport always reuses ports and
                 // negotiates HTTP/2 on TLS listeners.
-                "http2" | "reuseport" => {}
-                f if f.starts_with("backlog=") => {}
+                "http2" | "reuseport" | "deferred" | "bind" => {}
+                f if f.starts_with("backlog=")
+                    || f.starts_with("ipv6only=")
+                    || f.starts_with("so_keepalive=") => {}
+                "proxy_protocol" => errors.push(format!(
+                    "{key}: proxy_protocol is not supported by Skyport (client addresses would be read differently)"
+                )),
                 f => errors.push(format!(
-                    "{key}: unknown flag \"{f}\" (known: ssl, http2, reuseport, backlog=N)"
+                    "{key}: unknown flag \"{f}\" (known: ssl, http2, reuseport, backlog=N, deferred, bind, ipv6only=, so_keepalive=)"
                 )),
             }
         }
@@ -294,8 +301,37 @@ fn parse_listen(key: &str, v: &str, errors: &mut Vec<String>) -> Vec<Listen> {
     out
 }
 
-/// The raw value of every key after the file and the environment, in [`KEYS`] order.
-struct Values(Vec<(String, String)>);
+/// Kong's settings (`KONG_<KEY>`, lower-cased) that have a Skyport equivalent, and that key.
+const KONG_ALIASES: [(&str, &str); 12] = [
+    ("proxy_listen", "proxy_listen"),
+    ("admin_listen", "admin_listen"),
+    ("declarative_config", "declarative_config"),
+    ("log_level", "log_level"),
+    ("nginx_worker_processes", "worker_threads"),
+    ("ssl_cert", "ssl_cert"),
+    ("ssl_cert_key", "ssl_cert_key"),
+    ("headers", "headers"),
+    ("headers_upstream", "headers_upstream"),
+    ("proxy_error_log", "error_log"),
+    ("proxy_access_log", "access_log"),
+    ("nginx_http_client_max_body_size", "client_max_body_size"),
+];
+
+/// Kong settings that need no equivalent: accepted silently.
+const KONG_ACCEPTED: [&str; 3] = ["database", "plugins", "prefix"];
+
+/// Kong's log levels in Skyport's (nginx has more).
+fn kong_log_level(v: &str) -> String {
+    match v {
+        "notice" => "info".into(),
+        "crit" | "alert" | "emerg" => "error".into(),
+        other => other.into(),
+    }
+}
+
+/// The raw value of every key after the file and the environment, in [`KEYS`] order, and
+/// the `KONG_*` settings that were ignored.
+struct Values(Vec<(String, String)>, Vec<String>);
 
 impl Values {
     /// Reads the settings file (if any), then applies `SKYPORT_<KEY>` overrides.
@@ -308,11 +344,19 @@ impl Values {
             KEYS.iter()
                 .map(|(k, d, _)| (k.to_string(), d.to_string()))
                 .collect(),
+            Vec::new(),
         );
         if let Some(path) = file {
             match std::fs::read_to_string(path) {
                 Ok(text) => values.read_file(path, &text, errors),
                 Err(e) => errors.push(format!("cannot read {}: {e}", path.display())),
+            }
+        }
+        let env: Vec<(String, String)> = env.collect();
+        // Kong's names first, so that a `SKYPORT_` setting wins when both are given.
+        for (k, v) in &env {
+            if let Some(key) = k.strip_prefix("KONG_") {
+                values.kong(&key.to_ascii_lowercase(), v, errors);
             }
         }
         for (k, v) in env {
@@ -324,6 +368,36 @@ impl Values {
             }
         }
         values
+    }
+
+    /// One `KONG_<KEY>` setting: its Skyport equivalent, accepted, refused when it would
+    /// change behaviour silently, or ignored with a warning.
+    fn kong(&mut self, key: &str, v: &str, errors: &mut Vec<String>) {
+        let origin = format!("KONG_{}", key.to_ascii_uppercase());
+        if let Some((_, ours)) = KONG_ALIASES.iter().find(|(k, _)| *k == key) {
+            let value = if *ours == "log_level" {
+                kong_log_level(v)
+            } else {
+                v.to_string()
+            };
+            self.set(ours, value, &origin, errors);
+        } else if key == "database" && v != "off" {
+            errors.push(format!(
+                "{origin}: Skyport serves a declarative config only (database = off), got \"{v}\""
+            ));
+        } else if key == "prefix" {
+            let dir = v.trim_end_matches('/');
+            self.set("pid_file", format!("{dir}/skyport.pid"), &origin, errors);
+            self.set(
+                "upgrade_sock",
+                format!("{dir}/skyport_upgrade.sock"),
+                &origin,
+                errors,
+            );
+        } else if !KONG_ACCEPTED.contains(&key) {
+            self.1
+                .push(format!("{origin} has no Skyport equivalent and is ignored"));
+        }
     }
 
     fn read_file(&mut self, path: &Path, text: &str, errors: &mut Vec<String>) {
@@ -472,6 +546,7 @@ impl NodeSettings {
             worker_work_stealing: v.switch("worker_work_stealing", errors),
             headers: HeaderSettings::parse(v.get("headers"), v.get("headers_upstream"), errors),
             rate_limit_store_size: v.size("rate_limit_store_size", "12m", true, errors),
+            ignored: v.1.clone(),
         }
     }
 
@@ -483,7 +558,7 @@ impl NodeSettings {
                 .parse::<std::net::SocketAddr>()
                 .is_ok_and(|a| !a.ip().is_loopback())
         });
-        let mut out = Vec::new();
+        let mut out = self.ignored.clone();
         if beyond_loopback && self.admin_token.is_none() {
             out.push("admin_listen is reachable beyond loopback without admin_token: anyone who can reach it can read and replace the config".to_string());
         }

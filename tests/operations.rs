@@ -382,3 +382,80 @@ impl Drop for KillOnDrop {
         }
     }
 }
+
+/// A Kong deployment's environment starts Skyport unchanged: `KONG_*` settings with Kong's
+/// listen syntax; a `SKYPORT_*` one wins over its Kong name; a Kong setting with no
+/// equivalent is named in one warning; one that would change behaviour is refused.
+#[tokio::test]
+async fn a_gateway_starts_from_kongs_environment() {
+    let up = Upstream::http().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let yml = dir.path().join("kong.yml");
+    std::fs::write(&yml, config(&up, 1)).expect("write");
+    let (port, admin) = (common::free_port(), common::free_port());
+    let log = dir.path().join("stderr.log");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_skyport"))
+        .arg("start")
+        .env("KONG_DATABASE", "off")
+        .env("KONG_DECLARATIVE_CONFIG", &yml)
+        .env(
+            "KONG_PROXY_LISTEN",
+            format!("127.0.0.1:{port} reuseport backlog=16384"),
+        )
+        .env("KONG_ADMIN_LISTEN", "127.0.0.1:1 http2")
+        .env("SKYPORT_ADMIN_LISTEN", format!("127.0.0.1:{admin}"))
+        .env("KONG_LOG_LEVEL", "notice")
+        .env("KONG_NGINX_WORKER_PROCESSES", "1")
+        .env("KONG_PLUGINS", "bundled")
+        .env("KONG_PREFIX", dir.path())
+        .env("KONG_NGINX_PROXY_PROXY_BUFFER_SIZE", "160k")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log"))
+        .spawn()
+        .expect("spawn");
+    let c = client();
+    let mut answered = None;
+    for _ in 0..300 {
+        if let Ok(r) = c.get(format!("http://127.0.0.1:{port}/x")).send().await {
+            answered = Some(r.status().as_u16());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let status = c
+        .get(format!("http://127.0.0.1:{admin}/status"))
+        .send()
+        .await
+        .map(|r| r.status().as_u16());
+    let pid_written = dir.path().join("skyport.pid").exists();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(answered, Some(200), "proxied on KONG_PROXY_LISTEN");
+    assert_eq!(
+        status.ok(),
+        Some(200),
+        "SKYPORT_ADMIN_LISTEN won over KONG_ADMIN_LISTEN"
+    );
+    assert!(pid_written, "the pid file under KONG_PREFIX");
+    let stderr = std::fs::read_to_string(&log).unwrap_or_default();
+    assert_eq!(
+        stderr
+            .matches("KONG_NGINX_PROXY_PROXY_BUFFER_SIZE has no Skyport equivalent")
+            .count(),
+        1,
+        "{stderr}"
+    );
+    let refused = std::process::Command::new(env!("CARGO_BIN_EXE_skyport"))
+        .args(["start", "-t"])
+        .env("KONG_PROXY_LISTEN", "127.0.0.1:8000 proxy_protocol")
+        .env("KONG_DATABASE", "postgres")
+        .output()
+        .expect("run");
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("proxy_protocol is not supported"), "{err}");
+    assert!(
+        err.contains("KONG_DATABASE: Skyport serves a declarative config only"),
+        "{err}"
+    );
+}

@@ -74,15 +74,13 @@ pub(super) fn service(
     let before = issues.len();
     let (protocol, host, port, svc_path) = match &spec.url {
         // As Kong: `url` is shorthand, and its parts win over protocol/host/port/path.
-        Some(url) => {
-            match parse_url(url) {
-                Ok(parts) => parts,
-                Err(e) => {
-                    issues.push(join(path, "url"), e);
-                    return None;
-                }
+        Some(url) => match parse_url(url) {
+            Ok(parts) => parts,
+            Err(e) => {
+                issues.push(join(path, "url"), e);
+                return None;
             }
-        }
+        },
         None => {
             let Some(host) = spec.host.clone() else {
                 issues.push(join(path, "host"), "required field missing");

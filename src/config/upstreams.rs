@@ -165,7 +165,10 @@ pub(super) fn upstream(
         );
     }
     // deck writes Kong's default cookie path out; only a cookie name turns cookie hashing on.
-    let cookie_path_set = spec.hash_on_cookie_path.as_deref().is_some_and(|p| p != "/");
+    let cookie_path_set = spec
+        .hash_on_cookie_path
+        .as_deref()
+        .is_some_and(|p| p != "/");
     if spec.hash_on_cookie.is_some() || cookie_path_set {
         unsupported(path, "hash_on_cookie", "hashing on a cookie", issues);
     }
@@ -252,7 +255,9 @@ pub fn parse_target(s: &str) -> Result<(String, u16), String> {
         }
     };
     let hostname = host.split('.').all(|l| {
-        !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        !l.is_empty()
+            && l.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
     });
     if host.is_empty() || !(hostname || host.parse::<std::net::IpAddr>().is_ok()) {
         return Err(format!(

@@ -172,7 +172,10 @@ fn kong_accepts_what_deck_and_public_files_write() {
         "_format_version: \"3.0\"\nservices:\n- name: s\n  url: http://a.internal:9000/x\n  protocol: https\n  host: b.internal\n  port: 443\n",
     );
     let s = &m.services[0];
-    assert_eq!((s.host.as_str(), s.port, s.protocol), ("a.internal", 9000, Protocol::Http));
+    assert_eq!(
+        (s.host.as_str(), s.port, s.protocol),
+        ("a.internal", 9000, Protocol::Http)
+    );
     assert_eq!(s.path.as_deref(), Some("/x"));
     // deck writes Kong's default cookie path out.
     valid("_format_version: \"3.0\"\nupstreams:\n- name: up\n  hash_on_cookie_path: /\n  use_srv_name: false\n");
