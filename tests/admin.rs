@@ -433,3 +433,45 @@ async fn post_config_stays_responsive_while_a_target_name_resolves() {
     let r = c.get(gw.url("/anything")).send().await.expect("answered");
     assert_eq!(r.status(), 503, "no peer: the only target has no address");
 }
+
+/// `POST /config?flatten_errors=1` answers a bad file in Kong's shape: `fields` in the
+/// file's structure and one `flattened_errors` entry per entity, as tools driving Kong parse.
+#[tokio::test]
+async fn post_config_errors_in_kongs_shape() {
+    let up = Upstream::http().await;
+    let gw = Gateway::start(&echo_config(&up)).await;
+    let bad = "_format_version: \"3.0\"\nservices:\n  - name: s\n    host: \"bad host!\"\n    port: 70000\n    tags: [team-a]\n    routes:\n      - name: r\n        paths: [no-slash]\n";
+    let r = client()
+        .post(gw.admin("/config?flatten_errors=1"))
+        .header("content-type", "application/yaml")
+        .body(bad)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(body["code"], 14);
+    assert_eq!(body["name"], "invalid declarative configuration");
+    assert_eq!(
+        body["fields"]["services"][0]["port"],
+        "value should be between 1 and 65535 (got 70000)"
+    );
+    assert!(body["fields"]["services"][0]["routes"][0]["paths"][0].is_string());
+    let flat = body["flattened_errors"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(flat.len(), 2, "{body}");
+    assert_eq!(flat[0]["entity_type"], "service");
+    assert_eq!(flat[0]["entity_name"], "s");
+    assert_eq!(flat[0]["entity_tags"], json!(["team-a"]));
+    assert_eq!(flat[0]["entity"]["port"], 70000);
+    let fields: Vec<&str> = flat[0]["errors"]
+        .as_array()
+        .map(|e| e.iter().filter_map(|x| x["field"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(fields, ["host", "port"]);
+    assert_eq!(flat[0]["errors"][0]["type"], "field");
+    assert_eq!(flat[1]["entity_type"], "route");
+    assert_eq!(flat[1]["errors"][0]["field"], "paths.0");
+}

@@ -4,6 +4,7 @@
 //! `admin_token` guards everything but the readiness probe.
 
 pub mod entities;
+pub mod errors;
 
 use crate::config;
 use crate::state::State;
@@ -111,8 +112,11 @@ impl AdminApp {
     /// `POST /config`: validate with the startup loader, swap atomically, or keep the old one.
     async fn post_config(&self, session: &mut ServerSession) -> Response<Vec<u8>> {
         let query = session.req_header().uri.query().unwrap_or("").to_string();
-        let check_hash =
-            form_urlencoded::parse(query.as_bytes()).any(|(k, v)| k == "check_hash" && v != "0");
+        let flag = |name: &str| {
+            form_urlencoded::parse(query.as_bytes())
+                .any(|(k, v)| k == name && v != "0" && v != "false")
+        };
+        let (check_hash, flatten) = (flag("check_hash"), flag("flatten_errors"));
         let Some(body) = Self::read_body(session).await else {
             return json_response(413, json!({"message": "Configuration too large"}));
         };
@@ -148,12 +152,22 @@ impl AdminApp {
                 self.metrics.reloads.with_label_values(&["error"]).inc();
                 let lines = e.lines();
                 self.state.set_error(Some(lines.join("; ")));
-                let flattened: Vec<Value> = match &e {
-                    config::ConfigError::Invalid(list) => list
+                let issues = match &e {
+                    config::ConfigError::Invalid(list) => list.clone(),
+                    other => vec![config::Issue {
+                        path: String::new(),
+                        message: other.to_string(),
+                    }],
+                };
+                // Kong's entity list with `?flatten_errors=1`; Skyport's path list otherwise.
+                let flattened: Vec<Value> = if flatten {
+                    let tree = config::parse_text(&text).ok();
+                    errors::flattened(tree.as_ref(), &issues)
+                } else {
+                    issues
                         .iter()
                         .map(|i| json!({"path": i.path, "message": i.message}))
-                        .collect(),
-                    _ => vec![json!({"path": "", "message": e.to_string()})],
+                        .collect()
                 };
                 json_response(
                     400,
@@ -161,6 +175,7 @@ impl AdminApp {
                         "code": 14,
                         "name": "invalid declarative configuration",
                         "message": format!("declarative config is invalid: {}", lines.join("; ")),
+                        "fields": errors::fields(&issues),
                         "flattened_errors": flattened,
                     }),
                 )
