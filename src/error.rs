@@ -309,6 +309,9 @@ pub struct Exit {
     pub body: Bytes,
     /// The body's content type.
     pub content_type: HeaderValue,
+    /// The answer comes from a service the plugin called (Lambda): it carries `Via` as
+    /// proxied answers do.
+    pub proxied: bool,
 }
 
 impl Exit {
@@ -324,6 +327,7 @@ impl Exit {
             headers: Vec::new(),
             body: Bytes::from(body.to_string()),
             content_type: HeaderValue::from_static("application/json; charset=utf-8"),
+            proxied: false,
         }
     }
 
@@ -334,6 +338,7 @@ impl Exit {
             headers: Vec::new(),
             body: Bytes::new(),
             content_type: HeaderValue::from_static(""),
+            proxied: false,
         }
     }
 

@@ -39,6 +39,7 @@ routes:
   - {{ name: throttled, paths: [/throttled] }}
   - {{ name: denied, paths: [/denied] }}
   - {{ name: stand-in-unhandled, paths: [/unhandled] }}
+  - {{ name: correct-arrays, paths: [/correct] }}
 plugins:
 "#,
         up.url("http")
@@ -79,6 +80,12 @@ plugins:
     y += &plugin("notail", fake, "acts", "");
     y += &plugin("throttled", fake, "throttled", "");
     y += &plugin("denied", fake, "denied", "");
+    y += &plugin(
+        "correct-arrays",
+        lambda,
+        "echo",
+        ", empty_arrays_mode: correct",
+    );
     y += &plugin(
         "stand-in-unhandled",
         fake,
@@ -321,4 +328,29 @@ async fn invocation_types_log_tails_and_aws_errors_via_the_stand_in() {
         header(&r, "x-amz-function-error").as_deref(),
         Some("Unhandled")
     );
+}
+
+/// A JSON array body reaches the function as that array; Kong's default `legacy` mode turns
+/// the empty arrays of the function's answer into `{}` (`correct` keeps them); the answer
+/// carries `Via` as a proxied one does.
+#[tokio::test]
+async fn array_bodies_empty_arrays_and_via() {
+    let e = setup().await;
+    let c = client();
+    let body = r#"[1,[],{"x":[]}]"#;
+    let send = |path: &str| {
+        c.post(e.gw.url(path))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    let r = send("/echo").await.expect("req");
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        header(&r, "via").as_deref(),
+        Some(concat!("1.1 skyport/", env!("CARGO_PKG_VERSION")))
+    );
+    assert_eq!(json_of(r).await, json!([1, {}, {"x": {}}]));
+    let r = send("/correct").await.expect("req");
+    assert_eq!(json_of(r).await, json!([1, [], {"x": []}]));
 }

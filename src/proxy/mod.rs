@@ -312,8 +312,13 @@ impl ProxyHttp for Gateway {
             }
             match plugin.access(session, &mut ctx.plugins).await {
                 Ok(Flow::Continue) => {}
-                Ok(Flow::Respond(exit)) => {
+                Ok(Flow::Respond(mut exit)) => {
                     ctx.chain = Some(chain.clone());
+                    if exit.proxied && self.emit.via {
+                        let via = headers::via_value(None, proto_version(session));
+                        exit.headers
+                            .push((http::header::VIA, headers::via_header(via)));
+                    }
                     let head = session.req_header().method == http::Method::HEAD;
                     return self
                         .respond(session, ctx, error::render_exit(&exit, head))
@@ -748,6 +753,15 @@ fn without_query_args(uri: &http::Uri, names: &[String]) -> http::Uri {
         format!("{path}?{}", kept.join("&"))
     };
     http::Uri::try_from(text).unwrap_or_else(|_| uri.clone())
+}
+
+/// The request's HTTP version as `Via` spells it.
+fn proto_version(session: &Session) -> &'static str {
+    if session.req_header().version == http::Version::HTTP_2 {
+        "2"
+    } else {
+        "1.1"
+    }
 }
 
 /// Whole milliseconds, for the latency headers.

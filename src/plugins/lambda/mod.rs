@@ -326,7 +326,10 @@ impl Plugin for AwsLambda {
         {
             return Ok(Flow::Respond(
                 match response::proxy_exit(&invoked.payload) {
-                    Ok(exit) => exit,
+                    Ok(mut exit) => {
+                        exit.proxied = true;
+                        exit
+                    }
                     Err(reason) => failure(
                         502,
                         "Bad Gateway",
@@ -335,9 +338,11 @@ impl Plugin for AwsLambda {
                 },
             ));
         }
-        Ok(Flow::Respond(response::default_exit(
-            &invoked,
-            self.config.unhandled_status,
-        )))
+        let mut exit = response::default_exit(&invoked, self.config.unhandled_status);
+        if self.config.empty_arrays_mode == "legacy" {
+            exit.body = response::legacy_empty_arrays(&exit.body);
+        }
+        exit.proxied = true;
+        Ok(Flow::Respond(exit))
     }
 }

@@ -63,19 +63,20 @@ fn content_type(headers: &http::HeaderMap) -> String {
         .to_ascii_lowercase()
 }
 
-/// Body arguments for form and JSON bodies; `None` when the type is not parseable.
-fn body_args(headers: &http::HeaderMap, body: &[u8]) -> Option<Map<String, Value>> {
+/// Body arguments for form and JSON bodies (a JSON array stays an array, as Kong's
+/// `kong.request.get_body`); `None` when the type is not parseable.
+fn body_args(headers: &http::HeaderMap, body: &[u8]) -> Option<Value> {
     let ct = content_type(headers);
     if ct == "application/x-www-form-urlencoded" {
         let mut m = Map::new();
         for (k, v) in form_urlencoded::parse(body) {
             insert_multi(&mut m, k.into_owned(), Value::String(v.into_owned()));
         }
-        Some(m)
+        Some(Value::Object(m))
     } else if ct == "application/json" || ct.ends_with("+json") {
         match serde_json::from_slice::<Value>(body) {
-            Ok(Value::Object(m)) => Some(m),
-            _ => Some(Map::new()),
+            Ok(v @ (Value::Object(_) | Value::Array(_))) => Some(v),
+            _ => Some(Value::Object(Map::new())),
         }
     } else {
         None
@@ -114,8 +115,16 @@ pub fn build(c: &LambdaConfig, r: &RequestParts<'_>) -> Value {
         || c.forward_request_body;
     if !any_forward {
         let mut args = query_args(r.query);
-        for (k, v) in parsed.unwrap_or_default() {
-            args.insert(k, v);
+        match parsed {
+            // Kong merges query and body arguments; an array body with no query is the array.
+            Some(Value::Array(items)) if args.is_empty() => return Value::Array(items),
+            Some(Value::Array(items)) => {
+                for (i, v) in items.into_iter().enumerate() {
+                    args.insert((i + 1).to_string(), v);
+                }
+            }
+            Some(Value::Object(m)) => args.extend(m),
+            _ => {}
         }
         return Value::Object(args);
     }
@@ -153,7 +162,7 @@ pub fn build(c: &LambdaConfig, r: &RequestParts<'_>) -> Value {
         }
         out.insert(
             "request_body_args".into(),
-            Value::Object(parsed.unwrap_or_default()),
+            parsed.unwrap_or_else(|| Value::Object(Map::new())),
         );
     }
     Value::Object(out)

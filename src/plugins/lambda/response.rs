@@ -32,6 +32,27 @@ fn push(headers: &mut Vec<(HeaderName, HeaderValue)>, name: &'static str, value:
     }
 }
 
+/// Kong's `empty_arrays_mode: legacy`: every empty array of a JSON answer becomes `{}`.
+pub fn legacy_empty_arrays(payload: &Bytes) -> Bytes {
+    fn fix(v: &mut Value) {
+        match v {
+            Value::Array(a) if a.is_empty() => *v = Value::Object(Default::default()),
+            Value::Array(a) => a.iter_mut().for_each(fix),
+            Value::Object(m) => m.values_mut().for_each(fix),
+            _ => {}
+        }
+    }
+    match serde_json::from_slice::<Value>(payload) {
+        Ok(mut v) => {
+            fix(&mut v);
+            serde_json::to_vec(&v)
+                .map(Bytes::from)
+                .unwrap_or_else(|_| payload.clone())
+        }
+        Err(_) => payload.clone(),
+    }
+}
+
 /// Default mapping: Lambda's status (or `unhandled_status` for an unhandled function error),
 /// Lambda's headers, the payload unchanged.
 pub fn default_exit(inv: &Invoked, unhandled_status: Option<u16>) -> Exit {
@@ -57,6 +78,7 @@ pub fn default_exit(inv: &Invoked, unhandled_status: Option<u16>) -> Exit {
         headers,
         body: inv.payload.clone(),
         content_type: JSON,
+        proxied: false,
     }
 }
 
@@ -149,6 +171,7 @@ pub fn proxy_exit(payload: &[u8]) -> Result<Exit, String> {
         headers,
         body,
         content_type: content_type.unwrap_or(JSON),
+        proxied: false,
     })
 }
 

@@ -116,6 +116,7 @@ impl Factory for RequestTermination {
                 body: Bytes::from(body.clone()),
                 content_type: content_type
                     .unwrap_or(HeaderValue::from_static("application/json; charset=utf-8")),
+                proxied: false,
             },
             None => match spec
                 .message
