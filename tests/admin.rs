@@ -475,3 +475,26 @@ async fn post_config_errors_in_kongs_shape() {
     assert_eq!(flat[1]["entity_type"], "route");
     assert_eq!(flat[1]["errors"][0]["field"], "paths.0");
 }
+
+/// A rate-limiting plugin's config as Kong 3.x shows it: the `redis` block filled in, the
+/// legacy `redis_*` fields beside it with the same values, passwords redacted.
+#[tokio::test]
+async fn rate_limiting_config_shows_the_redis_block_as_kong() {
+    let up = Upstream::http().await;
+    let yaml = format!(
+        "{}plugins:\n  - name: rate-limiting\n    config: {{ minute: 5, policy: redis, redis_host: 127.0.0.1, redis_password: pw }}\n",
+        echo_config(&up)
+    );
+    let gw = Gateway::start(&yaml).await;
+    let v = gw.admin_json("/plugins").await;
+    let c = &v["data"][0]["config"];
+    assert_eq!(c["redis"]["host"], "127.0.0.1");
+    assert_eq!(c["redis"]["port"], 6379);
+    assert_eq!(c["redis"]["timeout"], 2000);
+    assert_eq!(c["redis"]["database"], 0);
+    assert_eq!(c["redis"]["ssl"], false);
+    assert_eq!(c["redis_host"], "127.0.0.1");
+    assert_eq!(c["redis_port"], 6379);
+    assert_eq!(c["redis"]["password"], "<redacted>");
+    assert_eq!(c["redis_password"], "<redacted>");
+}

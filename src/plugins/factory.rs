@@ -48,6 +48,12 @@ pub trait Factory: 'static {
     /// What the checks derive from the spec (`()` when nothing).
     type Typed: std::fmt::Debug + Send + Sync + 'static;
 
+    /// The config as Kong stores and shows it (e.g. legacy fields mirrored into their new
+    /// place); called before [`Factory::check`].
+    fn normalize(spec: Self::Spec) -> Self::Spec {
+        spec
+    }
+
     /// Every problem of a parsed config at once, or its typed values.
     fn check(spec: &Self::Spec, ctx: &CheckCtx<'_>) -> Result<Self::Typed, FieldIssues>;
 
@@ -94,6 +100,7 @@ fn parse<F: Factory>(
         let path = if path == "." { String::new() } else { path };
         vec![(path, e.into_inner().to_string())]
     })?;
+    let spec = F::normalize(spec);
     let typed = match F::check(&spec, ctx) {
         Ok(_) if ctx.consumer_scoped && !F::ON_CONSUMERS => return Err(vec![on_consumer(ctx)]),
         Ok(t) => t,

@@ -110,7 +110,7 @@ fn check_config(
         v.issues.push(
             join(path, "name"),
             format!(
-                "plugin '{}' not enabled; known plugins: {}",
+                "plugin '{}' is not supported by Skyport (known plugins: {})",
                 spec.name,
                 known.join(", ")
             ),

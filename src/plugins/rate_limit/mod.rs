@@ -69,6 +69,31 @@ impl Factory for RateLimiting {
     type Spec = RateLimitConfig;
     type Typed = Settings;
 
+    /// Kong 3.x shows the `redis` block filled in, with the legacy `redis_*` fields beside
+    /// it holding the same values (either form may be written).
+    fn normalize(mut spec: RateLimitConfig) -> RateLimitConfig {
+        let r = &mut spec.redis;
+        r.host = r.host.take().or(spec.redis_host.take());
+        r.port = r.port.or(spec.redis_port).or(Some(6379));
+        r.username = r.username.take().or(spec.redis_username.take());
+        r.password = r.password.take().or(spec.redis_password.take());
+        r.database = r.database.or(spec.redis_database).or(Some(0));
+        r.timeout = r.timeout.or(spec.redis_timeout).or(Some(2000));
+        r.ssl = r.ssl.or(spec.redis_ssl).or(Some(false));
+        r.ssl_verify = r.ssl_verify.or(spec.redis_ssl_verify).or(Some(false));
+        r.server_name = r.server_name.take().or(spec.redis_server_name.take());
+        spec.redis_host.clone_from(&r.host);
+        spec.redis_port = r.port;
+        spec.redis_username.clone_from(&r.username);
+        spec.redis_password.clone_from(&r.password);
+        spec.redis_database = r.database;
+        spec.redis_timeout = r.timeout;
+        spec.redis_ssl = r.ssl;
+        spec.redis_ssl_verify = r.ssl_verify;
+        spec.redis_server_name.clone_from(&r.server_name);
+        spec
+    }
+
     fn check(spec: &RateLimitConfig, _ctx: &CheckCtx<'_>) -> Result<Settings, FieldIssues> {
         spec.check()
     }
