@@ -66,11 +66,20 @@ pub fn run(
                 max_body: settings.client_max_body_size,
                 max_header: settings.client_max_header_size,
                 body_timeout: std::time::Duration::from_secs(settings.client_body_timeout),
+                keepalive_timeout: settings.keepalive_timeout,
             },
             settings.headers,
         ),
         "skyport proxy",
     );
+    if let Some(app) = proxy.app_logic_mut() {
+        let mut options = pingora::apps::HttpServerOptions::default();
+        // Pingora counts reuses after the first request; nginx counts requests.
+        options.keepalive_request_limit = Some(settings.keepalive_requests.saturating_sub(1));
+        options.h2_idle_timeout = (settings.keepalive_timeout > 0)
+            .then(|| std::time::Duration::from_secs(settings.keepalive_timeout));
+        app.server_options = Some(options);
+    }
     for l in &settings.proxy_listen {
         if l.ssl {
             let (cert, key) = match (&settings.ssl_cert, &settings.ssl_cert_key) {

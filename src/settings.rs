@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 /// Every node setting: (key, default, description). The starter `conf/skyport.conf`
 /// documents the same list.
-pub const KEYS: [(&str, &str, &str); 23] = [
+pub const KEYS: [(&str, &str, &str); 25] = [
     (
         "proxy_listen",
         "0.0.0.0:8000",
@@ -103,6 +103,16 @@ pub const KEYS: [(&str, &str, &str); 23] = [
         HeaderSettings::DEFAULT_UPSTREAM,
         "Skyport's own headers on the upstream request (Kong's `headers_upstream`): \
          X-Skyport-Request-Id or off",
+    ),
+    (
+        "keepalive_timeout",
+        "60",
+        "seconds an idle keep-alive client connection (HTTP/1.1 or HTTP/2) stays open; 0 = no keep-alive",
+    ),
+    (
+        "keepalive_requests",
+        "1000",
+        "requests served on one client connection before it is closed (nginx's default)",
     ),
     (
         "rate_limit_store_size",
@@ -243,6 +253,10 @@ pub struct NodeSettings {
     pub headers: HeaderSettings,
     /// Bytes of rate-limiting `local` counters.
     pub rate_limit_store_size: u64,
+    /// Seconds an idle keep-alive client connection stays open (0: no keep-alive).
+    pub keepalive_timeout: u64,
+    /// Requests served on one client connection.
+    pub keepalive_requests: u32,
     /// `KONG_*` settings that were ignored (no equivalent), for the log.
     pub ignored: Vec<String>,
 }
@@ -302,7 +316,9 @@ fn parse_listen(key: &str, v: &str, errors: &mut Vec<String>) -> Vec<Listen> {
 }
 
 /// Kong's settings (`KONG_<KEY>`, lower-cased) that have a Skyport equivalent, and that key.
-const KONG_ALIASES: [(&str, &str); 12] = [
+const KONG_ALIASES: [(&str, &str); 14] = [
+    ("nginx_http_keepalive_timeout", "keepalive_timeout"),
+    ("nginx_http_keepalive_requests", "keepalive_requests"),
     ("proxy_listen", "proxy_listen"),
     ("admin_listen", "admin_listen"),
     ("declarative_config", "declarative_config"),
@@ -546,6 +562,10 @@ impl NodeSettings {
             worker_work_stealing: v.switch("worker_work_stealing", errors),
             headers: HeaderSettings::parse(v.get("headers"), v.get("headers_upstream"), errors),
             rate_limit_store_size: v.size("rate_limit_store_size", "12m", true, errors),
+            keepalive_timeout: v.num("keepalive_timeout", errors),
+            keepalive_requests: u32::try_from(v.num("keepalive_requests", errors))
+                .unwrap_or(u32::MAX)
+                .max(1),
             ignored: v.1.clone(),
         }
     }

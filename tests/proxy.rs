@@ -395,3 +395,52 @@ async fn headers_settings_choose_skyports_own_headers() {
     let seen: Value = echoed(resp).await;
     assert_eq!(seen["headers"]["x-skyport-request-id"], id);
 }
+
+/// An upstream's hop-by-hop headers stay on its hop: `Keep-Alive`, `Proxy-Connection`,
+/// `Upgrade` and whatever its `Connection` names never reach the client (RFC 9110 7.6.1).
+#[tokio::test]
+async fn hop_by_hop_headers_of_the_upstream_answer_are_removed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let origin = tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                let _ = s.read(&mut buf).await;
+                let _ = s
+                    .write_all(
+                        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nKeep-Alive: timeout=5, max=1000\r\nConnection: keep-alive, X-Internal\r\nX-Internal: secret\r\nProxy-Connection: keep-alive\r\nUpgrade: h2c\r\nX-Kept: yes\r\n\r\nok",
+                    )
+                    .await;
+            });
+        }
+    });
+    let yaml = format!(
+        "_format_version: \"3.0\"\nservices:\n  - name: s\n    url: http://127.0.0.1:{port}\n    routes:\n      - paths: [/]\n"
+    );
+    let gw = Gateway::start(&yaml).await;
+    let wire = common::raw(
+        gw.port,
+        b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    origin.abort();
+    let head = wire
+        .split("\r\n\r\n")
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 200"), "{wire}");
+    assert!(head.contains("x-kept: yes"), "{wire}");
+    for gone in [
+        "keep-alive: timeout",
+        "x-internal",
+        "proxy-connection",
+        "upgrade:",
+    ] {
+        assert!(!head.contains(gone), "{gone} reached the client:\n{wire}");
+    }
+}

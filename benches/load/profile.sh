@@ -38,7 +38,7 @@ cat > "$D/kong.yml" <<CONF
 _format_version: "3.0"
 services:
   - { name: origin, url: "http://127.0.0.1:$O", routes: [{ name: plain, paths: [/], strip_path: false }] }
-  - { name: origin-auth, url: "http://127.0.0.1:$O", routes: [{ name: auth, paths: [/auth] }] }
+  - { name: origin-auth, url: "http://127.0.0.1:$O", routes: [{ name: auth, paths: [/auth] }, { name: keyauth, paths: [/keyauth] }] }
 CONF
 auth_yaml >> "$D/kong.yml"
 TOKEN=$(auth_token)

@@ -9,7 +9,8 @@
 #   benches/load/run.sh                                  # all scenarios, 3 rounds of 10 s
 #   ROUNDS=2 DURATION=5 SCENARIOS="plain auth" benches/load/run.sh
 #
-# Scenarios: plain (2-byte body), auth (jwt HS256 + rate-limiting local on the route),
+# Scenarios: plain (2-byte body), auth (jwt HS256 + rate-limiting local on the route), keyauth
+# (key-auth + acl + rate-limiting local),
 # 1k and 64k bodies, fresh (a new client connection per request: upstream reuse shows),
 # https (TLS to the origin). Knobs: ROUNDS DURATION WARMUP CONNS LAT_CONNS WORKERS PIN
 # SCENARIOS RUN_DIR BASE_PORT LATENCY (0 skips the fixed-rate runs, and oha with them)
@@ -22,7 +23,7 @@ HERE="$ROOT/benches/load"
 source "$HERE/auth.sh"
 ROUNDS=${ROUNDS:-3}; DURATION=${DURATION:-10}; WARMUP=${WARMUP:-2}; CONNS=${CONNS:-64}
 LAT_CONNS=${LAT_CONNS:-16}; WORKERS=${WORKERS:-1}; PIN=${PIN:-1}; LATENCY=${LATENCY:-1}
-SCENARIOS=${SCENARIOS:-"plain auth 1k 64k fresh https"}
+SCENARIOS=${SCENARIOS:-"plain auth keyauth 1k 64k fresh https"}
 RUN_DIR=${RUN_DIR:-$(mktemp -d /tmp/skyport-load.XXXX)}
 BASE=${BASE_PORT:-19000}
 ORIGIN=$BASE; ORIGIN_TLS=$((BASE + 1)); NGINX=$((BASE + 2)); HAPROXY=$((BASE + 3)); SKYPORT=$((BASE + 4)); ADMIN=$((BASE + 5))
@@ -109,7 +110,7 @@ services:
     routes: [{ name: plain, paths: [/], strip_path: false }]
   - name: origin-auth
     url: http://127.0.0.1:$ORIGIN
-    routes: [{ name: auth, paths: [/auth] }]
+    routes: [{ name: auth, paths: [/auth] }, { name: keyauth, paths: [/keyauth] }]
   - name: origin-tls
     url: https://localhost:$ORIGIN_TLS
     ca_certificates: [2b5c0d8e-1f4a-4d7e-9c3b-6a1e0f2d4c5b]
@@ -141,7 +142,7 @@ HZ=$(getconf CLK_TCK)
 url_of() { # target scenario
   local port
   case $1 in nginx) port=$NGINX;; haproxy) port=$HAPROXY;; skyport) port=$SKYPORT;; esac
-  case $2 in plain|fresh) echo "http://127.0.0.1:$port/";; auth) echo "http://127.0.0.1:$port/auth/";;
+  case $2 in plain|fresh) echo "http://127.0.0.1:$port/";; auth) echo "http://127.0.0.1:$port/auth/";; keyauth) echo "http://127.0.0.1:$port/keyauth/";;
     1k) echo "http://127.0.0.1:$port/1k";; 64k) echo "http://127.0.0.1:$port/64k";; https) echo "http://127.0.0.1:$port/https/";; esac
 }
 pid_of() { case $1 in nginx) echo $NGINX_PID;; haproxy) echo "${HAPROXY_PID:-}";; skyport) echo $SKYPORT_PID;; esac; }
@@ -150,6 +151,7 @@ RESULTS="$RUN_DIR/results.txt"; : > "$RESULTS"
 declare -A SAT
 headers_of() { # scenario: extra request headers, one per line
   [ "$1" = auth ] && echo "Authorization: Bearer $TOKEN"
+  [ "$1" = keyauth ] && echo "$KEYAUTH_HEADER"
   [ "$1" = fresh ] && echo "Connection: close"
   return 0
 }

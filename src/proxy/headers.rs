@@ -81,6 +81,34 @@ pub fn strip_hop_by_hop(req: &mut RequestHeader) {
     }
 }
 
+/// Removes the hop-by-hop headers of an upstream's answer (RFC 9110 7.6.1): `Keep-Alive`,
+/// `Proxy-Connection`, `Upgrade` (unless it switches protocols) and every header the
+/// upstream's `Connection` names; the client connection's own headers are Pingora's.
+pub fn strip_hop_by_hop_response(resp: &mut ResponseHeader) {
+    if !resp.headers.keys().any(is_hop_by_hop) {
+        return;
+    }
+    let switching = resp.status == http::StatusCode::SWITCHING_PROTOCOLS;
+    if !switching {
+        let listed: Vec<String> = resp
+            .headers
+            .get_all(CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(|s| s.trim().to_ascii_lowercase())
+            .filter(|s| !s.is_empty() && s != "close" && s != "keep-alive")
+            .collect();
+        for name in listed {
+            resp.remove_header(name.as_str());
+        }
+        resp.remove_header(&UPGRADE);
+    }
+    for name in ["keep-alive", "proxy-connection"] {
+        resp.remove_header(name);
+    }
+}
+
 /// Whether the name is one `strip_hop_by_hop` may remove (or rewrite, for TE).
 fn is_hop_by_hop(name: &http::HeaderName) -> bool {
     matches!(

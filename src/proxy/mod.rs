@@ -35,6 +35,8 @@ pub struct Limits {
     pub max_header: u64,
     /// Longest silence while the client sends its body.
     pub body_timeout: std::time::Duration,
+    /// Seconds an idle keep-alive client connection stays open (0: no keep-alive).
+    pub keepalive_timeout: u64,
 }
 
 /// The gateway's proxy logic, shared by all workers.
@@ -291,6 +293,14 @@ impl ProxyHttp for Gateway {
     }
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
+        // The wait for the next request on this connection (Pingora's default: forever).
+        if self.limits.keepalive_timeout == 0 {
+            session.set_keepalive(None);
+        } else if session.is_http2() {
+            // HTTP/2 idleness is the connection's: `h2_idle_timeout` in the server options.
+        } else {
+            session.set_keepalive(Some(self.limits.keepalive_timeout));
+        }
         if expects_body(session.req_header()) {
             // A timer per body read: only requests that send one pay for it.
             session.set_read_timeout(Some(self.limits.body_timeout));
@@ -542,6 +552,7 @@ impl ProxyHttp for Gateway {
         let proxy_ms = ctx
             .upstream_started
             .map(|t| millis(t.duration_since(ctx.started)));
+        headers::strip_hop_by_hop_response(resp);
         headers::on_response(
             resp,
             &self.emit,
