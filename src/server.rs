@@ -65,6 +65,7 @@ pub fn run(
             crate::proxy::Limits {
                 max_body: settings.client_max_body_size,
                 max_header: settings.client_max_header_size,
+                max_header_line: settings.large_client_header_buffers.1,
                 body_timeout: std::time::Duration::from_secs(settings.client_body_timeout),
                 keepalive_timeout: settings.keepalive_timeout,
             },

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 /// Every node setting: (key, default, description). The starter `conf/skyport.conf`
 /// documents the same list.
-pub const KEYS: [(&str, &str, &str); 25] = [
+pub const KEYS: [(&str, &str, &str); 26] = [
     (
         "proxy_listen",
         "0.0.0.0:8000",
@@ -103,6 +103,11 @@ pub const KEYS: [(&str, &str, &str); 25] = [
         HeaderSettings::DEFAULT_UPSTREAM,
         "Skyport's own headers on the upstream request (Kong's `headers_upstream`): \
          X-Skyport-Request-Id or off",
+    ),
+    (
+        "large_client_header_buffers",
+        "4 8k",
+        "nginx's number and size of header buffers: no single header line (or request target) may exceed the size (400)",
     ),
     (
         "keepalive_timeout",
@@ -255,6 +260,8 @@ pub struct NodeSettings {
     pub rate_limit_store_size: u64,
     /// Seconds an idle keep-alive client connection stays open (0: no keep-alive).
     pub keepalive_timeout: u64,
+    /// nginx's `large_client_header_buffers`: (number, bytes each).
+    pub large_client_header_buffers: (u64, u64),
     /// Requests served on one client connection.
     pub keepalive_requests: u32,
     /// `KONG_*` settings that were ignored (no equivalent), for the log.
@@ -316,7 +323,11 @@ fn parse_listen(key: &str, v: &str, errors: &mut Vec<String>) -> Vec<Listen> {
 }
 
 /// Kong's settings (`KONG_<KEY>`, lower-cased) that have a Skyport equivalent, and that key.
-const KONG_ALIASES: [(&str, &str); 14] = [
+const KONG_ALIASES: [(&str, &str); 15] = [
+    (
+        "nginx_http_large_client_header_buffers",
+        "large_client_header_buffers",
+    ),
     ("nginx_http_keepalive_timeout", "keepalive_timeout"),
     ("nginx_http_keepalive_requests", "keepalive_requests"),
     ("proxy_listen", "proxy_listen"),
@@ -488,6 +499,26 @@ impl Values {
         }
     }
 
+    /// nginx's `<number> <size>` (`4 8k`).
+    fn buffers(&self, key: &str, errors: &mut Vec<String>) -> (u64, u64) {
+        let v = self.get(key);
+        let mut parts = v.split_whitespace();
+        let parsed = match (parts.next(), parts.next(), parts.next()) {
+            (Some(n), Some(size), None) => n
+                .parse::<u64>()
+                .ok()
+                .filter(|n| *n > 0)
+                .zip(parse_size(size).filter(|s| *s > 0)),
+            _ => None,
+        };
+        parsed.unwrap_or_else(|| {
+            errors.push(format!(
+                "{key}: expected a number and a size such as 4 8k (got \"{v}\")"
+            ));
+            (4, 8192)
+        })
+    }
+
     fn seconds(&self, key: &str, errors: &mut Vec<String>) -> u64 {
         let v = self.get(key);
         v.trim_end_matches('s')
@@ -563,6 +594,7 @@ impl NodeSettings {
             headers: HeaderSettings::parse(v.get("headers"), v.get("headers_upstream"), errors),
             rate_limit_store_size: v.size("rate_limit_store_size", "12m", true, errors),
             keepalive_timeout: v.num("keepalive_timeout", errors),
+            large_client_header_buffers: v.buffers("large_client_header_buffers", errors),
             keepalive_requests: u32::try_from(v.num("keepalive_requests", errors))
                 .unwrap_or(u32::MAX)
                 .max(1),

@@ -92,3 +92,32 @@ async fn a_connection_serves_at_most_keepalive_requests() {
         "a third request was not served: {after:?}"
     );
 }
+
+/// One header line over nginx's 8 KiB buffer is refused as nginx and Kong refuse it, while
+/// the same bytes spread over several lines pass.
+#[tokio::test]
+async fn a_header_line_over_the_buffer_is_refused() {
+    let up = Upstream::http().await;
+    let gw = Gateway::start(&echo_config(&up)).await;
+    let c = common::client();
+    let r = c
+        .get(gw.url("/x"))
+        .header("x-big", "a".repeat(9000))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), 400);
+    let text = r.text().await.expect("body");
+    assert!(
+        text.contains("Request header or cookie too large"),
+        "{text}"
+    );
+    let r = c
+        .get(gw.url("/x"))
+        .header("x-one", "a".repeat(6000))
+        .header("x-two", "a".repeat(6000))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), 200);
+}

@@ -33,6 +33,8 @@ pub struct Limits {
     pub max_body: u64,
     /// Largest header block in bytes (request line and headers).
     pub max_header: u64,
+    /// Largest single header line (or request target) in bytes.
+    pub max_header_line: u64,
     /// Longest silence while the client sends its body.
     pub body_timeout: std::time::Duration,
     /// Seconds an idle keep-alive client connection stays open (0: no keep-alive).
@@ -167,13 +169,17 @@ impl Gateway {
             .path_and_query()
             .map(|p| p.as_str().len())
             .unwrap_or(1);
-        let header_bytes: usize = target_len
-            + req
-                .headers
-                .iter()
-                .map(|(k, v)| k.as_str().len() + v.len() + 4)
-                .sum::<usize>();
-        if header_bytes as u64 > self.limits.max_header {
+        let mut header_bytes = target_len;
+        let mut longest = target_len;
+        for (k, v) in &req.headers {
+            let line = k.as_str().len() + v.len() + 4;
+            header_bytes += line;
+            longest = longest.max(line);
+        }
+        // nginx's `large_client_header_buffers`: no single line over one buffer.
+        if header_bytes as u64 > self.limits.max_header
+            || longest as u64 > self.limits.max_header_line
+        {
             return Err(GatewayError::HeaderTooLarge);
         }
         if self.limits.max_body > 0 {

@@ -30,13 +30,16 @@ fn top_level_keys_are_checked_and_legacy_files_turn_regex_paths() {
             "servicez: unknown field (expected one of: _format_version, _transform, services, routes, consumers, jwt_secrets, keyauth_credentials, basicauth_credentials, acls, plugins, ca_certificates, upstreams, targets)",
         ]
     );
-    let m = valid(
-        "_format_version: \"2.1\"\nservices:\n- name: s\n  url: http://127.0.0.1:9\n  routes:\n  - name: r\n    paths: [\"/users/\\\\d+$\"]\n",
-    );
-    assert!(matches!(
-        m.routes[0].matchers.paths.as_slice(),
-        [PathMatcher::Regex(_)]
-    ));
+    // Kong 3.x loads 1.1 and 2.1 files, turning their regex paths into `~` paths.
+    for version in ["1.1", "2.1"] {
+        let m = valid(&format!(
+            "_format_version: \"{version}\"\nservices:\n- name: s\n  url: http://127.0.0.1:9\n  routes:\n  - name: r\n    paths: [\"/users/\\\\d+$\", /plain]\n"
+        ));
+        assert!(matches!(
+            m.routes[0].matchers.paths.as_slice(),
+            [PathMatcher::Regex(_), PathMatcher::Prefix(_)]
+        ));
+    }
 }
 
 #[test]
