@@ -677,3 +677,75 @@ fn lua_functions_are_refused_with_their_path() {
         ["plugins[0].name: plugin 'post-function' runs inline Lua: Lua functions are not supported by Skyport"]
     );
 }
+
+/// `correlation-id`: the client's id is kept, otherwise one is made (`uuid#counter` by
+/// default: one UUID per process and a counter), sent upstream, echoed when asked, and logged.
+#[tokio::test]
+async fn correlation_ids_are_kept_or_made_echoed_and_logged() {
+    let up = Upstream::http().await;
+    let yaml = format!(
+        r#"_format_version: "3.0"
+services:
+  - name: echo
+    url: {up}
+    routes:
+      - name: counter
+        paths: [/counter]
+        plugins: [{{ name: correlation-id, config: {{ echo_downstream: true }} }}]
+      - name: uuid
+        paths: [/uuid]
+        plugins: [{{ name: correlation-id, config: {{ header_name: X-Trace, generator: uuid }} }}]
+"#,
+        up = up.url("http")
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("access.log");
+    let gw = Gateway::start_env(
+        &yaml,
+        None,
+        &[("SKYPORT_ACCESS_LOG", &log.display().to_string())],
+    )
+    .await;
+    let c = client();
+    let r = c.get(gw.url("/counter")).send().await.expect("request");
+    let echoed_id = header(&r, "kong-request-id").expect("echoed downstream");
+    let seen = echoed(r).await;
+    assert_eq!(seen["headers"]["kong-request-id"], echoed_id.as_str());
+    let (base, n) = echoed_id.split_once('#').expect("uuid#counter");
+    assert_eq!(base.len(), 36);
+    let next = header(
+        &c.get(gw.url("/counter")).send().await.expect("r"),
+        "kong-request-id",
+    )
+    .expect("id");
+    let (base2, n2) = next.split_once('#').expect("uuid#counter");
+    assert_eq!(base, base2, "one UUID per process");
+    assert!(n2.parse::<u64>().unwrap_or(0) > n.parse::<u64>().unwrap_or(u64::MAX));
+    let r = c
+        .get(gw.url("/counter"))
+        .header("kong-request-id", "from-client")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(
+        header(&r, "kong-request-id").as_deref(),
+        Some("from-client")
+    );
+    let seen = echoed(c.get(gw.url("/uuid")).send().await.expect("request")).await;
+    assert_eq!(seen["headers"]["x-trace"].as_str().map(str::len), Some(36));
+    // The access log records the id (lines are written off the request path: bounded wait).
+    let mut text = String::new();
+    for _ in 0..100 {
+        text = std::fs::read_to_string(&log).unwrap_or_default();
+        if text.contains("from-client") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let line: Value = text
+        .lines()
+        .find(|l| l.contains("from-client"))
+        .and_then(|l| serde_json::from_str(l).ok())
+        .unwrap_or_default();
+    assert_eq!(line["correlation_id"], "from-client", "{text}");
+}

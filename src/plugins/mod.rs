@@ -7,6 +7,7 @@
 pub mod acl;
 pub mod auth;
 pub mod basic_auth;
+pub mod correlation_id;
 pub mod cors;
 pub mod factory;
 pub mod ip_restriction;
@@ -66,6 +67,12 @@ pub struct RequestState {
     pub upstream_removed: Vec<http::HeaderName>,
     /// Query arguments to remove from the upstream request (credentials a plugin hides).
     pub query_removed: Vec<String>,
+    /// Headers to set on the upstream request by a name chosen in the config.
+    pub upstream_set: Vec<(http::HeaderName, HeaderValue)>,
+    /// Headers to set on whatever response the client gets, by a name chosen in the config.
+    pub response_set: Vec<(http::HeaderName, HeaderValue)>,
+    /// The request's correlation id (`correlation-id`), for the log.
+    pub correlation_id: Option<String>,
     /// `request-size-limiting` on a body of undeclared length: the bytes allowed.
     pub body_limit: Option<u64>,
     /// Request body bytes counted against `body_limit`.

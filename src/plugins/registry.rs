@@ -5,7 +5,8 @@
 pub use super::factory::{CheckCtx, Checked, Factory, FieldIssues, Registration, ON_SCOPE};
 
 /// Every plugin Skyport knows, with Kong's priorities.
-pub static PLUGINS: [Registration; 10] = [
+pub static PLUGINS: [Registration; 11] = [
+    Registration::of::<super::correlation_id::CorrelationId>("correlation-id", 100_001),
     Registration::of::<super::cors::Cors>("cors", 2000),
     Registration::of::<super::jwt::Jwt>("jwt", 1450),
     Registration::of::<super::key_auth::KeyAuth>("key-auth", 1250),
@@ -185,6 +186,7 @@ mod tests {
         assert_eq!(
             rows,
             [
+                ("correlation-id", 100_001),
                 ("cors", 2000),
                 ("jwt", 1450),
                 ("key-auth", 1250),

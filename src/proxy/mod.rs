@@ -112,6 +112,9 @@ impl Gateway {
         for (k, v) in &ctx.plugins.response_headers {
             let _ = header.append_header(*k, v.clone());
         }
+        for (name, value) in &ctx.plugins.response_set {
+            let _ = header.insert_header(name.clone(), value.clone());
+        }
     }
 
     /// Writes a response Skyport made itself instead of proxying (keeping the connection
@@ -537,6 +540,9 @@ impl ProxyHttp for Gateway {
         for name in &ctx.plugins.upstream_removed {
             upstream.remove_header(name);
         }
+        for (name, value) in &ctx.plugins.upstream_set {
+            upstream.insert_header(name.clone(), value.clone())?;
+        }
         if !ctx.plugins.query_removed.is_empty() {
             let uri = without_query_args(&upstream.uri, &ctx.plugins.query_removed);
             upstream.set_uri(uri);
@@ -574,6 +580,9 @@ impl ProxyHttp for Gateway {
             } else {
                 resp.insert_header(*k, v.clone())?;
             }
+        }
+        for (name, value) in &ctx.plugins.response_set {
+            resp.insert_header(name.clone(), value.clone())?;
         }
         if let Some(chain) = ctx.chain.clone() {
             for plugin in chain.in_phase(Phases::RESPONSE) {
@@ -714,6 +723,7 @@ impl ProxyHttp for Gateway {
                 route: route_label,
                 service: service_label,
                 consumer,
+                correlation_id: ctx.plugins.correlation_id.as_deref(),
                 status,
                 request_bytes: session.body_bytes_read(),
                 response_bytes: session.body_bytes_sent(),

@@ -28,6 +28,9 @@ pub struct AccessRecord<'a> {
     pub service: &'a str,
     /// The authenticated consumer's username or id.
     pub consumer: Option<&'a str>,
+    /// The correlation id (`correlation-id` plugin), when the route has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub correlation_id: Option<&'a str>,
     /// The status sent (0 when none was).
     pub status: u16,
     /// Request body bytes read.
