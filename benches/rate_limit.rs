@@ -1,4 +1,4 @@
-//! Cost of one `local` rate-limit check (a bounded-cache lookup + the entry's lock), for one
+//! Cost of one `local` rate-limit check (a shard lock + one index-map probe), for one
 //! hot key and for keys spread over 1,000,000 clients (most then evicted: the store's bound
 //! is the node's default), and the memory one tracked key costs.
 //!

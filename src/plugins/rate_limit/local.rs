@@ -1,41 +1,106 @@
 //! The `local` policy: exact per-node counters, one entry per (plugin scope, identifier)
-//! holding the current window's count of every period, in a bounded concurrent cache (moka).
+//! holding the current window's count of every period, in a bounded store of 64 shards
+//! (each an index map behind its own lock).
 //!
 //! Exact: an identifier is never charged for another's requests, so no client is limited
 //! before its own limit (a count-min sketch over-counts when keys collide: with enough
 //! distinct clients every client is limited). The check and the increment of all periods
-//! are one step under the entry's lock, so N concurrent clients get exactly `limit`
+//! are one step under the shard's lock, so N concurrent clients get exactly `limit`
 //! requests through, never more (Kong reads, then increments later, and bursts overshoot).
 //!
-//! Bounded: the store holds at most `capacity` bytes of entries (the node's
-//! `rate_limit_store_size`). An entry idle for longer than its longest period is dropped;
-//! when the store is full the least useful entries are evicted (TinyLFU: rarely seen,
-//! long-idle keys first) and counted. An evicted identifier starts again from zero, so a
-//! full store errs towards limiting late, never early.
+//! Bounded: the store holds at most `capacity` bytes' worth of entries (the node's
+//! `rate_limit_store_size`, [`ENTRY_BYTES`] each). When a shard is full, a new identifier
+//! evicts one of a few sampled entries, the most idle one (entries whose longest window has
+//! passed go first), and the eviction is counted. An evicted identifier starts again from
+//! zero, so a full store errs towards limiting late, never early. Every operation is O(1):
+//! a flood of new identifiers costs a hash, an allocation and a sampled eviction each.
+//!
+//! Measured against a bounded concurrent cache (moka, with TinyLFU admission): the same
+//! exactness, but 3x the cost on a hot key and ~10 µs per check while the store was full of
+//! one-shot identifiers (`benches/RESULTS.md`), which an attacker controls.
 
 use super::window::Period;
 use crate::plugins::Scope;
-use moka::notification::RemovalCause;
-use moka::sync::Cache;
+use indexmap::IndexMap;
 use std::collections::HashMap;
 use std::fmt::Write;
+use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
-use std::time::{Duration, Instant};
 
 /// Kong's default size of its rate-limiting counters dictionary (12 MiB).
 pub const DEFAULT_CAPACITY: u64 = 12 * 1024 * 1024;
 
-/// Bytes an entry costs beyond its key's text: the cache's node, the usage record, the
-/// frequency sketch share (measured: `benches/RESULTS.md`, "memory per tracked key").
-pub const ENTRY_OVERHEAD: u32 = 200;
+/// Resident bytes one tracked identifier costs, key included, as measured with IPv4-shaped
+/// identifiers (`cargo bench --bench rate_limit -- memory_per_key`, `benches/RESULTS.md`).
+pub const ENTRY_BYTES: u64 = 256;
+
+/// Shards: locks taken by different identifiers rarely meet.
+const SHARDS: usize = 64;
+/// Entries looked at to choose one to evict.
+const SAMPLE: usize = 8;
 
 /// One identifier's usage: per period, the window it counts and the count in it.
 #[derive(Debug)]
 struct Usage {
-    slots: Mutex<[(i64, i64); 6]>,
-    /// How long the entry is useful when idle: its longest period.
-    idle: Duration,
+    slots: [(i64, i64); 6],
+    /// When it was last counted (Unix seconds).
+    last_seen: i64,
+    /// How long it stays useful when idle: its longest period.
+    idle: i64,
+}
+
+impl Usage {
+    fn new(limits: &[(Period, i64)], now: i64) -> Usage {
+        let longest = limits
+            .iter()
+            .map(|(p, _)| *p)
+            .max()
+            .unwrap_or(Period::Second);
+        // Calendar months and years run longer than Kong's nominal length.
+        let idle = match longest {
+            Period::Month => 31 * 86_400,
+            Period::Year => 366 * 86_400,
+            p => p.seconds(),
+        };
+        Usage {
+            slots: [(i64::MIN, 0); 6],
+            last_seen: now,
+            idle,
+        }
+    }
+}
+
+/// One shard: its entries, and the state of its sampling.
+struct Shard {
+    entries: IndexMap<Box<str>, Usage, foldhash::fast::RandomState>,
+    rng: u64,
+}
+
+impl Shard {
+    /// Removes the most idle of a few sampled entries; true when it was still in use.
+    fn evict(&mut self, now: i64) -> bool {
+        let len = self.entries.len();
+        if len == 0 {
+            return false;
+        }
+        let mut victim = (i64::MIN, 0);
+        for _ in 0..SAMPLE.min(len) {
+            // xorshift: cheap, and the sample need not be unpredictable.
+            self.rng ^= self.rng << 13;
+            self.rng ^= self.rng >> 7;
+            self.rng ^= self.rng << 17;
+            let i = (self.rng % len as u64) as usize;
+            if let Some((_, u)) = self.entries.get_index(i) {
+                let idle_for = now - u.last_seen - u.idle;
+                if idle_for > victim.0 {
+                    victim = (idle_for, i);
+                }
+            }
+        }
+        self.entries.swap_remove_index(victim.1);
+        victim.0 < 0
+    }
 }
 
 /// A plugin scope, interned: entries carry its number instead of two UUIDs.
@@ -45,31 +110,14 @@ pub struct ScopeTag(u64);
 /// A scope as a plugin instance holds it.
 pub type ScopeId = Arc<ScopeTag>;
 
-struct IdleExpiry;
-
-impl moka::Expiry<String, Arc<Usage>> for IdleExpiry {
-    fn expire_after_create(&self, _: &String, v: &Arc<Usage>, _: Instant) -> Option<Duration> {
-        Some(v.idle)
-    }
-
-    fn expire_after_read(
-        &self,
-        _: &String,
-        v: &Arc<Usage>,
-        _: Instant,
-        _: Option<Duration>,
-        _: Instant,
-    ) -> Option<Duration> {
-        Some(v.idle)
-    }
-}
-
 /// All local counters of this process. They outlive config reloads (the running state owns
 /// the store): a plugin whose scope and identifier did not change keeps counting.
 pub struct LocalStore {
-    entries: Cache<String, Arc<Usage>>,
+    shards: Box<[Mutex<Shard>]>,
+    per_shard: usize,
+    route: foldhash::fast::RandomState,
     scopes: Mutex<(u64, HashMap<Scope, Weak<ScopeTag>>)>,
-    evictions: Arc<AtomicU64>,
+    evictions: AtomicU64,
     capacity: u64,
 }
 
@@ -77,7 +125,7 @@ impl std::fmt::Debug for LocalStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LocalStore")
             .field("capacity", &self.capacity)
-            .field("entries", &self.entries.entry_count())
+            .field("entries", &self.entries())
             .finish()
     }
 }
@@ -94,28 +142,24 @@ thread_local! {
 }
 
 impl LocalStore {
-    /// A store holding at most `capacity` bytes of entries.
+    /// A store holding at most `capacity` bytes' worth of entries.
     pub fn new(capacity: u64) -> LocalStore {
-        let evictions = Arc::new(AtomicU64::new(0));
-        let counted = evictions.clone();
-        let entries = Cache::builder()
-            .max_capacity(capacity)
-            .weigher(|k: &String, _: &Arc<Usage>| {
-                u32::try_from(k.len())
-                    .unwrap_or(u32::MAX)
-                    .saturating_add(ENTRY_OVERHEAD)
+        let total = (capacity / ENTRY_BYTES).max(SHARDS as u64) as usize;
+        let per_shard = total / SHARDS;
+        let shards = (0..SHARDS)
+            .map(|i| {
+                Mutex::new(Shard {
+                    entries: IndexMap::with_hasher(Default::default()),
+                    rng: 0x9E37_79B9_7F4A_7C15 ^ (i as u64 + 1),
+                })
             })
-            .expire_after(IdleExpiry)
-            .eviction_listener(move |_, _, cause| {
-                if cause == RemovalCause::Size {
-                    counted.fetch_add(1, Ordering::Relaxed);
-                }
-            })
-            .build();
+            .collect();
         LocalStore {
-            entries,
+            shards,
+            per_shard,
+            route: Default::default(),
             scopes: Mutex::new((0, HashMap::new())),
-            evictions,
+            evictions: AtomicU64::new(0),
             capacity,
         }
     }
@@ -145,52 +189,42 @@ impl LocalStore {
         now: i64,
         before: &mut Vec<i64>,
     ) -> bool {
-        let usage = KEY.with_borrow_mut(|key| {
+        KEY.with_borrow_mut(|key| {
             key.clear();
             let _ = write!(key, "{:x}:{id}", scope.0);
-            self.entries
-                .entry_by_ref(key.as_str())
-                .or_insert_with(|| Arc::new(Usage::new(limits)))
-                .into_value()
-        });
-        let mut slots = usage.slots.lock().unwrap_or_else(|e| e.into_inner());
-        before.clear();
-        let mut allowed = true;
-        for (p, limit) in limits {
-            let slot = &mut slots[*p as usize];
-            let window = p.window_start(now);
-            // A request whose clock read an older window is counted in the current one.
-            if window > slot.0 {
-                *slot = (window, 0);
+            let shard = &self.shards[(self.route.hash_one(key.as_str()) as usize) % SHARDS];
+            let mut shard = shard.lock().unwrap_or_else(|e| e.into_inner());
+            if !shard.entries.contains_key(key.as_str()) {
+                if shard.entries.len() >= self.per_shard && shard.evict(now) {
+                    self.evictions.fetch_add(1, Ordering::Relaxed);
+                }
+                shard
+                    .entries
+                    .insert(key.as_str().into(), Usage::new(limits, now));
             }
-            before.push(slot.1);
-            if slot.1 >= *limit {
-                allowed = false;
+            match shard.entries.get_mut(key.as_str()) {
+                Some(usage) => count(usage, limits, now, before),
+                None => true,
             }
-        }
-        if allowed {
-            for (p, _) in limits {
-                slots[*p as usize].1 += 1;
-            }
-        }
-        allowed
+        })
     }
 
-    /// Entries dropped because the store was full, since start.
+    /// Entries dropped while still in use because the store was full, since start.
     pub fn evictions(&self) -> u64 {
         self.evictions.load(Ordering::Relaxed)
     }
 
-    /// Identifiers tracked now (after pending maintenance).
+    /// Identifiers tracked now.
     pub fn entries(&self) -> u64 {
-        self.entries.run_pending_tasks();
-        self.entries.entry_count()
+        self.shards
+            .iter()
+            .map(|s| s.lock().map_or(0, |g| g.entries.len() as u64))
+            .sum()
     }
 
-    /// Bytes of entries held now, as the bound counts them (after pending maintenance).
+    /// Bytes of entries held now, as the bound counts them.
     pub fn used_bytes(&self) -> u64 {
-        self.entries.run_pending_tasks();
-        self.entries.weighted_size()
+        self.entries() * ENTRY_BYTES
     }
 
     /// The bound on [`LocalStore::used_bytes`].
@@ -199,24 +233,29 @@ impl LocalStore {
     }
 }
 
-impl Usage {
-    fn new(limits: &[(Period, i64)]) -> Usage {
-        let longest = limits
-            .iter()
-            .map(|(p, _)| *p)
-            .max()
-            .unwrap_or(Period::Second);
-        // Calendar months and years run longer than Kong's nominal length.
-        let idle = match longest {
-            Period::Month => 31 * 86_400,
-            Period::Year => 366 * 86_400,
-            p => p.seconds(),
-        };
-        Usage {
-            slots: Mutex::new([(i64::MIN, 0); 6]),
-            idle: Duration::from_secs(idle.unsigned_abs()),
+/// The check and the increment of every period, under the shard's lock.
+fn count(usage: &mut Usage, limits: &[(Period, i64)], now: i64, before: &mut Vec<i64>) -> bool {
+    usage.last_seen = now;
+    before.clear();
+    let mut allowed = true;
+    for (p, limit) in limits {
+        let slot = &mut usage.slots[*p as usize];
+        let window = p.window_start(now);
+        // A request whose clock read an older window is counted in the current one.
+        if window > slot.0 {
+            *slot = (window, 0);
+        }
+        before.push(slot.1);
+        if slot.1 >= *limit {
+            allowed = false;
         }
     }
+    if allowed {
+        for (p, _) in limits {
+            usage.slots[*p as usize].1 += 1;
+        }
+    }
+    allowed
 }
 
 #[cfg(test)]
@@ -351,7 +390,7 @@ mod tests {
     #[test]
     fn a_full_store_evicts_and_never_limits_early() {
         // Room for about 1,000 entries.
-        let store = LocalStore::new(1_000 * (u64::from(ENTRY_OVERHEAD) + 8));
+        let store = LocalStore::new(1_000 * ENTRY_BYTES);
         let s = scope(&store, "r");
         let limits = [(Period::Minute, 2)];
         let t0 = 1_700_000_040;
@@ -369,6 +408,6 @@ mod tests {
             store.used_bytes() <= store.capacity(),
             "memory stays bounded"
         );
-        assert!(store.entries() <= store.capacity() / u64::from(ENTRY_OVERHEAD));
+        assert!(store.entries() <= 1_000);
     }
 }
