@@ -85,12 +85,14 @@ impl Shard {
             return false;
         }
         let mut victim = (i64::MIN, 0);
-        for _ in 0..SAMPLE.min(len) {
-            // xorshift: cheap, and the sample need not be unpredictable.
-            self.rng ^= self.rng << 13;
-            self.rng ^= self.rng >> 7;
-            self.rng ^= self.rng << 17;
-            let i = (self.rng % len as u64) as usize;
+        // xorshift: cheap, and the sample need not be unpredictable. The sample is a run of
+        // neighbours from a random place: one region of memory, not SAMPLE cache misses.
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        let start = (self.rng % len as u64) as usize;
+        for k in 0..SAMPLE.min(len) {
+            let i = (start + k) % len;
             if let Some((_, u)) = self.entries.get_index(i) {
                 let idle_for = now - u.last_seen - u.idle;
                 if idle_for > victim.0 {
