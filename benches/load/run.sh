@@ -14,7 +14,8 @@
 # 1k and 64k bodies, fresh (a new client connection per request: upstream reuse shows),
 # https (TLS to the origin). Knobs: ROUNDS DURATION WARMUP CONNS LAT_CONNS WORKERS PIN
 # SCENARIOS RUN_DIR BASE_PORT LATENCY (0 skips the fixed-rate runs, and oha with them)
-# LAT_RATE (a fixed rate in requests/s instead of half of nginx's peak).
+# LAT_RATE (a fixed rate in requests/s instead of half of nginx's peak) SKYPORT_BIN (a built
+# binary to measure instead of building target/release/skyport).
 # Everything listens on 127.0.0.1; every load is bounded by its duration and `timeout`; only
 # processes this script started are stopped, by PID.
 set -euo pipefail
@@ -38,7 +39,9 @@ for t in wrk:wrk nginx:nginx-light openssl:openssl cmake:cmake; do
   command -v "${t%%:*}" >/dev/null 2>&1 || missing+=("${t#*:}")
 done
 if [ ${#missing[@]} -gt 0 ]; then as_root apt-get update -qq; as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"; fi
-cargo build --release --locked -q --manifest-path "$ROOT/Cargo.toml" --bin skyport
+# SKYPORT_BIN runs a given binary instead (an A/B against a saved build).
+SKYPORT_BIN=${SKYPORT_BIN:-$ROOT/target/release/skyport}
+[ "$SKYPORT_BIN" = "$ROOT/target/release/skyport" ] && cargo build --release --locked -q --manifest-path "$ROOT/Cargo.toml" --bin skyport
 # oha: the open-loop generator for the fixed-rate runs (not in Debian; built once, minutes).
 if [ "$LATENCY" = 1 ] && ! command -v oha >/dev/null 2>&1; then
   echo "installing oha 1.16.0 for the fixed-rate latency runs (once; LATENCY=0 skips them)"
@@ -126,7 +129,7 @@ nginx -c "$RUN_DIR/origin.conf" -p "$RUN_DIR" & PIDS+=($!); ORIGIN_PID=$!
 nginx -c "$RUN_DIR/nginx.conf" -p "$RUN_DIR" & PIDS+=($!); NGINX_PID=$!
 SKYPORT_PROXY_LISTEN=127.0.0.1:$SKYPORT SKYPORT_ADMIN_LISTEN=127.0.0.1:$ADMIN SKYPORT_DECLARATIVE_CONFIG="$RUN_DIR/kong.yml" \
 SKYPORT_WORKER_WORK_STEALING=off SKYPORT_WORKER_THREADS=$WORKERS SKYPORT_LOG_LEVEL=error SKYPORT_PID_FILE="$RUN_DIR/skyport.pid" \
-SKYPORT_UPGRADE_SOCK="$RUN_DIR/upgrade.sock" "$ROOT/target/release/skyport" start > "$RUN_DIR/skyport.log" 2>&1 & PIDS+=($!); SKYPORT_PID=$!
+SKYPORT_UPGRADE_SOCK="$RUN_DIR/upgrade.sock" "$SKYPORT_BIN" start > "$RUN_DIR/skyport.log" 2>&1 & PIDS+=($!); SKYPORT_PID=$!
 TARGETS="nginx skyport"
 if [ $HAVE_HAPROXY = 1 ]; then haproxy -f "$RUN_DIR/haproxy.cfg" -db > "$RUN_DIR/haproxy.log" 2>&1 & PIDS+=($!); HAPROXY_PID=$!; TARGETS="nginx haproxy skyport"; fi
 for p in $ORIGIN $NGINX $SKYPORT; do wait_port "$p"; done
