@@ -196,16 +196,18 @@ impl LocalStore {
             let _ = write!(key, "{:x}:{id}", scope.0);
             let shard = &self.shards[(self.route.hash_one(key.as_str()) as usize) % SHARDS];
             let mut shard = shard.lock().unwrap_or_else(|e| e.into_inner());
-            if !shard.entries.contains_key(key.as_str()) {
-                if shard.entries.len() >= self.per_shard && shard.evict(now) {
-                    self.evictions.fetch_add(1, Ordering::Relaxed);
+            let index = match shard.entries.get_index_of(key.as_str()) {
+                Some(i) => i,
+                None => {
+                    if shard.entries.len() >= self.per_shard && shard.evict(now) {
+                        self.evictions.fetch_add(1, Ordering::Relaxed);
+                    }
+                    let usage = Usage::new(limits, now);
+                    shard.entries.insert_full(key.as_str().into(), usage).0
                 }
-                shard
-                    .entries
-                    .insert(key.as_str().into(), Usage::new(limits, now));
-            }
-            match shard.entries.get_mut(key.as_str()) {
-                Some(usage) => count(usage, limits, now, before),
+            };
+            match shard.entries.get_index_mut(index) {
+                Some((_, usage)) => count(usage, limits, now, before),
                 None => true,
             }
         })
