@@ -83,6 +83,23 @@ impl Anonymous {
         !matches!(self, Anonymous::Off) && state.consumer.is_some() && state.credential.is_some()
     }
 
+    /// Kong's flow around one authentication attempt: skipped when another plugin already
+    /// authenticated (with `anonymous` set); on failure, the anonymous consumer or the
+    /// refusal.
+    pub fn around(
+        &self,
+        state: &mut RequestState,
+        authenticate: impl FnOnce(&mut RequestState) -> Result<(), GatewayError>,
+    ) -> Result<(), GatewayError> {
+        if self.already_authenticated(state) {
+            return Ok(());
+        }
+        match authenticate(state) {
+            Ok(()) => Ok(()),
+            Err(refusal) => self.fall_back(state, refusal),
+        }
+    }
+
     /// After a failed authentication: continue as the anonymous consumer, or answer
     /// `refusal` (no `anonymous`), or Kong's 500 (an `anonymous` that names nobody).
     pub fn fall_back(

@@ -34,21 +34,25 @@ pub struct Downstream<'a> {
     pub version: &'static str,
 }
 
-/// Removes hop-by-hop headers: those listed in `Connection`, and the fixed set.
-pub fn strip_hop_by_hop(req: &mut RequestHeader) {
-    // The common case, a request with none of them, costs one pass over the names.
-    if !req.headers.keys().any(is_hop_by_hop) {
-        return;
-    }
-    let listed: Vec<String> = req
-        .headers
+/// The header names a `Connection` header lists, lower-cased.
+fn connection_tokens(headers: &http::HeaderMap) -> Vec<String> {
+    headers
         .get_all(CONNECTION)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .map(|s| s.trim().to_ascii_lowercase())
         .filter(|s| !s.is_empty())
-        .collect();
+        .collect()
+}
+
+/// Removes hop-by-hop headers: those listed in `Connection`, and the fixed set.
+pub fn strip_hop_by_hop(req: &mut RequestHeader) {
+    // The common case, a request with none of them, costs one pass over the names.
+    if !req.headers.keys().any(is_hop_by_hop) {
+        return;
+    }
+    let listed = connection_tokens(&req.headers);
     let websocket = req
         .headers
         .get(UPGRADE)
@@ -90,16 +94,11 @@ pub fn strip_hop_by_hop_response(resp: &mut ResponseHeader) {
     }
     let switching = resp.status == http::StatusCode::SWITCHING_PROTOCOLS;
     if !switching {
-        let listed: Vec<String> = resp
-            .headers
-            .get_all(CONNECTION)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .map(|s| s.trim().to_ascii_lowercase())
-            .filter(|s| !s.is_empty() && s != "close" && s != "keep-alive")
-            .collect();
-        for name in listed {
+        let listed = connection_tokens(&resp.headers);
+        for name in listed
+            .into_iter()
+            .filter(|s| s != "close" && s != "keep-alive")
+        {
             resp.remove_header(name.as_str());
         }
         resp.remove_header(&UPGRADE);

@@ -88,17 +88,7 @@ pub(super) fn jwt_secrets(v: &mut Validation, raws: &[Raw<'_>]) {
         let Some(spec) = parse::<JwtSecretSpec>(raw.value, &raw.path, &mut v.issues) else {
             continue;
         };
-        let consumer = match (&spec.consumer, raw.parent) {
-            (_, Some(p)) => Some(p),
-            (Some(r), None) => v
-                .consumers
-                .resolve(r, &join(&raw.path, "consumer"), &mut v.issues),
-            (None, None) => {
-                v.issues
-                    .push(join(&raw.path, "consumer"), "required field missing");
-                None
-            }
-        };
+        let consumer = super::credentials::owner(v, raw, spec.consumer.as_ref());
         let key = spec.key.clone().unwrap_or_else(random_token);
         if key.is_empty() {
             v.issues.push(join(&raw.path, "key"), "must not be empty");

@@ -8,7 +8,7 @@ use crate::issues::join;
 use crate::model::{basic_auth_hash, Acl, BasicAuthCredential, KeyAuthCredential};
 
 /// The consumer an entry belongs to: its parent, or the one it names.
-fn owner(v: &mut Validation, raw: &Raw<'_>, named: Option<&RefSpec>) -> Option<usize> {
+pub(super) fn owner(v: &mut Validation, raw: &Raw<'_>, named: Option<&RefSpec>) -> Option<usize> {
     match (named, raw.parent) {
         (_, Some(p)) => Some(p),
         (Some(r), None) => v

@@ -132,16 +132,9 @@ impl Plugin for BasicAuth {
         session: &mut Session,
         state: &mut RequestState,
     ) -> Result<Flow, GatewayError> {
-        if self.anonymous.already_authenticated(state) {
-            return Ok(Flow::Continue);
-        }
-        match self.authenticate(session, state) {
-            Ok(()) => Ok(Flow::Continue),
-            Err(refusal) => self
-                .anonymous
-                .fall_back(state, refusal)
-                .map(|()| Flow::Continue),
-        }
+        self.anonymous
+            .around(state, |state| self.authenticate(session, state))
+            .map(|()| Flow::Continue)
     }
 }
 

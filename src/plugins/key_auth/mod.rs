@@ -222,15 +222,8 @@ impl Plugin for KeyAuth {
         if !self.config.run_on_preflight && session.req_header().method == http::Method::OPTIONS {
             return Ok(Flow::Continue);
         }
-        if self.anonymous.already_authenticated(state) {
-            return Ok(Flow::Continue);
-        }
-        match self.authenticate(session, state) {
-            Ok(()) => Ok(Flow::Continue),
-            Err(refusal) => self
-                .anonymous
-                .fall_back(state, refusal)
-                .map(|()| Flow::Continue),
-        }
+        self.anonymous
+            .around(state, |state| self.authenticate(session, state))
+            .map(|()| Flow::Continue)
     }
 }
