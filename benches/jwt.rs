@@ -18,6 +18,7 @@ fn bench(c: &mut Criterion) {
         username: Some("alice".into()),
         custom_id: None,
         groups: Default::default(),
+        groups_header: None,
     });
     let rsa = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).expect("rsa");
     let ec = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("ec");
@@ -42,7 +43,7 @@ fn bench(c: &mut Criterion) {
         )
         .expect("es"),
     ];
-    let keyring = Arc::new(Keyring::new(creds, &[consumer]));
+    let keyring = Arc::new(Keyring::new(creds));
     let plugin = Jwt::new(JwtConfig::default(), keyring, system_clock());
     let tokens = [
         (
@@ -101,6 +102,7 @@ fn scale(c: &mut Criterion) {
                     username: Some(format!("user-{i}")),
                     custom_id: None,
                     groups: Default::default(),
+                    groups_header: None,
                 })
             })
             .collect();
@@ -121,7 +123,7 @@ fn scale(c: &mut Criterion) {
             .collect();
         let plugin = Jwt::new(
             JwtConfig::default(),
-            Arc::new(Keyring::new(creds, &consumers)),
+            Arc::new(Keyring::new(creds)),
             system_clock(),
         );
         let token = encode(

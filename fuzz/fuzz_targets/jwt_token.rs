@@ -20,6 +20,7 @@ fn plugin() -> &'static Jwt {
             username: Some("c".into()),
             custom_id: None,
             groups: Default::default(),
+            groups_header: None,
         });
         let cred = Credential::new(
             "cred-id",
@@ -38,7 +39,7 @@ fn plugin() -> &'static Jwt {
         };
         Jwt::new(
             config,
-            Arc::new(Keyring::new(vec![cred], &[consumer])),
+            Arc::new(Keyring::new(vec![cred])),
             Arc::new(|| 1_700_000_000),
         )
     })

@@ -259,14 +259,7 @@ impl AdminApp {
         ];
         let s = self.state.load();
         let (m, at) = (&s.model, s.loaded_at);
-        let paged = |list: Vec<Value>| match page(list, query, path) {
-            Ok(v) => json_response(200, v),
-            Err(PageError::Bad(v)) => json_response(400, v),
-        };
-        let one = |v: Option<&Value>| {
-            v.map(|v| json_response(200, v.clone()))
-                .unwrap_or_else(not_found)
-        };
+        let paged = |list: Vec<Value>| paged_response(list, query, path);
         let of_consumer = |key: &str, list: List| -> Option<Vec<Value>> {
             let consumers = entities::consumers(m, at);
             let c = find(&consumers, key, "username")?;
@@ -307,14 +300,7 @@ impl AdminApp {
         }
         let s = self.state.load();
         let (m, at) = (&s.model, s.loaded_at);
-        let paged = |list: Vec<Value>| match page(list, query, path) {
-            Ok(v) => json_response(200, v),
-            Err(PageError::Bad(v)) => json_response(400, v),
-        };
-        let one = |v: Option<&Value>| {
-            v.map(|v| json_response(200, v.clone()))
-                .unwrap_or_else(not_found)
-        };
+        let paged = |list: Vec<Value>| paged_response(list, query, path);
         match parts {
             ["services"] => paged(entities::services(m, at)),
             ["routes"] => paged(entities::routes(m, at)),
@@ -434,6 +420,20 @@ const ENTITY_TABLES: [(&str, &str); 10] = [
     ("acls", "acls"),
     ("plugins", "plugins"),
 ];
+
+/// A page of a collection (400 for a bad paging request).
+fn paged_response(list: Vec<Value>, query: Option<&str>, path: &str) -> Response<Vec<u8>> {
+    match page(list, query, path) {
+        Ok(v) => json_response(200, v),
+        Err(PageError::Bad(v)) => json_response(400, v),
+    }
+}
+
+/// One entity, or 404.
+fn one(v: Option<&Value>) -> Response<Vec<u8>> {
+    v.map(|v| json_response(200, v.clone()))
+        .unwrap_or_else(not_found)
+}
 
 #[async_trait]
 impl ServeHttp for AdminApp {

@@ -138,6 +138,9 @@ fn build_ctx(model: &Model, lasting: &Lasting) -> plugins::BuildCtx {
                 id: c.id.clone(),
                 username: c.username.clone(),
                 custom_id: c.custom_id.clone(),
+                groups_header: (!groups.is_empty())
+                    .then(|| http::HeaderValue::from_str(&groups.join(", ")).ok())
+                    .flatten(),
                 groups: groups.into(),
             })
         })
@@ -176,7 +179,7 @@ fn build_ctx(model: &Model, lasting: &Lasting) -> plugins::BuildCtx {
     });
     plugins::BuildCtx {
         directory: Arc::new(Directory::new(&consumers, keys, passwords)),
-        keyring: Arc::new(Keyring::new(credentials, &consumers)),
+        keyring: Arc::new(Keyring::new(credentials)),
         clock: plugins::system_clock(),
         lasting: lasting.plugins.clone(),
     }

@@ -45,6 +45,9 @@ pub struct Consumer {
     /// The groups it belongs to (`acls`), in config order.
     #[serde(skip)]
     pub groups: Arc<[String]>,
+    /// `X-Consumer-Groups` for those groups (`acl`), made once at load; None without groups.
+    #[serde(skip)]
+    pub groups_header: Option<HeaderValue>,
 }
 
 /// A header name a plugin writes, spelled as Kong spells it on the wire (`X-RateLimit-Limit-

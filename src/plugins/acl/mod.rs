@@ -6,7 +6,6 @@ use crate::error::GatewayError;
 use crate::plugins::factory::{CheckCtx, Checked, Factory, FieldIssues};
 use crate::plugins::{BuildCtx, Flow, HeaderCase, Plugin, RequestState, Scope};
 use async_trait::async_trait;
-use http::HeaderValue;
 use pingora::proxy::Session;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -104,10 +103,14 @@ impl Plugin for Acl {
         if blocked {
             return Err(forbidden());
         }
-        if !self.hide_groups_header && !groups.is_empty() {
-            if let Ok(v) = HeaderValue::from_str(&groups.join(", ")) {
-                state.upstream_headers.push((X_CONSUMER_GROUPS, Some(v)));
-            }
+        if let Some(v) = consumer
+            .groups_header
+            .as_ref()
+            .filter(|_| !self.hide_groups_header)
+        {
+            state
+                .upstream_headers
+                .push((X_CONSUMER_GROUPS, Some(v.clone())));
         }
         Ok(Flow::Continue)
     }

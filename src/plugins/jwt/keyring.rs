@@ -64,39 +64,26 @@ impl Credential {
     }
 }
 
-/// All credentials of a snapshot by key, and consumers by id and username (for `anonymous`).
+/// All credentials of a snapshot by key (consumers are looked up in the snapshot's
+/// [`crate::plugins::auth::Directory`]).
 #[derive(Debug, Default)]
 pub struct Keyring {
     by_key: HashMap<String, Arc<Credential>>,
-    consumers: HashMap<String, Arc<Consumer>>,
 }
 
 impl Keyring {
-    /// Indexes credentials and consumers.
-    pub fn new(credentials: Vec<Credential>, consumers: &[Arc<Consumer>]) -> Keyring {
-        let mut index = HashMap::with_capacity(consumers.len() * 2);
-        for c in consumers {
-            index.insert(c.id.clone(), c.clone());
-            if let Some(u) = &c.username {
-                index.insert(u.clone(), c.clone());
-            }
-        }
+    /// Indexes credentials by key.
+    pub fn new(credentials: Vec<Credential>) -> Keyring {
         Keyring {
             by_key: credentials
                 .into_iter()
                 .map(|c| (c.key.clone(), Arc::new(c)))
                 .collect(),
-            consumers: index,
         }
     }
 
     /// The credential whose key is `key`.
     pub fn credential(&self, key: &str) -> Option<&Arc<Credential>> {
         self.by_key.get(key)
-    }
-
-    /// A consumer by id or username.
-    pub fn consumer(&self, id_or_name: &str) -> Option<&Arc<Consumer>> {
-        self.consumers.get(id_or_name)
     }
 }

@@ -8,7 +8,7 @@ pub mod token;
 
 use crate::error::{Exit, GatewayError};
 use crate::model::jwt_key::JwtAlgorithm;
-use crate::plugins::auth::{identify, identity_headers, Anonymous};
+use crate::plugins::auth::{identify, Anonymous};
 use crate::plugins::factory::{CheckCtx, Checked, Factory, FieldIssues};
 use crate::plugins::{BuildCtx, Clock, Flow, Plugin, RequestState, Scope};
 use async_trait::async_trait;
@@ -65,11 +65,10 @@ impl Factory for Jwt {
     }
 
     fn build(c: &Checked<JwtConfig, ()>, ctx: &BuildCtx, _scope: &Scope) -> Arc<dyn Plugin> {
-        Arc::new(Jwt::new(
-            c.spec.clone(),
-            ctx.keyring.clone(),
-            ctx.clock.clone(),
-        ))
+        let anonymous = Anonymous::resolve(c.spec.anonymous.as_deref(), &ctx.directory);
+        Arc::new(
+            Jwt::new(c.spec.clone(), ctx.keyring.clone(), ctx.clock.clone()).anonymous(anonymous),
+        )
     }
 }
 
@@ -88,15 +87,8 @@ impl Jwt {
             Some(r) => format!("Bearer {r}, error=\"invalid_token\""),
             None => "Bearer error=\"invalid_token\"".to_string(),
         };
-        let anonymous = match config.anonymous.as_deref() {
-            None => Anonymous::Off,
-            Some(a) => match keyring.consumer(a) {
-                Some(c) => Anonymous::As(c.clone(), identity_headers(c, None)),
-                None => Anonymous::Missing(a.to_string()),
-            },
-        };
         Jwt {
-            anonymous,
+            anonymous: Anonymous::Off,
             config,
             keyring,
             clock,
@@ -105,6 +97,12 @@ impl Jwt {
             challenge_invalid: HeaderValue::from_str(&challenge_invalid)
                 .unwrap_or(HeaderValue::from_static("Bearer error=\"invalid_token\"")),
         }
+    }
+
+    /// The consumer requests that fail authentication continue as (`anonymous`).
+    pub fn anonymous(mut self, anonymous: Anonymous) -> Jwt {
+        self.anonymous = anonymous;
+        self
     }
 
     /// Authenticates a request given its query string and headers.

@@ -70,17 +70,6 @@ impl RedisPool {
         all.insert(target.clone(), Arc::downgrade(&store));
         store
     }
-
-    /// Servers with a live store.
-    pub fn len(&self) -> usize {
-        let all = self.stores.lock().unwrap_or_else(|e| e.into_inner());
-        all.values().filter(|w| w.strong_count() > 0).count()
-    }
-
-    /// True when no store is live.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 impl std::fmt::Debug for RedisStore {
