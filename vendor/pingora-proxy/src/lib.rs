@@ -11,6 +11,8 @@
 // WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 // See the License for the specific language governing permissions and
 // limitations under the License.
+//
+// Modified by the Skyport authors (2026): see vendor/PATCHES.md for each change.
 
 //! # pingora-proxy
 //!
@@ -1592,7 +1594,10 @@ where
                 .on_connection_reuse(&mut session, &mut ctx, prev_ctx);
         }
 
-        self.process_request(session, ctx).await
+        // Skyport patch: the request's processing is boxed, allocated once a request header has
+        // arrived. Inline, its state machine made this future ~13 KB (far more with a large
+        // CTX), held by every keep-alive connection parked in `read_request()`.
+        Box::pin(self.process_request(session, ctx)).await
     }
 
     async fn http_cleanup(&self) {
