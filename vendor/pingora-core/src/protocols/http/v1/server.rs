@@ -11,6 +11,8 @@
 // WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 // See the License for the specific language governing permissions and
 // limitations under the License.
+//
+// Modified by the Skyport authors (2026): see vendor/PATCHES.md for each change.
 
 //! HTTP/1.x server session
 
@@ -29,6 +31,7 @@ use pingora_timeout::timeout;
 use regex::bytes::Regex;
 use std::any::Any;
 use std::collections::VecDeque;
+use std::task::Poll;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -272,6 +275,66 @@ impl HttpSession {
         }
     }
 
+    /// Skyport patch: the first read of a request header. When nothing has arrived yet (a
+    /// keep-alive connection parked between requests), the header buffer is released while
+    /// the connection waits, and allocated again once a byte is there: a parked connection
+    /// then holds no header buffer. A request already waiting costs nothing extra (one poll).
+    async fn read_first(&mut self, buf: &mut BytesMut) -> Result<Option<usize>> {
+        let first = {
+            let read = self.underlying_stream.read_buf(buf);
+            futures::pin_mut!(read);
+            futures::poll!(read)
+        };
+        match first {
+            Poll::Ready(Ok(0)) => {
+                debug!("Client prematurely closed connection with 0 byte sent");
+                Ok(None)
+            }
+            Poll::Ready(Ok(n)) => Ok(Some(n)),
+            // nothing harmful since we have not read anything yet
+            Poll::Ready(Err(_)) => Ok(None),
+            Poll::Pending => {
+                let capacity = buf.capacity().max(INIT_HEADER_BUF_SIZE);
+                *buf = BytesMut::new();
+                if !self.wait_readable().await? {
+                    return Ok(None);
+                }
+                buf.reserve(capacity);
+                self.read_request_buf(buf, 0).await
+            }
+        }
+    }
+
+    /// Skyport patch: waits, under the keep-alive (or read) timeout, until a byte of the next
+    /// request can be read, holding no buffer. `false`: the client closed the connection or
+    /// the keep-alive timeout passed. A stream that cannot peek answers at once, and the read
+    /// that follows does the waiting.
+    async fn wait_readable(&mut self) -> Result<bool> {
+        let mut one = [0u8; 1];
+        let peek = self.underlying_stream.try_peek(&mut one);
+        let peeked = match self.keepalive_timeout {
+            KeepaliveStatus::Timeout(d) => match timeout(d, peek).await {
+                Ok(res) => res,
+                Err(e) => {
+                    debug!("keepalive timeout {d:?} reached, {e}");
+                    return Ok(false);
+                }
+            },
+            KeepaliveStatus::Infinite => peek.await,
+            KeepaliveStatus::Off => match self.read_timeout {
+                Some(t) => match timeout(t, peek).await {
+                    Ok(res) => res,
+                    Err(e) => {
+                        debug!("read timeout {t:?} reached, {e}");
+                        return Error::e_explain(ReadTimedout, format!("timeout: {t:?}"));
+                    }
+                },
+                None => peek.await,
+            },
+        };
+        Ok(peeked.is_ok())
+    }
+
     /// Read the request header. Return `Ok(Some(n))` where the read and parsing are successful.
     /// Return `Ok(None)` when the client closed the connection without sending any data, which
     /// is common on a reused connection.
@@ -323,6 +386,12 @@ impl HttpSession {
             // this request and is waiting for our response).
             if skip_next_read {
                 skip_next_read = false;
+            } else if already_read == 0 {
+                // Skyport patch: see `read_first()`.
+                match self.read_first(&mut buf).await? {
+                    Some(n) => already_read += n,
+                    None => return Ok(None),
+                }
             } else if let Some(n) = self.read_request_buf(&mut buf, already_read).await? {
                 already_read += n;
             } else {
