@@ -91,6 +91,10 @@ pub struct HttpServerOptions {
     ///
     /// Default: `None`
     pub h2_idle_timeout: Option<Duration>,
+
+    /// Skyport patch: a total deadline for each HTTP/1 request header, from its first byte
+    /// (nginx's `client_header_timeout`). Default: `None`, only the per-read timeouts.
+    pub h1_header_timeout: Option<Duration>,
 }
 
 /// Settings persisted across HTTP/1.x keepalive requests on the same downstream connection.
@@ -319,9 +323,12 @@ where
                     .and_then(|opts| opts.keepalive_request_limit),
             );
 
+            let header_timeout = self.server_options().and_then(|o| o.h1_header_timeout);
+            session.set_header_timeout(header_timeout);
             let mut result = self.process_new_http(session, shutdown).await;
             while let Some((stream, persistent_settings)) = result.map(|r| r.consume()) {
                 let mut session = ServerSession::new_http1(stream);
+                session.set_header_timeout(header_timeout);
                 if let Some(persistent_settings) = persistent_settings {
                     persistent_settings.apply_to_session(&mut session);
                 }

@@ -11,6 +11,8 @@
 // WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 // See the License for the specific language governing permissions and
 // limitations under the License.
+//
+// Modified by the Skyport authors (2026): see vendor/PATCHES.md for each change.
 
 //! HTTP server session APIs
 
@@ -335,6 +337,14 @@ impl Session {
 
     /// Set the number of times the upstream connection connection for this
     /// session can be reused via keepalive. Noop for h2 and subrequest
+    /// Skyport patch: a total deadline for an HTTP/1 request header, from its first byte (see
+    /// the HTTP/1 session's `set_header_timeout`). Not applicable for h2 or subrequest.
+    pub fn set_header_timeout(&mut self, timeout: Option<Duration>) {
+        if let Self::H1(s) = self {
+            s.set_header_timeout(timeout);
+        }
+    }
+
     pub fn set_keepalive_reuses_remaining(&mut self, reuses: Option<u32>) {
         if let Self::H1(s) = self {
             s.set_keepalive_reuses_remaining(reuses);

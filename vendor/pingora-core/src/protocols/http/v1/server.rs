@@ -32,7 +32,7 @@ use regex::bytes::Regex;
 use std::any::Any;
 use std::collections::VecDeque;
 use std::task::Poll;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::body::{BodyReader, BodyWriter};
@@ -105,6 +105,8 @@ pub struct HttpSession {
     /// timeouts:
     keepalive_timeout: KeepaliveStatus,
     read_timeout: Option<Duration>,
+    /// Skyport patch: a total deadline for a request header, from its first byte.
+    header_timeout: Option<Duration>,
     write_timeout: Option<Duration>,
     /// How long to wait to make downstream session reusable, if body needs to be drained.
     total_drain_timeout: Option<Duration>,
@@ -190,6 +192,7 @@ impl HttpSession {
             response_written: None,
             request_header: None,
             read_timeout: Some(Duration::from_secs(60)),
+            header_timeout: None,
             write_timeout: None,
             total_drain_timeout: None,
             body_bytes_sent: 0,
@@ -366,6 +369,8 @@ impl HttpSession {
             .unwrap_or_else(|| BytesMut::with_capacity(INIT_HEADER_BUF_SIZE));
         let mut already_read = buf.len();
         let mut skip_next_read = already_read != 0;
+        // Skyport patch: when the first byte of this request header arrived.
+        let mut header_started: Option<Instant> = (already_read != 0).then(Instant::now);
         let mut detached_suffix = None;
         loop {
             if already_read > MAX_HEADER_SIZE {
@@ -389,8 +394,29 @@ impl HttpSession {
             } else if already_read == 0 {
                 // Skyport patch: see `read_first()`.
                 match self.read_first(&mut buf).await? {
-                    Some(n) => already_read += n,
+                    Some(n) => {
+                        already_read += n;
+                        header_started = Some(Instant::now());
+                    }
                     None => return Ok(None),
+                }
+            } else if let Some((started, limit)) = self
+                .header_timeout
+                .map(|limit| (*header_started.get_or_insert_with(Instant::now), limit))
+            {
+                // Skyport patch: the header as a whole must arrive within `header_timeout` of
+                // its first byte, however the bytes trickle in.
+                let left = limit.saturating_sub(started.elapsed());
+                match timeout(left, self.read_request_buf(&mut buf, already_read)).await {
+                    Ok(Ok(Some(n))) => already_read += n,
+                    Ok(Ok(None)) => return Ok(None),
+                    Ok(Err(e)) => return Err(e),
+                    Err(_) => {
+                        return Error::e_explain(
+                            ReadTimedout,
+                            format!("request header not complete within {limit:?}"),
+                        )
+                    }
                 }
             } else if let Some(n) = self.read_request_buf(&mut buf, already_read).await? {
                 already_read += n;
@@ -1401,6 +1427,14 @@ impl HttpSession {
     /// to read from the stream after `timeout`.
     pub fn set_read_timeout(&mut self, timeout: Option<Duration>) {
         self.read_timeout = timeout;
+    }
+
+    /// Skyport patch: sets a total deadline for reading a request header, counted from its
+    /// first byte (nginx's `client_header_timeout`). Past it the read fails with
+    /// `ReadTimedout`, however slowly the bytes keep coming. `None` (the default): only the
+    /// per-read timeouts apply.
+    pub fn set_header_timeout(&mut self, timeout: Option<Duration>) {
+        self.header_timeout = timeout;
     }
 
     /// Gets the downstream read timeout.
