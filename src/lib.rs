@@ -17,7 +17,7 @@
 //! ```text
 //! main -> cli
 //! server
-//! proxy, admin, reload, checker           (server-level services)
+//! proxy, admin, reload, checker, admission (server-level services)
 //! config (file, validate, compile), state
 //! lasting, snapshot
 //! plugins, upstream
@@ -29,6 +29,7 @@
 #![warn(clippy::too_many_lines)]
 
 pub mod admin;
+pub mod admission;
 pub mod checker;
 pub mod cli;
 pub mod config;

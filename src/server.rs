@@ -2,6 +2,7 @@
 //! `proxy_listen` address, the admin service, the health checker and the reloader.
 
 use crate::admin::AdminApp;
+use crate::admission::Admission;
 use crate::config;
 use crate::lasting::Lasting;
 use crate::proxy::Gateway;
@@ -13,7 +14,9 @@ use crate::telemetry::access_log::{AccessLog, Target};
 use crate::telemetry::Metrics;
 use anyhow::Context;
 use pingora::listeners::tls::TlsSettings;
+use pingora::listeners::ListenerConfig;
 use pingora::prelude::*;
+use pingora::protocols::l4::stream::L4BufferSettings;
 use pingora::server::configuration::ServerConf;
 use std::sync::Arc;
 
@@ -56,7 +59,7 @@ pub fn run(
     let state = Arc::new(State::new(snapshot, lasting));
     let metrics = Arc::new(Metrics::default());
 
-    let mut proxy = pingora::proxy::http_proxy_service_with_name(
+    let mut app = pingora::proxy::http_proxy(
         &server.configuration,
         Gateway::new(
             state.clone(),
@@ -71,16 +74,21 @@ pub fn run(
             },
             settings.headers,
         ),
-        "skyport proxy",
     );
-    if let Some(app) = proxy.app_logic_mut() {
-        let mut options = pingora::apps::HttpServerOptions::default();
-        // Pingora counts reuses after the first request; nginx counts requests.
-        options.keepalive_request_limit = Some(settings.keepalive_requests.saturating_sub(1));
-        options.h2_idle_timeout = (settings.keepalive_timeout > 0)
-            .then(|| std::time::Duration::from_secs(settings.keepalive_timeout));
-        app.server_options = Some(options);
-    }
+    let mut options = pingora::apps::HttpServerOptions::default();
+    // Pingora counts reuses after the first request; nginx counts requests.
+    options.keepalive_request_limit = Some(settings.keepalive_requests.saturating_sub(1));
+    options.h2_idle_timeout = (settings.keepalive_timeout > 0)
+        .then(|| std::time::Duration::from_secs(settings.keepalive_timeout));
+    options.h1_header_timeout = Some(std::time::Duration::from_secs(
+        settings.client_header_timeout,
+    ));
+    app.server_options = Some(options);
+    let limit = connection_limit(&settings);
+    let mut proxy = pingora::services::listening::Service::new(
+        "skyport proxy".to_string(),
+        Admission::new(app, limit, metrics.clone()),
+    );
     for l in &settings.proxy_listen {
         if l.ssl {
             let (cert, key) = match (&settings.ssl_cert, &settings.ssl_cert_key) {
@@ -95,7 +103,11 @@ pub fn run(
             tls.enable_h2();
             proxy.add_tls_with_settings(&l.addr, None, tls);
         } else {
-            proxy.add_tcp(&l.addr);
+            // Pingora parses HTTP/1 into its own buffers: a 64 KiB L4 read buffer in front of
+            // them only pins memory on every parked keep-alive connection.
+            proxy.add_listener(
+                ListenerConfig::tcp(l.addr.clone()).l4_buffer(L4BufferSettings::default().read(0)),
+            );
         }
     }
     server.add_service(proxy);
@@ -138,4 +150,51 @@ pub fn run(
         }
     }
     server.run_forever();
+}
+
+/// Client connections the proxy admits at once: `max_connections` per worker thread, or with
+/// `auto` what the descriptor limit allows (raised to the hard limit first), keeping room for
+/// one upstream connection per client and for the rest of the process.
+fn connection_limit(settings: &NodeSettings) -> usize {
+    const RESERVE: u64 = 256;
+    let descriptors = raise_descriptor_limit();
+    let threads = settings.worker_threads.max(1) as u64;
+    let fits = descriptors.saturating_sub(RESERVE) / 2;
+    let limit = match settings.max_connections {
+        Some(per_worker) => {
+            let total = per_worker.saturating_mul(threads);
+            if total > fits {
+                log::warn!(
+                    "max_connections {per_worker} x {threads} worker threads needs about {} \
+                     descriptors; the limit is {descriptors}, so connections may fail past \
+                     about {fits} (raise it: ulimit -n, or LimitNOFILE= for systemd)",
+                    total * 2 + RESERVE
+                );
+            }
+            total
+        }
+        None => fits,
+    };
+    if descriptors < 4096 {
+        log::warn!(
+            "the descriptor limit is {descriptors}: at most {limit} client connections at once \
+             (raise it: ulimit -n, or LimitNOFILE= for systemd)"
+        );
+    }
+    usize::try_from(limit.max(1)).unwrap_or(usize::MAX)
+}
+
+/// Raises the soft descriptor limit to the hard one where the OS allows; returns the limit in
+/// force.
+fn raise_descriptor_limit() -> u64 {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else {
+        return 1024;
+    };
+    // An unlimited hard limit still has the kernel's nr_open under it: stay reasonable.
+    let want = hard.min(1 << 20);
+    if want > soft && setrlimit(Resource::RLIMIT_NOFILE, want, hard).is_ok() {
+        return want;
+    }
+    soft
 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 /// Every node setting: (key, default, description). The starter `conf/skyport.conf`
 /// documents the same list.
-pub const KEYS: [(&str, &str, &str); 26] = [
+pub const KEYS: [(&str, &str, &str); 28] = [
     (
         "proxy_listen",
         "0.0.0.0:8000",
@@ -92,6 +92,12 @@ pub const KEYS: [(&str, &str, &str); 26] = [
         "seconds the client may stay silent while sending a body; then 408",
     ),
     (
+        "client_header_timeout",
+        "60",
+        "seconds a request header may take in all, from its first byte, however slowly it \
+         trickles in; then the connection is closed",
+    ),
+    (
         "headers",
         HeaderSettings::DEFAULT,
         "Skyport's own response headers (Kong's `headers`): server_tokens (Server, Via), \
@@ -113,6 +119,12 @@ pub const KEYS: [(&str, &str, &str); 26] = [
         "keepalive_timeout",
         "60",
         "seconds an idle keep-alive client connection (HTTP/1.1 or HTTP/2) stays open; 0 = no keep-alive",
+    ),
+    (
+        "max_connections",
+        "auto",
+        "client connections open at once per worker thread (nginx's worker_connections); past \
+         it a new connection is closed at once; auto = what the descriptor limit allows",
     ),
     (
         "keepalive_requests",
@@ -254,6 +266,8 @@ pub struct NodeSettings {
     pub client_max_header_size: u64,
     /// Seconds between body reads before 408.
     pub client_body_timeout: u64,
+    /// Seconds a request header may take in all, from its first byte.
+    pub client_header_timeout: u64,
     /// Skyport's own headers on responses and upstream requests.
     pub headers: HeaderSettings,
     /// Bytes of rate-limiting `local` counters.
@@ -264,6 +278,8 @@ pub struct NodeSettings {
     pub large_client_header_buffers: (u64, u64),
     /// Requests served on one client connection.
     pub keepalive_requests: u32,
+    /// Client connections per worker thread; `None`: from the descriptor limit.
+    pub max_connections: Option<u64>,
     /// `KONG_*` settings that were ignored (no equivalent), for the log.
     pub ignored: Vec<String>,
 }
@@ -323,7 +339,10 @@ fn parse_listen(key: &str, v: &str, errors: &mut Vec<String>) -> Vec<Listen> {
 }
 
 /// Kong's settings (`KONG_<KEY>`, lower-cased) that have a Skyport equivalent, and that key.
-const KONG_ALIASES: [(&str, &str); 15] = [
+const KONG_ALIASES: [(&str, &str); 18] = [
+    ("nginx_events_worker_connections", "max_connections"),
+    ("nginx_http_client_header_timeout", "client_header_timeout"),
+    ("nginx_http_client_body_timeout", "client_body_timeout"),
     (
         "nginx_http_large_client_header_buffers",
         "large_client_header_buffers",
@@ -587,6 +606,7 @@ impl NodeSettings {
             client_max_body_size: v.size("client_max_body_size", "8m", false, errors),
             client_max_header_size: v.size("client_max_header_size", "64k", true, errors),
             client_body_timeout: v.seconds("client_body_timeout", errors),
+            client_header_timeout: v.seconds("client_header_timeout", errors),
             admin_token: v.opt("admin_token"),
             access_log: v.get("access_log").to_string(),
             watch_config: v.switch("watch_config", errors),
@@ -598,6 +618,18 @@ impl NodeSettings {
             keepalive_requests: u32::try_from(v.num("keepalive_requests", errors))
                 .unwrap_or(u32::MAX)
                 .max(1),
+            max_connections: match v.get("max_connections") {
+                "auto" => None,
+                n => match n.parse::<u64>() {
+                    Ok(n) if n > 0 => Some(n),
+                    _ => {
+                        errors.push(format!(
+                            "max_connections: expected auto or a whole number above 0 (got \"{n}\")"
+                        ));
+                        None
+                    }
+                },
+            },
             ignored: v.1.clone(),
         }
     }

@@ -1,5 +1,6 @@
 //! The client side of the edge: idle keep-alive connections are closed after
-//! `keepalive_timeout`, and a connection serves at most `keepalive_requests` requests.
+//! `keepalive_timeout`, a request header must arrive whole within `client_header_timeout`,
+//! and a connection serves at most `keepalive_requests` requests.
 
 mod common;
 use common::{echo_config, Gateway, Upstream};
@@ -13,11 +14,9 @@ async fn response(s: &mut tokio::net::TcpStream) -> String {
     loop {
         let n = tokio::time::timeout(Duration::from_secs(10), s.read(&mut chunk))
             .await
-            .expect("a response within 10 s")
-            .expect("read");
-        if n == 0 {
-            break;
-        }
+            .expect("a response within 10 s");
+        // A reset or the end of the stream: what was read so far is the answer.
+        let Ok(n @ 1..) = n else { break };
         buf.extend_from_slice(&chunk[..n]);
         let text = String::from_utf8_lossy(&buf).to_string();
         if let Some(end) = text.find("\r\n\r\n") {
@@ -60,6 +59,71 @@ async fn an_idle_keepalive_connection_is_closed_after_the_timeout() {
         matches!(closed, Ok(Ok(0)) | Ok(Err(_))),
         "the idle connection was closed: {closed:?}"
     );
+}
+
+/// A slowloris client: its header arrives one byte at a time, each byte well within every
+/// per-read timeout. The total deadline still cuts it off, on a fresh connection and on a
+/// reused one, while the keep-alive timeout alone (60 s here) never would.
+#[tokio::test]
+async fn a_trickling_header_is_cut_off_at_the_total_deadline() {
+    let up = Upstream::http().await;
+    let gw = Gateway::start_env(
+        &echo_config(&up),
+        None,
+        &[
+            ("SKYPORT_CLIENT_HEADER_TIMEOUT", "2"),
+            ("SKYPORT_KEEPALIVE_TIMEOUT", "60"),
+        ],
+    )
+    .await;
+    for reused in [false, true] {
+        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", gw.port))
+            .await
+            .expect("connect");
+        if reused {
+            s.write_all(GET).await.expect("write");
+            assert!(response(&mut s).await.starts_with("HTTP/1.1 200"));
+        }
+        s.write_all(b"GET /x HTTP/1.1\r\n").await.expect("write");
+        let started = std::time::Instant::now();
+        // One header byte every 200 ms, for at most 20 s: the gateway must close first.
+        let mut closed = false;
+        for _ in 0..100 {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            if s.write_all(b"a").await.is_err() {
+                closed = true;
+                break;
+            }
+            let mut probe = [0u8; 64];
+            match tokio::time::timeout(Duration::from_millis(1), s.read(&mut probe)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => {
+                    closed = true;
+                    break;
+                }
+                Ok(Ok(n)) => panic!(
+                    "unexpected answer: {:?}",
+                    String::from_utf8_lossy(&probe[..n])
+                ),
+                Err(_) => {}
+            }
+        }
+        assert!(
+            closed,
+            "the trickling client (reused: {reused}) was never cut off"
+        );
+        assert!(
+            started.elapsed() >= Duration::from_millis(1900),
+            "cut off before the deadline: {:?}",
+            started.elapsed()
+        );
+    }
+    // The gateway still serves others.
+    let r = common::client()
+        .get(gw.url("/x"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), 200);
 }
 
 #[tokio::test]
@@ -120,4 +184,78 @@ async fn a_header_line_over_the_buffer_is_refused() {
         .await
         .expect("request");
     assert_eq!(r.status(), 200);
+}
+
+/// Reads until the peer closes (EOF or reset), for at most 10 s; true when it closed.
+async fn closed_by_peer(s: &mut tokio::net::TcpStream) -> bool {
+    let mut buf = [0u8; 256];
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), s.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return true,
+            Ok(Ok(_)) => continue,
+            Err(_) => return false,
+        }
+    }
+}
+
+/// Past `max_connections` a new connection is closed at once and counted, while the
+/// established clients keep being served; a place freed is a place for the next client.
+#[tokio::test]
+async fn max_connections_refuses_new_clients_and_keeps_established_ones() {
+    let up = Upstream::http().await;
+    let gw = Gateway::start_env(
+        &echo_config(&up),
+        None,
+        &[
+            ("SKYPORT_MAX_CONNECTIONS", "2"),
+            ("SKYPORT_WORKER_THREADS", "1"),
+        ],
+    )
+    .await;
+    let connect = || tokio::net::TcpStream::connect(("127.0.0.1", gw.port));
+    // A client that got a place and one answer (the readiness probe's connection may still
+    // hold a place for a moment: bounded retries).
+    let admitted = || async {
+        for _ in 0..50 {
+            let mut s = connect().await.expect("connect");
+            if s.write_all(GET).await.is_ok() && response(&mut s).await.starts_with("HTTP/1.1 200")
+            {
+                return Some(s);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        None
+    };
+    let mut a = admitted().await.expect("a is admitted");
+    let b = admitted().await.expect("b is admitted");
+    // The third is accepted by the kernel, then closed by the gateway without an answer.
+    let mut c = connect().await.expect("connect c");
+    let _ = c.write_all(GET).await;
+    assert!(
+        closed_by_peer(&mut c).await,
+        "the third connection was closed"
+    );
+    // The established ones still work.
+    a.write_all(GET).await.expect("write");
+    assert!(response(&mut a).await.starts_with("HTTP/1.1 200"));
+    // One leaves; a new client gets its place.
+    drop(b);
+    assert!(
+        admitted().await.is_some(),
+        "a freed place was given to a new client"
+    );
+    let metrics = common::client()
+        .get(gw.admin("/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    let refused: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("skyport_connections_refused_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    assert!(refused >= 1, "refusals counted:\n{metrics}");
 }

@@ -248,3 +248,62 @@ services:
     let r = c.get(gw.url("/good")).send().await.expect("request");
     assert_eq!(r.status(), 200);
 }
+
+/// An upstream outage under load: every request fails (connection refused, retried), yet the
+/// error log gets at most one line per failed request, and a burst from one place is cut to a
+/// few lines plus a count. The access log still has every request.
+#[tokio::test]
+async fn an_outage_under_load_writes_a_bounded_error_log() {
+    let refused = common::free_port();
+    let yaml = format!(
+        r#"_format_version: "3.0"
+services:
+  - name: down
+    url: http://127.0.0.1:{refused}
+    routes: [{{ name: down, paths: [/down] }}]
+"#
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (error_log, access_log) = (dir.path().join("error.log"), dir.path().join("access.log"));
+    let mut gw = Gateway::start_logged(
+        &yaml,
+        &[("SKYPORT_ACCESS_LOG", &access_log.display().to_string())],
+        &error_log,
+    )
+    .await;
+    const FAILURES: usize = 300;
+    let c = client();
+    let statuses = futures::future::join_all((0..FAILURES).map(|_| {
+        let c = c.clone();
+        let url = gw.url("/down");
+        async move {
+            c.get(url)
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+                .unwrap_or(0)
+        }
+    }))
+    .await;
+    assert!(statuses.iter().all(|s| *s == 502), "{statuses:?}");
+    gw.signal("TERM");
+    assert!(
+        gw.wait_exit(Duration::from_secs(30)).await,
+        "the gateway stopped"
+    );
+    let errors = std::fs::read_to_string(&error_log).expect("error log");
+    let failure_lines = errors
+        .lines()
+        .filter(|l| l.contains("/down") || l.contains("ConnectRefused"))
+        .count();
+    assert!(
+        failure_lines <= 20,
+        "{failure_lines} error-log lines for {FAILURES} failed requests:\n{errors}"
+    );
+    let accessed = std::fs::read_to_string(&access_log).unwrap_or_default();
+    assert_eq!(
+        accessed.lines().filter(|l| l.contains("/down")).count(),
+        FAILURES,
+        "every request in the access log"
+    );
+}

@@ -9,7 +9,7 @@ use std::path::Path;
 const LAYERS: &[&[&str]] = &[
     &["main", "cli"],
     &["server"],
-    &["proxy", "admin", "reload", "checker"],
+    &["proxy", "admin", "reload", "checker", "admission"],
     &["config", "state"],
     &["lasting", "snapshot"],
     &["plugins", "upstream"],

@@ -611,6 +611,24 @@ impl ProxyHttp for Gateway {
         Ok(None)
     }
 
+    /// Skyport writes the one line for a failed request itself (in `fail_to_proxy`, with the
+    /// status it answered); Pingora's own line for it would be a second.
+    fn suppress_error_log(&self, _session: &Session, _ctx: &RequestCtx, _error: &Error) -> bool {
+        true
+    }
+
+    /// A retried upstream attempt is not a failed request: no line (the final failure, if any,
+    /// gets one; retries and failures are counted in the metrics).
+    fn suppress_proxy_warn_log(
+        &self,
+        _session: &Session,
+        _ctx: &RequestCtx,
+        _error: &Error,
+        _context: pingora::proxy::ProxyWarnLogContext,
+    ) -> bool {
+        true
+    }
+
     async fn fail_to_proxy(
         &self,
         session: &mut Session,

@@ -2,6 +2,7 @@
 //! request: counters are atomic and the access log goes through a bounded channel.
 
 pub mod access_log;
+pub mod throttle;
 
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
@@ -31,6 +32,10 @@ pub struct Metrics {
     rate_limit_evictions: IntCounter,
     /// Identifiers the `local` rate-limit store tracks.
     rate_limit_keys: IntGauge,
+    /// Client connections open now.
+    pub connections_open: IntGauge,
+    /// Client connections closed at once because `max_connections` were open.
+    pub connections_refused: IntCounter,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -116,6 +121,15 @@ impl Metrics {
         )
         .unwrap_or_else(|_| unreachable!("valid metric"));
         let _ = registry.register(Box::new(rate_limit_keys.clone()));
+        let connections_open = IntGauge::new("connections_open", "Client connections open")
+            .unwrap_or_else(|_| unreachable!("valid metric"));
+        let _ = registry.register(Box::new(connections_open.clone()));
+        let connections_refused = IntCounter::new(
+            "connections_refused_total",
+            "Client connections closed at once because max_connections were open",
+        )
+        .unwrap_or_else(|_| unreachable!("valid metric"));
+        let _ = registry.register(Box::new(connections_refused.clone()));
         Metrics {
             registry,
             total_requests: AtomicU64::new(0),
@@ -128,6 +142,8 @@ impl Metrics {
             access_log_dropped,
             rate_limit_evictions,
             rate_limit_keys,
+            connections_open,
+            connections_refused,
         }
     }
 
@@ -159,12 +175,16 @@ impl Metrics {
     }
 }
 
-/// Sends `tracing` and `log` records (Pingora logs through `log`) to stderr at `level`.
+/// Sends `tracing` and `log` records (Pingora logs through `log`) to stderr at `level`, a
+/// busy callsite's repeats summarized (throttle.rs).
 pub fn init(level: &str) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let filter = tracing_subscriber::EnvFilter::try_from_env("SKYPORT_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(throttle::Throttle::default())
+        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
         .try_init();
 }
