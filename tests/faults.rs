@@ -307,3 +307,46 @@ services:
         "every request in the access log"
     );
 }
+
+/// An upstream that stops reading the request body: the gateway's writes stall, and after the
+/// service's `write_timeout` the client gets 504 instead of waiting with its body half sent.
+#[tokio::test]
+async fn an_upstream_that_stops_reading_the_body_is_a_504_after_write_timeout() {
+    let good = Upstream::http().await;
+    let hang = BadUpstream::start(Misbehave::Hang).await;
+    let yaml = format!(
+        r#"_format_version: "3.0"
+services:
+  - name: good
+    url: {}
+    routes: [{{ name: good, paths: [/good] }}]
+  - name: stuck
+    url: http://{}
+    write_timeout: 1000
+    read_timeout: 60000
+    routes: [{{ name: stuck, paths: [/stuck] }}]
+"#,
+        good.url("http"),
+        hang.addr
+    );
+    let gw = Gateway::start(&yaml).await;
+    // 64 MiB, far more than the socket buffers between the gateway and the upstream hold.
+    let chunk = bytes::Bytes::from(vec![b'a'; 1 << 20]);
+    let body = futures::stream::iter((0..64).map(move |_| Ok::<_, std::io::Error>(chunk.clone())));
+    let started = Instant::now();
+    let r = tokio::time::timeout(
+        Duration::from_secs(30),
+        client()
+            .post(gw.url("/stuck"))
+            .header("content-length", (64u64 << 20).to_string())
+            .body(reqwest::Body::wrap_stream(body))
+            .send(),
+    )
+    .await
+    .expect("an answer within 30 s, not a client left waiting");
+    let r = r.expect("the gateway answers (before the whole body was sent)");
+    assert_eq!(r.status(), 504);
+    assert!(started.elapsed() < Duration::from_secs(20), "{:?}", started.elapsed());
+    let r = client().get(gw.url("/good")).send().await.expect("good");
+    assert_eq!(r.status(), 200);
+}

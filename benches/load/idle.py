@@ -84,8 +84,11 @@ def main():
     idle, answered = [], 0
     for _ in range(args.idle):
         s = socket.create_connection(addr, timeout=10)
-        s.sendall(REQUEST)
-        answered += read_response(s)
+        try:
+            s.sendall(REQUEST)
+            answered += read_response(s)
+        except OSError:
+            pass
         idle.append(s)
     idle_rss, idle_fds = rss_kib(pids), fds(pids)
 
@@ -95,7 +98,7 @@ def main():
         s.sendall(b"GET / HTTP/1.1\r\nHost: bench\r\nX-Slow: ")
         trickle.append(s)
     normal = socket.create_connection(addr, timeout=10)
-    latencies = []
+    latencies, failures = [], 0
     deadline = time.monotonic() + args.seconds
     next_byte = time.monotonic()
     while time.monotonic() < deadline:
@@ -107,8 +110,14 @@ def main():
                     pass
             next_byte += 1.0
         t0 = time.perf_counter()
-        normal.sendall(REQUEST)
-        if not read_response(normal):
+        try:
+            normal.sendall(REQUEST)
+            answered_now = read_response(normal)
+        except OSError:
+            answered_now = False
+        if not answered_now:
+            failures += 1
+            normal.close()
             normal = socket.create_connection(addr, timeout=10)
             continue
         latencies.append((time.perf_counter() - t0) * 1000)
@@ -130,7 +139,7 @@ def main():
         "kib_per_conn_all": round((all_rss - base_rss) / max(1, args.idle + args.trickle), 2),
         "fds_base": base_fds, "fds_idle": idle_fds, "fds_all": all_fds,
         "idle_open_after_s": idle_open, "trickling_open_after_s": trickle_open,
-        "normal_requests": len(latencies), "normal_p50_ms": pct(0.5), "normal_p99_ms": pct(0.99),
+        "normal_requests": len(latencies), "normal_failures": failures, "normal_p50_ms": pct(0.5), "normal_p99_ms": pct(0.99),
     }))
 
 

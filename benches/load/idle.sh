@@ -1,18 +1,19 @@
 #!/usr/bin/env bash
 # Idle and slow clients: 10,000 idle keep-alive clients (one request each) and 1,000 clients
 # trickling a header one byte a second, against nginx and Skyport in one run, both with their
-# default timeouts, one worker each, in front of the same origin. Prints one JSON line per
+# default timeouts, one worker each, in front of the same origin (each told to admit the run's
+# connections: nginx's worker_connections, Skyport's max_connections). Prints one JSON line per
 # proxy (benches/load/idle.py): RSS and descriptors per connection, how many clients each
 # still holds at the end, and a normal client's latency meanwhile.
 #
-#   benches/load/idle.sh                       # IDLE=10000 TRICKLE=1000 SECONDS=20
-#   IDLE=2000 TRICKLE=200 SECONDS=5 benches/load/idle.sh
+#   benches/load/idle.sh                       # IDLE=10000 TRICKLE=1000 DURATION=20
+#   IDLE=2000 TRICKLE=200 DURATION=5 benches/load/idle.sh
 #   SKYPORT_BIN=/path/to/skyport benches/load/idle.sh   # a saved build instead of target/release
 # Loopback only; every phase is bounded; only processes this script started are stopped.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-IDLE=${IDLE:-10000}; TRICKLE=${TRICKLE:-1000}; SECONDS_=${SECONDS:-20}
-RUN_DIR=${RUN_DIR:-$(mktemp -d /tmp/skyport-idle.XXXX)}
+IDLE=${IDLE:-10000}; TRICKLE=${TRICKLE:-1000}; SECONDS_=${DURATION:-20}
+RUN_DIR=${RUN_DIR:-$(mktemp -d /tmp/skyport-idle.XXXX)}; mkdir -p "$RUN_DIR"
 BASE=${BASE_PORT:-19100}
 ORIGIN=$BASE; NGINX=$((BASE + 1)); SKYPORT=$((BASE + 2)); ADMIN=$((BASE + 3))
 PIDS=()
@@ -51,7 +52,7 @@ wait_port() { for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev
 nginx -c "$RUN_DIR/origin.conf" -p "$RUN_DIR" & PIDS+=($!)
 nginx -c "$RUN_DIR/nginx.conf" -p "$RUN_DIR" & PIDS+=($!); NGINX_PID=$!
 SKYPORT_PROXY_LISTEN=127.0.0.1:$SKYPORT SKYPORT_ADMIN_LISTEN=127.0.0.1:$ADMIN SKYPORT_DECLARATIVE_CONFIG="$RUN_DIR/kong.yml" \
-SKYPORT_WORKER_WORK_STEALING=off SKYPORT_WORKER_THREADS=1 SKYPORT_LOG_LEVEL=error SKYPORT_PID_FILE="$RUN_DIR/skyport.pid" \
+SKYPORT_MAX_CONNECTIONS=$((IDLE + TRICKLE + 100)) SKYPORT_WORKER_WORK_STEALING=off SKYPORT_WORKER_THREADS=1 SKYPORT_LOG_LEVEL=error SKYPORT_PID_FILE="$RUN_DIR/skyport.pid" \
 SKYPORT_UPGRADE_SOCK="$RUN_DIR/upgrade.sock" "$SKYPORT_BIN" start > "$RUN_DIR/skyport.log" 2>&1 & PIDS+=($!); SKYPORT_PID=$!
 for p in $ORIGIN $NGINX $SKYPORT; do wait_port "$p"; done
 # nginx's master forks the worker: measure the worker (the master holds no client).

@@ -31,7 +31,6 @@ use pingora_timeout::timeout;
 use regex::bytes::Regex;
 use std::any::Any;
 use std::collections::VecDeque;
-use std::task::Poll;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -278,28 +277,36 @@ impl HttpSession {
         }
     }
 
-    /// Skyport patch: the first read of a request header. When nothing has arrived yet (a
-    /// keep-alive connection parked between requests), the header buffer is released while
-    /// the connection waits, and allocated again once a byte is there: a parked connection
-    /// then holds no header buffer. A request already waiting costs nothing extra (one poll).
+    /// Skyport patch: the first read of a request header. A connection whose next request
+    /// does not come within `PARK_AFTER` is parked: the header buffer is released while it
+    /// waits (with a 1-byte peek, under what is left of the keep-alive or read timeout) and
+    /// allocated again once a byte is there, so an idle keep-alive connection holds no header
+    /// buffer. A busy connection's next request comes sooner and costs nothing extra.
     async fn read_first(&mut self, buf: &mut BytesMut) -> Result<Option<usize>> {
-        let first = {
-            let read = self.underlying_stream.read_buf(buf);
-            futures::pin_mut!(read);
-            futures::poll!(read)
+        const PARK_AFTER: Duration = Duration::from_millis(50);
+        let limit = match self.keepalive_timeout {
+            KeepaliveStatus::Timeout(d) => Some(d),
+            KeepaliveStatus::Infinite => None,
+            KeepaliveStatus::Off => self.read_timeout,
         };
-        match first {
-            Poll::Ready(Ok(0)) => {
+        if limit.is_some_and(|l| l <= PARK_AFTER) {
+            return self.read_request_buf(buf, 0).await;
+        }
+        match timeout(PARK_AFTER, self.underlying_stream.read_buf(buf)).await {
+            Ok(Ok(0)) => {
                 debug!("Client prematurely closed connection with 0 byte sent");
                 Ok(None)
             }
-            Poll::Ready(Ok(n)) => Ok(Some(n)),
+            Ok(Ok(n)) => Ok(Some(n)),
             // nothing harmful since we have not read anything yet
-            Poll::Ready(Err(_)) => Ok(None),
-            Poll::Pending => {
+            Ok(Err(_)) => Ok(None),
+            Err(_) => {
                 let capacity = buf.capacity().max(INIT_HEADER_BUF_SIZE);
                 *buf = BytesMut::new();
-                if !self.wait_readable().await? {
+                if !self
+                    .wait_readable(limit.map(|l| l.saturating_sub(PARK_AFTER)))
+                    .await?
+                {
                     return Ok(None);
                 }
                 buf.reserve(capacity);
@@ -308,32 +315,27 @@ impl HttpSession {
         }
     }
 
-    /// Skyport patch: waits, under the keep-alive (or read) timeout, until a byte of the next
-    /// request can be read, holding no buffer. `false`: the client closed the connection or
-    /// the keep-alive timeout passed. A stream that cannot peek answers at once, and the read
-    /// that follows does the waiting.
-    async fn wait_readable(&mut self) -> Result<bool> {
+    /// Skyport patch: waits, for at most `limit`, until a byte of the next request can be
+    /// read, holding no buffer. `false`: the client closed the connection or the keep-alive
+    /// timeout passed (past a read timeout instead: `ReadTimedout`). A stream that cannot peek
+    /// answers at once, and the read that follows does the waiting.
+    async fn wait_readable(&mut self, limit: Option<Duration>) -> Result<bool> {
         let mut one = [0u8; 1];
+        let keepalive = matches!(self.keepalive_timeout, KeepaliveStatus::Timeout(_));
         let peek = self.underlying_stream.try_peek(&mut one);
-        let peeked = match self.keepalive_timeout {
-            KeepaliveStatus::Timeout(d) => match timeout(d, peek).await {
+        let peeked = match limit {
+            Some(t) => match timeout(t, peek).await {
                 Ok(res) => res,
-                Err(e) => {
-                    debug!("keepalive timeout {d:?} reached, {e}");
+                Err(e) if keepalive => {
+                    debug!("keepalive timeout reached, {e}");
                     return Ok(false);
                 }
+                Err(e) => {
+                    debug!("read timeout reached, {e}");
+                    return Error::e_explain(ReadTimedout, format!("timeout: {t:?}"));
+                }
             },
-            KeepaliveStatus::Infinite => peek.await,
-            KeepaliveStatus::Off => match self.read_timeout {
-                Some(t) => match timeout(t, peek).await {
-                    Ok(res) => res,
-                    Err(e) => {
-                        debug!("read timeout {t:?} reached, {e}");
-                        return Error::e_explain(ReadTimedout, format!("timeout: {t:?}"));
-                    }
-                },
-                None => peek.await,
-            },
+            None => peek.await,
         };
         Ok(peeked.is_ok())
     }
