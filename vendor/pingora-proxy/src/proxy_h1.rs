@@ -11,6 +11,8 @@
 // WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 // See the License for the specific language governing permissions and
 // limitations under the License.
+//
+// Modified by the Skyport authors (2026): see vendor/PATCHES.md for each change.
 
 use futures::future::OptionFuture;
 use futures::StreamExt;
@@ -332,6 +334,14 @@ where
                                 response_done = true;
                             }
                         },
+                        Err(e) if e.etype() == &WriteTimedout => {
+                            // Skyport patch: the upstream stopped reading the request body for
+                            // the whole write timeout. Waiting on for its answer would hold the
+                            // client (body half sent) until the read timeout; fail now, as
+                            // nginx's proxy_send_timeout does.
+                            let _ = tx.send(HttpTask::Failed(e.into_up())).await;
+                            return Ok(false);
+                        }
                         Err(e) => {
                            warn!("send error, draining read buf: {e}");
                            request_done = true;
