@@ -346,7 +346,11 @@ services:
     .expect("an answer within 30 s, not a client left waiting");
     let r = r.expect("the gateway answers (before the whole body was sent)");
     assert_eq!(r.status(), 504);
-    assert!(started.elapsed() < Duration::from_secs(20), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
     let r = client().get(gw.url("/good")).send().await.expect("good");
     assert_eq!(r.status(), 200);
 }
