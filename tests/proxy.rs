@@ -444,3 +444,112 @@ async fn hop_by_hop_headers_of_the_upstream_answer_are_removed() {
         assert!(!head.contains(gone), "{gone} reached the client:\n{wire}");
     }
 }
+
+/// A WebSocket (or any HTTP/1.1 Upgrade) through an ordinary http route, as Kong proxies it:
+/// the client's Upgrade and Connection reach the upstream, its 101 reaches the client with
+/// them, and then bytes flow both ways on the same connection.
+#[tokio::test]
+async fn a_websocket_upgrade_is_proxied_and_echoes() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let upstream = tokio::spawn(async move {
+        let (mut tcp, _) = listener.accept().await.expect("accept");
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            if tcp.read(&mut byte).await.expect("read") == 0 {
+                return String::from_utf8_lossy(&head).to_string();
+            }
+            head.push(byte[0]);
+        }
+        tcp.write_all(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+              Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n",
+        )
+        .await
+        .expect("write 101");
+        // Echo whatever comes until the client closes.
+        let mut buf = [0u8; 1024];
+        loop {
+            match tcp.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if tcp.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+        String::from_utf8_lossy(&head).to_string()
+    });
+    let yaml = format!(
+        r#"_format_version: "3.0"
+services:
+  - name: ws
+    url: http://{addr}
+    routes: [{{ name: ws, paths: [/chat] }}]
+"#
+    );
+    let gw = Gateway::start(&yaml).await;
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", gw.port))
+        .await
+        .expect("connect");
+    s.write_all(
+        b"GET /chat HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    )
+    .await
+    .expect("write");
+    let mut got = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = tokio::time::timeout(std::time::Duration::from_secs(10), s.read(&mut buf))
+            .await
+            .expect("101 within 10 s")
+            .expect("read");
+        assert!(
+            n > 0,
+            "closed before the 101: {}",
+            String::from_utf8_lossy(&got)
+        );
+        got.extend_from_slice(&buf[..n]);
+    }
+    let head = String::from_utf8_lossy(&got).to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 101"), "{head}");
+    assert!(head.contains("upgrade: websocket"), "{head}");
+    assert!(head.contains("connection: upgrade"), "{head}");
+    // A masked text frame "hi" (any bytes would do: the gateway only relays them).
+    let frame = [0x81u8, 0x82, 1, 2, 3, 4, b'h' ^ 1, b'i' ^ 2];
+    s.write_all(&frame).await.expect("frame");
+    let mut echoed = Vec::new();
+    while echoed.len() < frame.len() {
+        let n = tokio::time::timeout(std::time::Duration::from_secs(10), s.read(&mut buf))
+            .await
+            .expect("echo within 10 s")
+            .expect("read");
+        assert!(n > 0, "closed before the echo");
+        echoed.extend_from_slice(&buf[..n]);
+    }
+    assert_eq!(echoed, frame);
+    drop(s);
+    let upstream_head = tokio::time::timeout(std::time::Duration::from_secs(10), upstream)
+        .await
+        .expect("upstream done")
+        .expect("join")
+        .to_ascii_lowercase();
+    assert!(
+        upstream_head.contains("upgrade: websocket"),
+        "{upstream_head}"
+    );
+    assert!(
+        upstream_head.contains("connection: upgrade"),
+        "{upstream_head}"
+    );
+    assert!(
+        upstream_head.contains("sec-websocket-key:"),
+        "{upstream_head}"
+    );
+}
