@@ -17,7 +17,7 @@
 //! ```text
 //! main -> cli
 //! server
-//! proxy, admin, reload, checker, admission (server-level services)
+//! proxy, admin, reload, checker, admission, sni (server-level services)
 //! config (file, validate, compile), state
 //! lasting, snapshot
 //! plugins, upstream
@@ -44,6 +44,7 @@ pub mod router;
 pub mod server;
 pub mod settings;
 pub mod snapshot;
+pub mod sni;
 pub mod state;
 pub mod telemetry;
 pub mod upstream;

@@ -9,6 +9,7 @@ use crate::proxy::Gateway;
 use crate::reload::Reloader;
 use crate::settings::NodeSettings;
 use crate::snapshot::Snapshot;
+use crate::sni::SniResolver;
 use crate::state::State;
 use crate::telemetry::access_log::{AccessLog, Target};
 use crate::telemetry::Metrics;
@@ -98,8 +99,10 @@ pub fn run(
                     l.addr
                 ),
             };
-            let mut tls = TlsSettings::intermediate(cert, key)
+            let default = default_certificate(cert, key)?;
+            let mut tls = TlsSettings::intermediate("", "")
                 .with_context(|| format!("loading ssl_cert {cert} / ssl_cert_key {key}"))?;
+            tls.set_cert_resolver(Arc::new(SniResolver::new(state.clone(), Some(default))));
             tls.enable_h2();
             proxy.add_tls_with_settings(&l.addr, None, tls);
         } else {
@@ -150,6 +153,14 @@ pub fn run(
         }
     }
     server.run_forever();
+}
+
+/// The node's `ssl_cert`/`ssl_cert_key`: served to clients whose server name no configured
+/// certificate claims.
+fn default_certificate(cert: &str, key: &str) -> anyhow::Result<Arc<rustls::sign::CertifiedKey>> {
+    let read = |p: &str| std::fs::read_to_string(p).with_context(|| format!("reading {p}"));
+    config::tls::certified_key(&read(cert)?, &read(key)?)
+        .map_err(|(_, e)| anyhow::anyhow!("ssl_cert {cert} / ssl_cert_key {key}: {e}"))
 }
 
 /// Client connections the proxy admits at once: `max_connections` per worker thread, or with

@@ -51,6 +51,8 @@ pub struct Snapshot {
     pub services: Vec<Arc<ServicePeer>>,
     /// Compiled upstreams by name.
     pub balancers: std::collections::HashMap<String, Arc<crate::upstream::balancer::Balancer>>,
+    /// Server name -> index into `model.certificates`, for the TLS listeners.
+    pub certs: crate::model::certificates::CertIndex,
 }
 
 impl Snapshot {
@@ -65,5 +67,13 @@ impl Snapshot {
     /// True when no config has been loaded.
     pub fn is_empty(&self) -> bool {
         self.hash.bytes().all(|b| b == b'0')
+    }
+}
+
+impl Snapshot {
+    /// The certificate to serve for a client's server name (SNI), if one is configured.
+    pub fn certificate_for(&self, server_name: &str) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        let i = self.certs.find(server_name)?;
+        self.model.certificates.get(i)?.certified.clone()
     }
 }

@@ -9,7 +9,7 @@ use std::path::Path;
 const LAYERS: &[&[&str]] = &[
     &["main", "cli"],
     &["server"],
-    &["proxy", "admin", "reload", "checker", "admission"],
+    &["proxy", "admin", "reload", "checker", "admission", "sni"],
     &["config", "state"],
     &["lasting", "snapshot"],
     &["plugins", "upstream"],

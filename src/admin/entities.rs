@@ -339,3 +339,48 @@ pub fn page(list: Vec<Value>, query: Option<&str>, path: &str) -> Result<Value, 
     }
     Ok(out)
 }
+
+/// `certificates`, keys redacted, with the names they serve (`snis`) as Kong lists them.
+pub fn certificates(m: &Model, at: i64) -> Vec<Value> {
+    m.certificates
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let snis: Vec<&str> = m
+                .snis
+                .iter()
+                .filter(|s| s.certificate == i)
+                .map(|s| s.name.as_str())
+                .collect();
+            let redacted_alt = c.key_alt.as_ref().map(|_| json!(REDACTED));
+            with(
+                serde_json::to_value(c).unwrap_or_default(),
+                &[
+                    ("key", json!(REDACTED)),
+                    ("key_alt", redacted_alt.unwrap_or(Value::Null)),
+                    ("snis", json!(snis)),
+                    ("created_at", json!(at)),
+                    ("updated_at", json!(at)),
+                ],
+            )
+        })
+        .collect()
+}
+
+/// `snis`, each with its certificate as a reference.
+pub fn snis(m: &Model, at: i64) -> Vec<Value> {
+    m.snis
+        .iter()
+        .map(|s| {
+            let cert = m.certificates.get(s.certificate).map(|c| c.id.as_str());
+            with(
+                serde_json::to_value(s).unwrap_or_default(),
+                &[
+                    ("certificate", reference(cert)),
+                    ("created_at", json!(at)),
+                    ("updated_at", json!(at)),
+                ],
+            )
+        })
+        .collect()
+}

@@ -110,6 +110,8 @@ fn entity_type(collection: &str) -> Option<&'static str> {
         "upstreams" => "upstream",
         "targets" => "target",
         "ca_certificates" => "ca_certificate",
+        "certificates" => "certificate",
+        "snis" => "sni",
         "jwt_secrets" => "jwt_secrets",
         "keyauth_credentials" => "keyauth_credentials",
         "basicauth_credentials" => "basicauth_credentials",

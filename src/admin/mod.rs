@@ -383,6 +383,21 @@ impl AdminApp {
                     None => not_found(),
                 }
             }
+            ["certificates"] => paged(entities::certificates(m, at)),
+            ["certificates", key] => one(find(&entities::certificates(m, at), key, "id")),
+            ["certificates", key, "snis"] => {
+                match find(&entities::certificates(m, at), key, "id") {
+                    Some(c) => paged(
+                        entities::snis(m, at)
+                            .into_iter()
+                            .filter(|s| ref_id(s, "certificate") == c["id"].as_str())
+                            .collect(),
+                    ),
+                    None => not_found(),
+                }
+            }
+            ["snis"] => paged(entities::snis(m, at)),
+            ["snis", key] => one(find(&entities::snis(m, at), key, "name")),
             ["upstreams"] => paged(entities::upstreams(m, at)),
             ["upstreams", key] => one(find(&entities::upstreams(m, at), key, "name")),
             ["upstreams", key, "targets"] | ["upstreams", key, "health"] => {
@@ -408,7 +423,9 @@ impl AdminApp {
     }
 }
 
-const ENTITY_TABLES: [(&str, &str); 10] = [
+const ENTITY_TABLES: [(&str, &str); 12] = [
+    ("certificates", "certificates"),
+    ("snis", "snis"),
     ("upstreams", "upstreams"),
     ("targets", "targets"),
     ("services", "services"),

@@ -64,6 +64,7 @@ pub fn compile(model: Model, hash: String, resolved: &Resolved, lasting: &Lastin
         routes,
         services,
         balancers,
+        certs: crate::model::certificates::CertIndex::new(&model.snis),
         model,
     }
 }

@@ -227,6 +227,35 @@ pub struct CaCertificateSpec {
     pub comment: Option<String>,
 }
 
+/// A certificate served by the proxy's TLS listeners for its `snis`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CertificateSpec {
+    pub id: Option<String>,
+    pub cert: String,
+    pub key: String,
+    pub cert_alt: Option<String>,
+    pub key_alt: Option<String>,
+    pub tags: Option<Vec<String>>,
+    /// Nested SNIs are gathered as entities of their own.
+    pub snis: Option<Value>,
+    #[serde(rename = "_comment")]
+    pub comment: Option<String>,
+}
+
+/// A server name and the certificate served for it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SniSpec {
+    pub id: Option<String>,
+    pub name: String,
+    /// `{ id: ... }` or the id; absent when nested under its certificate.
+    pub certificate: Option<RefSpec>,
+    pub tags: Option<Vec<String>>,
+    #[serde(rename = "_comment")]
+    pub comment: Option<String>,
+}
+
 /// An upstream: a virtual host name that services point at, balanced over its targets.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -3,6 +3,7 @@
 //! produces, what `config::compile`, the upstreams and the plugins consume, and what the
 //! admin API shows. It sits below all of them and imports none of them.
 
+pub mod certificates;
 pub mod healthchecks;
 pub mod jwt_key;
 pub mod plugin;
@@ -185,6 +186,8 @@ pub struct Model {
     pub acls: Vec<Acl>,
     pub plugins: Vec<Plugin>,
     pub ca_certificates: Vec<CaCertificate>,
+    pub certificates: Vec<certificates::ServerCertificate>,
+    pub snis: Vec<certificates::Sni>,
     pub upstreams: Vec<Upstream>,
     pub targets: Vec<Target>,
 }

@@ -1,9 +1,10 @@
 //! Validation: the raw tree -> typed specs -> the [`Model`]. Collects EVERY problem as an
 //! [`Issue`] naming its path (`routes[1].service: unknown service "user" (known: ...)`),
 //! never stops at the first and never panics. One pass per entity kind, in reference order
-//! (CA certificates, upstreams and targets, services, routes, consumers, credentials,
+//! (CA certificates, certificates and SNIs, upstreams and targets, services, routes, consumers, credentials,
 //! plugins), over one shared index of names and ids.
 
+mod certificates;
 mod common;
 mod consumers;
 mod credentials;
@@ -17,7 +18,7 @@ pub use common::derive_id;
 use common::{nested, top_level, Index, Raw};
 use serde_json::Value;
 
-const ENTITY_KEYS: [&str; 11] = [
+const ENTITY_KEYS: [&str; 13] = [
     "services",
     "routes",
     "consumers",
@@ -29,8 +30,10 @@ const ENTITY_KEYS: [&str; 11] = [
     "ca_certificates",
     "upstreams",
     "targets",
+    "certificates",
+    "snis",
 ];
-const UNSUPPORTED_KEYS: [&str; 3] = ["certificates", "snis", "vaults"];
+const UNSUPPORTED_KEYS: [&str; 1] = ["vaults"];
 
 /// The state the passes share: what was found wrong, what was built, and the names and ids
 /// of what was seen (entries that failed to parse still resolve, to avoid cascades).
@@ -56,6 +59,8 @@ struct Gathered<'a> {
     acls: Vec<Raw<'a>>,
     plugins: Vec<Raw<'a>>,
     cas: Vec<Raw<'a>>,
+    certificates: Vec<Raw<'a>>,
+    snis: Vec<Raw<'a>>,
     upstreams: Vec<Raw<'a>>,
     targets: Vec<Raw<'a>>,
 }
@@ -79,6 +84,7 @@ pub fn validate(tree: &Value) -> Result<Model, Vec<Issue>> {
     let legacy = top_level_keys(top, &mut v.issues);
     let raw = gather(tree, &mut v.issues);
     services::ca_certificates(&mut v, &raw.cas);
+    certificates::certificates(&mut v, &raw.certificates, &raw.snis);
     upstreams::upstreams_and_targets(&mut v, &raw.upstreams, &raw.targets);
     services::services(&mut v, &raw.services);
     services::routes(&mut v, &raw.routes, legacy);
@@ -186,6 +192,13 @@ fn gather<'a>(tree: &'a Value, issues: &mut Issues) -> Gathered<'a> {
     g.acls.extend(top_level(tree, "acls", issues));
     g.plugins.extend(top_level(tree, "plugins", issues));
     g.cas = top_level(tree, "ca_certificates", issues);
+    for cert in top_level(tree, "certificates", issues) {
+        let i = g.certificates.len();
+        let snis = nested(&cert, "snis", issues);
+        g.snis.extend(snis.into_iter().map(|s| s.child_of(i)));
+        g.certificates.push(cert);
+    }
+    g.snis.extend(top_level(tree, "snis", issues));
     for up in top_level(tree, "upstreams", issues) {
         let i = g.upstreams.len();
         let targets = nested(&up, "targets", issues);

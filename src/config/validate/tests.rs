@@ -27,7 +27,7 @@ fn top_level_keys_are_checked_and_legacy_files_turn_regex_paths() {
         problems("_format_version: \"4.0\"\nservicez: []\n"),
         [
             "_format_version: expected one of: 1.1, 2.1, 3.0 (got \"4.0\")",
-            "servicez: unknown field (expected one of: _format_version, _transform, services, routes, consumers, jwt_secrets, keyauth_credentials, basicauth_credentials, acls, plugins, ca_certificates, upstreams, targets)",
+            "servicez: unknown field (expected one of: _format_version, _transform, services, routes, consumers, jwt_secrets, keyauth_credentials, basicauth_credentials, acls, plugins, ca_certificates, upstreams, targets, certificates, snis)",
         ]
     );
     // Kong 3.x loads 1.1 and 2.1 files, turning their regex paths into `~` paths.
