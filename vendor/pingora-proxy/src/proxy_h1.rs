@@ -326,9 +326,15 @@ where
                 },
 
                 body = rx.recv(), if !request_done => {
+                    // Skyport patch: the request's own (pre-upgrade) body can end after the
+                    // upstream's 101 was read here, since both arrive through this select. That
+                    // end is not the end of the upgraded stream: treating it so closed a
+                    // WebSocket right after its handshake, depending on which branch ran first.
+                    let pre_upgrade_end = matches!(body, Some(HttpTask::Body(_, true)))
+                        && client_session.was_upgraded();
                     match send_body_to1(client_session, body).await {
                         Ok(send_done) => {
-                            request_done = send_done;
+                            request_done = send_done && !pre_upgrade_end;
                             // An upgraded request is terminated when either side is done
                             if request_done && client_session.was_upgraded() {
                                 response_done = true;
