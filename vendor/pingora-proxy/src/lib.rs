@@ -1561,13 +1561,21 @@ where
 {
     async fn process_new_http(
         self: &Arc<Self>,
-        mut session: HttpSession,
+        session: HttpSession,
         shutdown: &ShutdownWatch,
     ) -> Option<ReusedHttpStream> {
-        // Extract user context from the previous request before the session is moved into the Box
-        let prev_user_ctx = session.take_connection_user_context();
+        self.process_new_http_boxed(Box::new(session), shutdown)
+            .await
+    }
 
-        let session = Box::new(session);
+    // Skyport patch: the session arrives boxed (see `HttpServerApp::process_new_http_boxed`).
+    async fn process_new_http_boxed(
+        self: &Arc<Self>,
+        mut session: Box<HttpSession>,
+        shutdown: &ShutdownWatch,
+    ) -> Option<ReusedHttpStream> {
+        // Extract user context from the previous request
+        let prev_user_ctx = session.take_connection_user_context();
 
         // TODO: keepalive pool, use stack
         let mut session = match self.handle_new_request(session).await {

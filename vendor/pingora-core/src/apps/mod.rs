@@ -235,6 +235,21 @@ pub trait HttpServerApp {
         shutdown: &ShutdownWatch,
     ) -> Option<ReusedHttpStream>;
 
+    /// Skyport patch: [`Self::process_new_http`] for a session already on the heap. An async
+    /// function keeps its by-value arguments in its state for its whole life: passed by value,
+    /// the session (about 700 bytes) sat in this future and in `process_new`'s besides its
+    /// box, on every parked keep-alive connection. The default unboxes it.
+    async fn process_new_http_boxed(
+        self: &Arc<Self>,
+        session: Box<ServerSession>,
+        shutdown: &ShutdownWatch,
+    ) -> Option<ReusedHttpStream>
+    where
+        Self: Send + Sync,
+    {
+        self.process_new_http(*session, shutdown).await
+    }
+
     /// Provide options on how HTTP/2 connection should be established. This function will be called
     /// every time a new HTTP/2 **connection** needs to be established.
     ///
@@ -310,7 +325,7 @@ where
             return self.clone().process_custom_session(stream, shutdown).await;
         } else {
             // No ALPN or ALPN::H1 and h2c was not configured, fallback to HTTP/1.1
-            let mut session = ServerSession::new_http1(stream);
+            let mut session = Box::new(ServerSession::new_http1(stream));
             if *shutdown.borrow() {
                 // stop downstream from reusing if this service is shutting down soon
                 session.set_keepalive(None);
@@ -325,15 +340,15 @@ where
 
             let header_timeout = self.server_options().and_then(|o| o.h1_header_timeout);
             session.set_header_timeout(header_timeout);
-            let mut result = self.process_new_http(session, shutdown).await;
+            let mut result = self.process_new_http_boxed(session, shutdown).await;
             while let Some((stream, persistent_settings)) = result.map(|r| r.consume()) {
-                let mut session = ServerSession::new_http1(stream);
+                let mut session = Box::new(ServerSession::new_http1(stream));
                 session.set_header_timeout(header_timeout);
                 if let Some(persistent_settings) = persistent_settings {
                     persistent_settings.apply_to_session(&mut session);
                 }
 
-                result = self.process_new_http(session, shutdown).await;
+                result = self.process_new_http_boxed(session, shutdown).await;
             }
         }
         None
