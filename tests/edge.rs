@@ -259,3 +259,116 @@ async fn max_connections_refuses_new_clients_and_keeps_established_ones() {
         .unwrap_or(0);
     assert!(refused >= 1, "refusals counted:\n{metrics}");
 }
+
+/// Opens an HTTP/2 connection over TLS (ALPN h2) and sends the preface and SETTINGS.
+async fn h2_connection(
+    pki: &common::Pki,
+    port: u16,
+) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
+    use rustls::pki_types::pem::PemObject;
+    use std::sync::Arc;
+    let mut roots = rustls::RootCertStore::empty();
+    for c in rustls::pki_types::CertificateDer::pem_slice_iter(pki.ca_pem.as_bytes()) {
+        roots.add(c.expect("ca")).expect("root");
+    }
+    let mut cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("versions")
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    cfg.alpn_protocols = vec![b"h2".to_vec()];
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("connect");
+    let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
+    let mut s = tokio_rustls::TlsConnector::from(Arc::new(cfg))
+        .connect(name, tcp)
+        .await
+        .expect("tls");
+    let mut start = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    start.extend(h2_frame(4, 0, 0, &[])); // SETTINGS
+    s.write_all(&start).await.expect("preface");
+    s
+}
+
+fn h2_frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+    let mut f = (payload.len() as u32).to_be_bytes()[1..].to_vec();
+    f.extend_from_slice(&[kind, flags]);
+    f.extend_from_slice(&stream.to_be_bytes());
+    f.extend_from_slice(payload);
+    f
+}
+
+/// Sends `chunks` one every 200 ms until the gateway closes the connection (at most 20 s);
+/// returns how long that took, or `None` if it never did.
+async fn h2_trickle(
+    s: &mut tokio_rustls::client::TlsStream<tokio::net::TcpStream>,
+    chunks: impl Iterator<Item = Vec<u8>>,
+) -> Option<Duration> {
+    let started = std::time::Instant::now();
+    let mut buf = [0u8; 4096];
+    for chunk in chunks.take(100) {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        if s.write_all(&chunk).await.is_err() {
+            return Some(started.elapsed());
+        }
+        // The server's SETTINGS, a GOAWAY: read on until the connection ends.
+        if let Ok(Ok(0) | Err(_)) =
+            tokio::time::timeout(Duration::from_millis(1), s.read(&mut buf)).await
+        {
+            return Some(started.elapsed());
+        }
+    }
+    None
+}
+
+/// HTTP/2 clients that trickle a request header: one byte of a HEADERS frame at a time is
+/// cut off by `keepalive_timeout` (for HTTP/2 a total deadline: it runs while no stream has
+/// been accepted and frames do not reset it); one CONTINUATION frame at a time is cut off
+/// sooner still (the h2 crate's limit on CONTINUATION frames, a GOAWAY).
+#[tokio::test]
+async fn http2_clients_trickling_a_header_are_cut_off() {
+    let pki = common::Pki::new();
+    let up = Upstream::http().await;
+    let gw = Gateway::start_env(
+        &echo_config(&up),
+        Some(&pki),
+        &[("SKYPORT_KEEPALIVE_TIMEOUT", "2")],
+    )
+    .await;
+    let port = gw.tls_port.expect("tls port");
+    // :method GET, :scheme https, :path /, :authority x, then a: <50 bytes>.
+    let mut block = vec![0x82, 0x87, 0x84, 0x41, 0x01, b'x', 0x00, 0x01, b'a', 50];
+    block.extend([b'b'; 50]);
+    let frame = h2_frame(1, 0x5, 1, &block); // HEADERS, END_STREAM | END_HEADERS
+    let mut s = h2_connection(&pki, port).await;
+    s.write_all(&frame[..9]).await.expect("frame header");
+    let bytes = frame[9..].iter().map(|b| vec![*b]);
+    let cut = h2_trickle(&mut s, bytes)
+        .await
+        .expect("the byte trickler was cut off");
+    assert!(
+        cut >= Duration::from_millis(1500) && cut < Duration::from_secs(10),
+        "{cut:?}"
+    );
+
+    let mut s = h2_connection(&pki, port).await;
+    s.write_all(&h2_frame(1, 0x1, 1, &block[..6]))
+        .await
+        .expect("headers");
+    let more = std::iter::repeat_with(|| h2_frame(9, 0, 1, &[0x00, 0x01, b'a', 0x01, b'b']));
+    let cut = h2_trickle(&mut s, more)
+        .await
+        .expect("the CONTINUATION trickler was cut off");
+    assert!(cut < Duration::from_secs(10), "{cut:?}");
+
+    // The gateway still serves others.
+    let r = common::client()
+        .get(gw.url("/x"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), 200);
+}
