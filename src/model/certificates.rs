@@ -48,7 +48,8 @@ impl CertIndex {
     }
 
     /// The certificate for a client's server name: the exact name, else `*.` + the name
-    /// without its first label, else the name without its last label + `.*`.
+    /// without its first label (when at least two labels remain), else the name without its
+    /// last label + `.*` (Kong's runloop/certificate.lua).
     pub fn find(&self, server_name: &str) -> Option<usize> {
         if self.names.is_empty() {
             return None;
@@ -57,7 +58,7 @@ impl CertIndex {
         if let Some(i) = self.names.get(&name) {
             return Some(*i);
         }
-        if let Some((_, rest)) = name.split_once('.') {
+        if let Some((_, rest)) = name.split_once('.').filter(|(_, rest)| rest.contains('.')) {
             if let Some(i) = self.names.get(&format!("*.{rest}")) {
                 return Some(*i);
             }
@@ -86,11 +87,13 @@ mod tests {
             sni("api.example.com", 0),
             sni("*.example.com", 1),
             sni("shop.*", 2),
+            sni("*.test", 3),
         ]);
         assert_eq!(idx.find("API.example.com"), Some(0));
         assert_eq!(idx.find("www.example.com"), Some(1));
         assert_eq!(idx.find("a.b.example.com"), None);
         assert_eq!(idx.find("shop.test"), Some(2));
+        // `*.test` is never looked up: Kong makes a leading wildcard only over two labels.
         assert_eq!(idx.find("other.test"), None);
     }
 }

@@ -35,6 +35,11 @@ pub(super) fn certificates(v: &mut Validation, certs: &[Raw<'_>], snis: &[Raw<'_
         };
         if let (Some(c), Some(k)) = (&spec.cert_alt, &spec.key_alt) {
             if let Err((field, message)) = crate::config::tls::certified_key(c, k) {
+                // Kong's own wording for the alternative pair.
+                let message = message.replace(
+                    "certificate does not match key",
+                    "alternative certificate does not match key",
+                );
                 v.issues
                     .push(join(&raw.path, &format!("{field}_alt")), message);
             }
@@ -139,31 +144,31 @@ fn placeholder() -> ServerCertificate {
     }
 }
 
-/// Kong's wildcard host names: labels of letters, digits and hyphens, at most one `*`, as
-/// the whole first or last label.
+/// Kong's `wildcard_host`: a `*` only as the first or last character, at most one, and with
+/// it replaced by a label the name must be a valid host name.
 fn check_sni(name: &str) -> Result<(), String> {
     if name.is_empty() {
         return Err("required field missing".into());
     }
-    let stars = name.matches('*').count();
-    if stars > 1 {
-        return Err("only one wildcard must be specified".into());
+    if let Some(i) = name.find('*') {
+        if i != 0 && i != name.len() - 1 {
+            return Err("wildcard must be leftmost or rightmost character".into());
+        }
+        if name.matches('*').count() > 1 {
+            return Err("only one wildcard must be specified".into());
+        }
     }
-    if stars == 1 && !(name.starts_with("*.") || name.ends_with(".*")) {
-        return Err("wildcard must be leftmost or rightmost character".into());
-    }
-    let plain = name.trim_start_matches("*.").trim_end_matches(".*");
-    let ok = !plain.is_empty()
-        && plain.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        });
+    let host = name.replace('*', "wildcard");
+    let ok = host.split('.').all(|label| {
+        !label.is_empty()
+            && label.len() <= 63
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    });
     if ok {
         Ok(())
     } else {
-        Err(format!("invalid value: {name}"))
+        Err(format!("invalid value: {host}"))
     }
 }
