@@ -20,17 +20,33 @@ impl std::fmt::Display for Issue {
     }
 }
 
-/// The problems found so far.
+/// The problems found so far, and the paths whose findings are muted (see [`Issues::mute`]).
 #[derive(Debug, Default)]
-pub struct Issues(pub Vec<Issue>);
+pub struct Issues(pub Vec<Issue>, Vec<(String, bool)>);
 
 impl Issues {
     /// Records one problem.
     pub fn push(&mut self, path: impl Into<String>, message: impl Into<String>) {
-        self.0.push(Issue {
-            path: path.into(),
-            message: message.into(),
+        let path = path.into();
+        let muted = self.1.iter().any(|(m, exact)| {
+            if *exact {
+                path == *m
+            } else {
+                crate::lenient::is_under(&path, m)
+            }
         });
+        if !muted {
+            self.0.push(Issue {
+                path,
+                message: message.into(),
+            });
+        }
+    }
+
+    /// Drops later findings at `path` (and under it unless `exact`): a field already reported
+    /// and dropped would only cause false follow-ups there.
+    pub fn mute(&mut self, path: impl Into<String>, exact: bool) {
+        self.1.push((path.into(), exact));
     }
 
     /// True when nothing was found.

@@ -205,7 +205,10 @@ async fn post_config_swaps_or_keeps_the_old_config() {
     assert_eq!(errors.len(), 2, "every problem is reported: {body}");
     assert_eq!(
         errors[0],
-        json!({"path": "routes[0].service", "message": "unknown service \"ghost\" (known: none)"})
+        json!({
+            "path": "routes[0].service",
+            "message": "invalid reference 'service: ghost' (no such entry in 'services')"
+        })
     );
     assert_eq!(
         c.get(gw.url("/users/x"))
@@ -440,7 +443,7 @@ async fn post_config_stays_responsive_while_a_target_name_resolves() {
 async fn post_config_errors_in_kongs_shape() {
     let up = Upstream::http().await;
     let gw = Gateway::start(&echo_config(&up)).await;
-    let bad = "_format_version: \"3.0\"\nservices:\n  - name: s\n    host: \"bad host!\"\n    port: 70000\n    tags: [team-a]\n    routes:\n      - name: r\n        paths: [no-slash]\n";
+    let bad = "_format_version: \"3.0\"\nservices:\n  - name: s\n    host: \"bad host!\"\n    port: 70000\n    tags: [team-a]\n    routes:\n      - name: r\n        paths: [no-slash]\nroutes:\n  - name: r3\n    strip_pth: true\n    service: ghost\n    paths: [/z]\n    regex_priority: abc\n";
     let r = client()
         .post(gw.admin("/config?flatten_errors=1"))
         .header("content-type", "application/yaml")
@@ -454,14 +457,14 @@ async fn post_config_errors_in_kongs_shape() {
     assert_eq!(body["name"], "invalid declarative configuration");
     assert_eq!(
         body["fields"]["services"][0]["port"],
-        "value should be between 1 and 65535 (got 70000)"
+        "value should be between 0 and 65535"
     );
     assert!(body["fields"]["services"][0]["routes"][0]["paths"][0].is_string());
     let flat = body["flattened_errors"]
         .as_array()
         .cloned()
         .unwrap_or_default();
-    assert_eq!(flat.len(), 2, "{body}");
+    assert_eq!(flat.len(), 3, "{body}");
     assert_eq!(flat[0]["entity_type"], "service");
     assert_eq!(flat[0]["entity_name"], "s");
     assert_eq!(flat[0]["entity_tags"], json!(["team-a"]));
@@ -474,6 +477,27 @@ async fn post_config_errors_in_kongs_shape() {
     assert_eq!(flat[0]["errors"][0]["type"], "field");
     assert_eq!(flat[1]["entity_type"], "route");
     assert_eq!(flat[1]["errors"][0]["field"], "paths.0");
+    // Every problem of the entity, each in Kong's words.
+    let r3: Vec<(&str, &str)> = flat[2]["errors"]
+        .as_array()
+        .map(|e| {
+            e.iter()
+                .filter_map(|x| Some((x["field"].as_str()?, x["message"].as_str()?)))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(
+        r3,
+        [
+            ("regex_priority", "expected an integer"),
+            ("strip_pth", "unknown field"),
+            (
+                "service",
+                "invalid reference 'service: ghost' (no such entry in 'services'); known: s"
+            ),
+        ],
+        "{body}"
+    );
 }
 
 /// A rate-limiting plugin's config as Kong 3.x shows it: the `redis` block filled in, the

@@ -121,7 +121,9 @@ fn start_refuses_bad_node_settings_and_bad_config() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("routes[0].service: unknown service \"user\" (known: users-service)"),
+        err.contains(
+            "routes[0].service: invalid reference 'service: user' (no such entry in 'services'); known: users-service"
+        ),
         "{err}"
     );
 

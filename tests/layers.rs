@@ -15,6 +15,7 @@ const LAYERS: &[&[&str]] = &[
     &["plugins", "upstream"],
     &["model"],
     &["router", "error", "telemetry", "settings", "issues"],
+    &["lenient"],
 ];
 
 fn layer(module: &str) -> Option<usize> {

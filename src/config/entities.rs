@@ -62,7 +62,7 @@ pub(super) fn placeholder_route() -> Route {
     }
 }
 
-const MAX_TIMEOUT: u64 = 2_147_483_646;
+const MAX_TIMEOUT: i64 = 2_147_483_646;
 
 pub(super) fn service(
     spec: ServiceSpec,
@@ -109,11 +109,8 @@ pub(super) fn service(
     if let Err(e) = check_host(&host) {
         issues.push(join(path, "host"), e);
     }
-    if port == 0 || port > 65535 {
-        issues.push(
-            join(path, "port"),
-            format!("value should be between 1 and 65535 (got {port})"),
-        );
+    if port > 65535 {
+        issues.push(join(path, "port"), "value should be between 0 and 65535");
     }
     if let Some(p) = &svc_path {
         if !p.starts_with('/') {
@@ -152,10 +149,11 @@ pub(super) fn service(
         host,
         port: port as u16,
         path: svc_path,
-        retries: spec.retries.unwrap_or(5),
-        connect_timeout: spec.connect_timeout.unwrap_or(60_000),
-        write_timeout: spec.write_timeout.unwrap_or(60_000),
-        read_timeout: spec.read_timeout.unwrap_or(60_000),
+        // In range once checked (service_limits); the clamp only keeps a placeholder sane.
+        retries: spec.retries.unwrap_or(5).clamp(0, 32767) as u32,
+        connect_timeout: spec.connect_timeout.unwrap_or(60_000).clamp(1, MAX_TIMEOUT) as u64,
+        write_timeout: spec.write_timeout.unwrap_or(60_000).clamp(1, MAX_TIMEOUT) as u64,
+        read_timeout: spec.read_timeout.unwrap_or(60_000).clamp(1, MAX_TIMEOUT) as u64,
         enabled: spec.enabled.unwrap_or(true),
         tls_verify: spec.tls_verify,
         ca_certificates: spec
@@ -439,7 +437,7 @@ fn service_limits(spec: &ServiceSpec, path: &str, issues: &mut Issues) {
         ("read_timeout", spec.read_timeout),
     ] {
         if let Some(v) = v {
-            if v == 0 || v > MAX_TIMEOUT {
+            if !(1..=MAX_TIMEOUT).contains(&v) {
                 issues.push(
                     join(path, field),
                     format!("value should be between 1 and {MAX_TIMEOUT}"),
@@ -447,7 +445,7 @@ fn service_limits(spec: &ServiceSpec, path: &str, issues: &mut Issues) {
             }
         }
     }
-    if spec.retries.is_some_and(|r| r > 32767) {
+    if spec.retries.is_some_and(|r| !(0..=32767).contains(&r)) {
         issues.push(join(path, "retries"), "value should be between 0 and 32767");
     }
     if spec.client_certificate.is_some() {

@@ -98,14 +98,15 @@ pub(super) fn upstream(
     path: &str,
     issues: &mut Issues,
 ) -> Option<Upstream> {
-    let Some(name) = spec.name.filter(|n| !n.is_empty()) else {
+    // Without a name the entity is dropped at the end, after its other fields are checked.
+    let name = spec.name.clone().unwrap_or_default();
+    if name.is_empty() {
         issues.push(join(path, "name"), "required field missing");
-        return None;
-    };
+    }
     let hostname = name
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || "-._".contains(c));
-    if !hostname || name.starts_with(['.', '-']) || name.ends_with('.') {
+    if !name.is_empty() && (!hostname || name.starts_with(['.', '-']) || name.ends_with('.')) {
         issues.push(join(path, "name"), format!("invalid hostname '{name}'"));
     }
     let algorithm = spec.algorithm.unwrap_or_else(|| "round-robin".into());
@@ -212,6 +213,9 @@ pub(super) fn upstream(
         )
         .unwrap_or(HashOn::None),
     );
+    if name.is_empty() {
+        return None;
+    }
     Some(Upstream {
         id,
         name,

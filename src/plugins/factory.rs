@@ -95,19 +95,30 @@ fn parse<F: Factory>(
 ) -> Result<PluginConfig, FieldIssues> {
     let empty = serde_json::Value::Object(Default::default());
     let raw = raw.unwrap_or(&empty);
-    let spec: F::Spec = serde_path_to_error::deserialize(raw).map_err(|e| {
-        let path = e.path().to_string();
-        let path = if path == "." { String::new() } else { path };
-        vec![(path, e.into_inner().to_string())]
-    })?;
+    let parsed = crate::lenient::parse::<F::Spec>(raw);
+    let mut issues = parsed.problems.clone();
+    if ctx.consumer_scoped && !F::ON_CONSUMERS {
+        issues.push(on_consumer(ctx));
+    }
+    let muted = parsed.mutes().to_vec();
+    let Some(spec) = parsed.value else {
+        return Err(issues);
+    };
     let spec = F::normalize(spec);
     let typed = match F::check(&spec, ctx) {
-        Ok(_) if ctx.consumer_scoped && !F::ON_CONSUMERS => return Err(vec![on_consumer(ctx)]),
-        Ok(t) => t,
-        Err(mut issues) => {
-            if ctx.consumer_scoped && !F::ON_CONSUMERS {
-                issues.push(on_consumer(ctx));
-            }
+        Ok(t) if issues.is_empty() => t,
+        Ok(_) => return Err(issues),
+        Err(found) => {
+            // A check's finding about a field already reported (and dropped) is a false one.
+            issues.extend(found.into_iter().filter(|(at, _)| {
+                !muted.iter().any(|m| {
+                    if m.is_empty() {
+                        at.is_empty()
+                    } else {
+                        crate::lenient::is_under(at, m)
+                    }
+                })
+            }));
             return Err(issues);
         }
     };

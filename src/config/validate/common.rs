@@ -18,25 +18,22 @@ pub fn derive_id(kind: &str, key: &str) -> String {
     uuid::Uuid::new_v5(&ID_NAMESPACE, format!("{kind}:{key}").as_bytes()).to_string()
 }
 
-/// Deserializes one entity, reporting a failure at its path.
+/// Deserializes one entity, reporting each bad field at its path in Kong's words; the entity
+/// comes back without those fields (and findings they would cause are muted) unless a
+/// required field is missing.
 pub(super) fn parse<T: DeserializeOwned>(v: &Value, path: &str, issues: &mut Issues) -> Option<T> {
-    // Most entities are valid: deserialize directly, and only track the path on failure.
-    if let Ok(t) = T::deserialize(v) {
-        return Some(t);
+    let parsed = crate::lenient::parse::<T>(v);
+    for (at, message) in &parsed.problems {
+        issues.push(join(path, at), message.clone());
     }
-    match serde_path_to_error::deserialize::<_, T>(v) {
-        Ok(t) => Some(t),
-        Err(e) => {
-            let inner = e.path().to_string();
-            let at = if inner == "." {
-                path.to_string()
-            } else {
-                join(path, &inner)
-            };
-            issues.push(at, e.into_inner().to_string());
-            None
+    for m in parsed.mutes() {
+        if m.is_empty() {
+            issues.mute(path, true);
+        } else {
+            issues.mute(join(path, m), false);
         }
     }
+    parsed.value
 }
 
 /// The raw array under `key` of an object, with an issue if it is not an array.
@@ -147,15 +144,22 @@ impl Index {
             Some(i) => Some(*i),
             None => {
                 const SHOWN: usize = 20;
-                let known = match self.names.len() {
-                    0 => "none".to_string(),
-                    n if n <= SHOWN => self.names.join(", "),
-                    n => format!("{}, and {} more", self.names[..SHOWN].join(", "), n - SHOWN),
-                };
-                issues.push(
-                    path,
-                    format!("unknown {} \"{key}\" (known: {known})", self.kind),
-                );
+                // Kong's words, then the names that do exist.
+                let kind = self.kind;
+                let mut message =
+                    format!("invalid reference '{kind}: {key}' (no such entry in '{kind}s')");
+                match self.names.len() {
+                    0 => {}
+                    n if n <= SHOWN => {
+                        message.push_str(&format!("; known: {}", self.names.join(", ")));
+                    }
+                    n => message.push_str(&format!(
+                        "; known: {}, and {} more",
+                        self.names[..SHOWN].join(", "),
+                        n - SHOWN
+                    )),
+                }
+                issues.push(path, message);
                 None
             }
         }

@@ -1,5 +1,5 @@
 //! Validation: the raw tree -> typed specs -> the [`Model`]. Collects EVERY problem as an
-//! [`Issue`] naming its path (`routes[1].service: unknown service "user" (known: ...)`),
+//! [`Issue`] naming its path (`routes[1].service: invalid reference 'service: user' (no such entry in 'services'); known: ...`),
 //! never stops at the first and never panics. One pass per entity kind, in reference order
 //! (CA certificates, certificates and SNIs, upstreams and targets, services, routes, consumers, credentials,
 //! plugins), over one shared index of names and ids.

@@ -38,23 +38,47 @@ pub(super) fn plugins(v: &mut Validation, raws: &[Raw<'_>]) {
             (None, None) => None,
         };
         let config = check_config(v, &spec, consumer.is_some(), &raw.path);
+        // The scope's ids; `None` when a reference was written but names nothing valid (its
+        // problem is reported already, and the scope is unknown, so no duplicate is claimed).
+        let named = |written: bool, id: Option<&str>| match id {
+            Some("") => None,
+            Some(id) => Some(id.to_string()),
+            None if written => None,
+            None => Some(String::new()),
+        };
+        let parts = [
+            named(
+                spec.service.is_some(),
+                service
+                    .and_then(|s| v.model.services.get(s))
+                    .map(|s| s.id.as_str()),
+            ),
+            named(
+                spec.route.is_some(),
+                route
+                    .and_then(|r| v.model.routes.get(r))
+                    .map(|r| r.id.as_str()),
+            ),
+            named(
+                spec.consumer.is_some(),
+                consumer
+                    .and_then(|c| v.model.consumers.get(c))
+                    .map(|c| c.id.as_str()),
+            ),
+        ];
         let scope_key = format!(
             "{}|{}|{}|{}|{}",
             spec.name,
-            service
-                .map(|s| v.model.services[s].id.as_str())
-                .unwrap_or(""),
-            route
-                .and_then(|r| v.model.routes.get(r))
-                .map(|r| r.id.as_str())
-                .unwrap_or(""),
-            consumer
-                .and_then(|c| v.model.consumers.get(c))
-                .map(|c| c.id.as_str())
-                .unwrap_or(""),
+            parts[0].as_deref().unwrap_or("?"),
+            parts[1].as_deref().unwrap_or("?"),
+            parts[2].as_deref().unwrap_or("?"),
             spec.instance_name.as_deref().unwrap_or("")
         );
-        if let Some(first) = scopes.insert(scope_key.clone(), raw.path.clone()) {
+        let known_scope = parts.iter().all(Option::is_some);
+        if let Some(first) = scopes
+            .insert(scope_key.clone(), raw.path.clone())
+            .filter(|_| known_scope)
+        {
             v.issues.push(
                 raw.path.clone(),
                 format!("uniqueness violation: plugin '{}' with the same scope already declared at {first}", spec.name),
