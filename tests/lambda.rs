@@ -40,6 +40,7 @@ routes:
   - {{ name: denied, paths: [/denied] }}
   - {{ name: stand-in-unhandled, paths: [/unhandled] }}
   - {{ name: correct-arrays, paths: [/correct] }}
+  - {{ name: gateway-event, paths: ["~/v(?<version>\\d+)/items"] }}
 plugins:
 "#,
         up.url("http")
@@ -85,6 +86,12 @@ plugins:
         lambda,
         "echo",
         ", empty_arrays_mode: correct",
+    );
+    y += &plugin(
+        "gateway-event",
+        lambda,
+        "echo",
+        ", awsgateway_compatible: true",
     );
     y += &plugin(
         "stand-in-unhandled",
@@ -353,4 +360,28 @@ async fn array_bodies_empty_arrays_and_via() {
     assert_eq!(json_of(r).await, json!([1, {}, {"x": {}}]));
     let r = send("/correct").await.expect("req");
     assert_eq!(json_of(r).await, json!([1, [], {"x": []}]));
+}
+
+/// `awsgateway_compatible`: the function gets an API Gateway event whose `resource` is the
+/// route path that matched and whose `pathParameters` are its named captures (Kong's
+/// request-util), with the request's id.
+#[tokio::test]
+async fn the_api_gateway_event_names_the_matched_route() {
+    let e = setup().await;
+    let r = client()
+        .get(e.gw.url("/v2/items/42?q=1"))
+        .send()
+        .await
+        .expect("req");
+    assert_eq!(r.status(), 200);
+    let id = header(&r, "x-skyport-request-id").unwrap_or_default();
+    let event = json_of(r).await;
+    assert_eq!(event["resource"], r"/v(?<version>\d+)/items", "{event}");
+    assert_eq!(event["pathParameters"], json!({"version": "2"}));
+    assert_eq!(event["path"], "/v2/items/42");
+    assert_eq!(event["httpMethod"], "GET");
+    assert_eq!(event["queryStringParameters"], json!({"q": "1"}));
+    assert_eq!(event["requestContext"]["protocol"], "HTTP/1.1");
+    assert!(!id.is_empty(), "the answer carries the request id");
+    assert_eq!(event["requestContext"]["requestId"], id.as_str());
 }

@@ -222,7 +222,7 @@ fn route_entries(index: usize, route: &Route) -> Vec<Entry> {
     }
     for p in &route.matchers.paths {
         let mut e = template.clone();
-        e.path = Some(p.clone());
+        e.path = Some(std::sync::Arc::new(p.clone()));
         e.rank(route.regex_priority, false);
         out.push(e);
     }

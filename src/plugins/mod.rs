@@ -82,6 +82,10 @@ pub struct RequestState {
     pub body_seen: u64,
     /// Headers to add to whatever response the client gets.
     pub response_headers: Vec<(HeaderCase, HeaderValue)>,
+    /// The route path the request matched (Kong's `router_matches.uri`, and its captures).
+    pub route_path: Option<Arc<crate::router::PathMatcher>>,
+    /// The request's id (Kong's `kong_request_id`).
+    pub request_id: Option<HeaderValue>,
 }
 
 /// What a plugin's access step decided.

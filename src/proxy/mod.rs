@@ -219,6 +219,8 @@ impl Gateway {
             return Err(GatewayError::NoRoute);
         };
         ctx.route = Some(m.route);
+        ctx.plugins.route_path = ctx.snapshot.router.path_of(&m).cloned();
+        ctx.plugins.request_id = Some(ctx.request_id.header());
         let route = &ctx.snapshot.routes[m.route];
         if route.https_only && !tls {
             let uri = req.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");

@@ -19,6 +19,21 @@ pub enum PathMatcher {
     Regex(Regex),
 }
 
+impl PathMatcher {
+    /// The path as the route wrote it, without the `~` of a regex (Kong's matched `uri`).
+    pub fn source(&self) -> &str {
+        match self {
+            PathMatcher::Prefix(p) => p,
+            PathMatcher::Regex(r) => {
+                let s = r.as_str();
+                s.strip_prefix("^(?:")
+                    .and_then(|s| s.strip_suffix(')'))
+                    .unwrap_or(s)
+            }
+        }
+    }
+}
+
 /// How one configured host matches the request's Host.
 #[derive(Debug, Clone, PartialEq)]
 pub enum HostMatcher {
@@ -157,8 +172,8 @@ pub struct Entry {
     pub hosts: Vec<HostRule>,
     /// Header conditions; all must hold.
     pub headers: Vec<HeaderRule>,
-    /// The path, if the route has paths.
-    pub path: Option<PathMatcher>,
+    /// The path, if the route has paths (shared with the requests it matches).
+    pub path: Option<std::sync::Arc<PathMatcher>>,
     /// The rank.
     pub priority: Priority,
     /// The route accepts requests that arrived over TLS (`https` in its protocols).
@@ -178,14 +193,14 @@ impl Entry {
         .iter()
         .filter(|b| **b)
         .count() as u8;
-        let regex = matches!(self.path, Some(PathMatcher::Regex(_)));
+        let regex = matches!(self.path.as_deref(), Some(PathMatcher::Regex(_)));
         self.priority = Priority {
             attributes,
             plain_hosts: !self.hosts.is_empty() && !self.hosts.iter().any(HostRule::is_wildcard),
             headers: self.headers.len(),
             regex,
             regex_priority: if regex { regex_priority } else { 0 },
-            prefix_len: match &self.path {
+            prefix_len: match self.path.as_deref() {
                 Some(PathMatcher::Prefix(p)) => p.len(),
                 _ => 0,
             },
@@ -216,6 +231,8 @@ pub struct Match {
     pub route: usize,
     /// Bytes of the normalized path matched by the route's path (`None`: matched without path).
     pub path_len: Option<usize>,
+    /// The entry that matched (see [`Router::path_of`]).
+    pub entry: usize,
 }
 
 /// The compiled route table: entries in priority order, plus an index of prefix paths so
@@ -252,7 +269,7 @@ impl Router {
         let mut by_prefix: std::collections::HashMap<String, Vec<usize>> = Default::default();
         let mut unindexed = Vec::new();
         for (i, e) in entries.iter().enumerate() {
-            match &e.path {
+            match e.path.as_deref() {
                 Some(PathMatcher::Prefix(p)) => by_prefix.entry(p.clone()).or_default().push(i),
                 _ => unindexed.push(i),
             }
@@ -277,7 +294,8 @@ impl Router {
                 if best.as_ref().is_some_and(|(b, _)| i >= *b) {
                     return;
                 }
-                if let Some(m) = self.try_entry(&self.entries[i], req) {
+                if let Some(mut m) = self.try_entry(&self.entries[i], req) {
+                    m.entry = i;
                     *best = Some((i, m));
                     return;
                 }
@@ -321,7 +339,7 @@ impl Router {
                 return None;
             }
         }
-        let path_len = match &e.path {
+        let path_len = match e.path.as_deref() {
             None => None,
             Some(PathMatcher::Prefix(p)) => {
                 if !req.path.starts_with(p.as_str()) {
@@ -337,7 +355,13 @@ impl Router {
         Some(Match {
             route: e.route,
             path_len,
+            entry: 0,
         })
+    }
+
+    /// The route path a match was made by (`None`: the route has no paths).
+    pub fn path_of(&self, m: &Match) -> Option<&std::sync::Arc<PathMatcher>> {
+        self.entries.get(m.entry).and_then(|e| e.path.as_ref())
     }
 }
 
@@ -361,9 +385,11 @@ mod tests {
                 .map(|h| HostRule::parse(h).expect("host"))
                 .collect(),
             headers: Vec::new(),
-            path: path.map(|p| match p.strip_prefix('~') {
-                Some(re) => PathMatcher::Regex(Regex::new(&format!("^(?:{re})")).expect("re")),
-                None => PathMatcher::Prefix(p.into()),
+            path: path.map(|p| {
+                std::sync::Arc::new(match p.strip_prefix('~') {
+                    Some(re) => PathMatcher::Regex(Regex::new(&format!("^(?:{re})")).expect("re")),
+                    None => PathMatcher::Prefix(p.into()),
+                })
             }),
             priority: Priority::default(),
             tls_ok: true,

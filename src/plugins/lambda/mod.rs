@@ -263,7 +263,6 @@ impl Plugin for AwsLambda {
         session: &mut Session,
         state: &mut RequestState,
     ) -> Result<Flow, GatewayError> {
-        let _ = state;
         let key = match &self.client {
             Ok(k) => k,
             Err(why) => {
@@ -310,8 +309,18 @@ impl Plugin for AwsLambda {
                 headers: &req.headers,
                 body: &body,
                 client_ip: &client_ip,
-                request_id: "",
+                request_id: state
+                    .request_id
+                    .as_ref()
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or(""),
                 now_ms,
+                route_path: state.route_path.as_deref(),
+                protocol: match req.version {
+                    http::Version::HTTP_10 => "HTTP/1.0",
+                    http::Version::HTTP_2 => "HTTP/2.0",
+                    _ => "HTTP/1.1",
+                },
             },
         );
         let payload =

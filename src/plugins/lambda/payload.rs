@@ -17,6 +17,10 @@ pub struct RequestParts<'a> {
     pub client_ip: &'a str,
     pub request_id: &'a str,
     pub now_ms: i64,
+    /// The route path the request matched, if the route has paths.
+    pub route_path: Option<&'a crate::router::PathMatcher>,
+    /// `HTTP/1.1`, `HTTP/2.0` ...
+    pub protocol: &'a str,
 }
 
 /// Query arguments: repeated names become arrays, a bare name becomes `true`.
@@ -209,21 +213,35 @@ fn api_gateway_event(c: &LambdaConfig, r: &RequestParts<'_>) -> Value {
         .get(http::header::HOST)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    json!({
+    // Kong: the named captures of a regex route path.
+    let mut params = Map::new();
+    if let Some(crate::router::PathMatcher::Regex(re)) = r.route_path {
+        if let Some(caps) = re.captures(r.path) {
+            for name in re.capture_names().flatten() {
+                if let Some(m) = caps.name(name) {
+                    params.insert(name.to_string(), json!(m.as_str()));
+                }
+            }
+        }
+    }
+    let started = chrono::DateTime::<chrono::Utc>::from_timestamp_millis(r.now_ms)
+        .unwrap_or_default()
+        .format("%d/%b/%Y:%H:%M:%S %z")
+        .to_string();
+    let mut event = json!({
         "version": "1.0",
-        "resource": r.path,
         "path": r.path,
         "httpMethod": r.method,
         "headers": single,
         "multiValueHeaders": multi,
-        "pathParameters": {},
+        "pathParameters": params,
         "queryStringParameters": if qs_single.is_empty() { Value::Null } else { Value::Object(qs_single) },
         "multiValueQueryStringParameters": if qs_multi.is_empty() { Value::Null } else { Value::Object(qs_multi) },
         "body": body,
         "isBase64Encoded": b64,
         "requestContext": {
             "path": r.path,
-            "protocol": "HTTP/1.1",
+            "protocol": r.protocol,
             "httpMethod": r.method,
             "domainName": host,
             "domainPrefix": host.split('.').next().unwrap_or(""),
@@ -232,10 +250,16 @@ fn api_gateway_event(c: &LambdaConfig, r: &RequestParts<'_>) -> Value {
                 "userAgent": r.headers.get(http::header::USER_AGENT).and_then(|v| v.to_str().ok()),
             },
             "requestId": r.request_id,
+            "requestTime": started,
             "requestTimeEpoch": r.now_ms,
             "resourcePath": r.path,
         },
-    })
+    });
+    // Kong's `resource` is the route path that matched, absent for a route without paths.
+    if let (Some(p), Value::Object(m)) = (r.route_path, &mut event) {
+        m.insert("resource".into(), json!(p.source()));
+    }
+    event
 }
 
 #[cfg(test)]
@@ -257,7 +281,39 @@ mod tests {
             client_ip: "127.0.0.1",
             request_id: "id",
             now_ms: 0,
+            route_path: None,
+            protocol: "HTTP/1.1",
         }
+    }
+
+    #[test]
+    fn the_api_gateway_event_names_the_matched_route_path_and_its_captures() {
+        let h = http::HeaderMap::new();
+        let re = crate::router::PathMatcher::Regex(
+            regex::Regex::new(r"^(?:/(?<version>\d+)/strip)").expect("re"),
+        );
+        let c = LambdaConfig {
+            awsgateway_compatible: true,
+            ..LambdaConfig::default()
+        };
+        let mut r = parts(&h, b"", None);
+        r.path = "/123/strip/more";
+        r.route_path = Some(&re);
+        r.now_ms = 1_662_436_514_000;
+        let p = build(&c, &r);
+        assert_eq!(p["resource"], r"/(?<version>\d+)/strip");
+        assert_eq!(p["pathParameters"], json!({"version": "123"}));
+        assert_eq!(
+            p["requestContext"]["requestTime"],
+            "06/Sep/2022:03:55:14 +0000"
+        );
+        let plain = crate::router::PathMatcher::Prefix("/plain/strip".into());
+        r.route_path = Some(&plain);
+        let p = build(&c, &r);
+        assert_eq!(p["resource"], "/plain/strip");
+        assert_eq!(p["pathParameters"], json!({}));
+        r.route_path = None;
+        assert!(build(&c, &r).get("resource").is_none());
     }
 
     #[test]
