@@ -170,44 +170,42 @@ impl Format {
         }
     }
 
-    fn of_media_type(m: &str) -> Option<Format> {
+    /// Kong's format for one media type (`tools/http.lua get_mime_type`): `*/*` and anything
+    /// unknown is JSON, `text/*` text, `application/*` JSON.
+    fn of_media_type(m: &str) -> Format {
         let m = m
             .split(';')
             .next()
             .unwrap_or("")
             .trim()
             .to_ascii_lowercase();
-        match m.as_str() {
-            "application/json" => Some(Format::Json),
-            "text/plain" => Some(Format::Text),
-            "text/html" => Some(Format::Html),
-            "application/xml" | "text/xml" => Some(Format::Xml),
-            _ if m.ends_with("+json") => Some(Format::Json),
-            _ => None,
+        match m.split_once('/') {
+            Some(("text", "*" | "plain")) => Format::Text,
+            Some(("text", "html")) => Format::Html,
+            Some(("application", "xml")) => Format::Xml,
+            _ => Format::Json,
         }
     }
 
-    /// Picks the format from an `Accept` header by quality, highest first.
-    pub fn negotiate(accept: Option<&str>) -> Option<Format> {
-        let accept = accept?;
-        let mut best: Option<(f32, Format)> = None;
-        for part in accept.split(',') {
+    /// Kong's choice from an `Accept` (or `Content-Type`) header: the first media type of the
+    /// highest quality; JSON when there is none (`get_response_type`).
+    pub fn negotiate(accept: Option<&str>) -> Format {
+        let mut best = (0.0_f32, Format::Json);
+        for part in accept.unwrap_or("").split(',') {
             let mut pieces = part.split(';');
             let media = pieces.next().unwrap_or("").trim();
+            if media.is_empty() {
+                continue;
+            }
             let q = pieces
                 .filter_map(|p| p.trim().strip_prefix("q="))
                 .find_map(|v| v.trim().parse::<f32>().ok())
                 .unwrap_or(1.0);
-            if q <= 0.0 {
-                continue;
-            }
-            if let Some(f) = Format::of_media_type(media) {
-                if best.is_none_or(|(bq, _)| q > bq) {
-                    best = Some((q, f));
-                }
+            if q > best.0 {
+                best = (q, Format::of_media_type(media));
             }
         }
-        best.map(|(_, f)| f)
+        best.1
     }
 }
 
@@ -239,16 +237,15 @@ fn escape_html(s: &str) -> String {
 
 /// Renders a gateway error with Kong's templates.
 pub fn render_error(err: &GatewayError, hints: RenderHints<'_>, request_id: &str) -> Rendered {
-    let format = Format::negotiate(hints.accept).unwrap_or_else(|| {
-        if err.proxy_level() {
-            hints
-                .content_type
-                .and_then(Format::of_media_type)
-                .unwrap_or(Format::Text)
-        } else {
-            Format::Json
-        }
-    });
+    // As Kong: an nginx-level error (upstream failures, bad requests) reads `Accept`, else
+    // `Content-Type`, else `error_default_type` (text/plain); the others read `Accept` only.
+    let format = if err.proxy_level() {
+        Format::negotiate(Some(
+            hints.accept.or(hints.content_type).unwrap_or("text/plain"),
+        ))
+    } else {
+        Format::negotiate(hints.accept)
+    };
     let msg = err.to_string();
     let body = match format {
         Format::Json => format!(
@@ -597,12 +594,25 @@ mod tests {
     }
 
     #[test]
-    fn defaults_json_for_routing_and_text_for_upstream_errors() {
+    fn defaults_json_for_routing_and_text_for_upstream_errors_without_accept() {
         let (_, ct, _) = body_of(&GatewayError::NoRoute, None);
         assert!(ct.starts_with("application/json"));
         let (_, ct, _) = body_of(&GatewayError::UpstreamTimeout, None);
         assert!(ct.starts_with("text/plain"));
+        // Kong's error handler: `*/*` (what curl sends) and unknown types are JSON.
         let (_, ct, _) = body_of(&GatewayError::UpstreamTimeout, Some("*/*"));
+        assert!(ct.starts_with("application/json"));
+        let (_, ct, _) = body_of(&GatewayError::UpstreamInvalid, Some("image/png"));
+        assert!(ct.starts_with("application/json"));
+        let (_, ct, _) = body_of(&GatewayError::UpstreamInvalid, Some("text/*"));
         assert!(ct.starts_with("text/plain"));
+        let (_, ct, _) = body_of(
+            &GatewayError::NoRoute,
+            Some("text/plain;q=0.5, text/html;q=0.5"),
+        );
+        assert!(
+            ct.starts_with("text/plain"),
+            "the first of the highest quality"
+        );
     }
 }

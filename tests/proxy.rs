@@ -226,13 +226,27 @@ services:
         .await
         .expect("req");
     assert_eq!(resp.status(), 504);
+    // As Kong's error handler: `Accept: */*` (what clients send by default) gets JSON ...
     assert!(resp.headers()["content-type"]
         .to_str()
         .unwrap_or("")
-        .starts_with("text/plain"));
-    let text = resp.text().await.expect("body");
+        .starts_with("application/json"));
+    let body: Value = resp.json().await.expect("json");
+    assert_eq!(body["message"], "The upstream server is timing out");
+    // ... and a request with neither Accept nor Content-Type gets error_default_type, text.
+    let text = common::raw(
+        gw.port,
+        b"GET /slow/slow/5000 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(text.starts_with("HTTP/1.1 504"), "{text}");
     assert!(
-        text.starts_with("The upstream server is timing out\nrequest_id: "),
+        text.to_ascii_lowercase()
+            .contains("content-type: text/plain; charset=utf-8"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\r\n\r\nThe upstream server is timing out\nrequest_id: "),
         "{text}"
     );
 
@@ -357,17 +371,13 @@ async fn headers_settings_choose_skyports_own_headers() {
     let failed = c.get(gw.url("/down")).send().await.expect("request");
     assert_eq!(failed.status(), 502);
     absent(&failed, &["server", "via", "x-skyport-request-id"]);
-    // Kong's default error type is text/plain: the message, then the request id.
-    let text = failed.text().await.expect("body");
-    let (message, id) = text.split_once('\n').expect("two lines");
+    // Kong's error template: the message, then the request id.
+    let body: Value = failed.json().await.expect("json");
     assert_eq!(
-        message,
+        body["message"],
         "An invalid response was received from the upstream server"
     );
-    assert_eq!(
-        id.trim_end().strip_prefix("request_id: ").map(str::len),
-        Some(32)
-    );
+    assert_eq!(body["request_id"].as_str().map(str::len), Some(32));
     drop(gw);
 
     // A selection: the request id (both ways) and Server.

@@ -524,9 +524,11 @@ mod tests {
                     headers: &headers,
                     tls: false,
                 };
-                let scan = r.entries.iter().enumerate().find_map(|(i, e)| {
-                    r.try_entry(e, &req).map(|m| Match { entry: i, ..m })
-                });
+                let scan = r
+                    .entries
+                    .iter()
+                    .enumerate()
+                    .find_map(|(i, e)| r.try_entry(e, &req).map(|m| Match { entry: i, ..m }));
                 assert_eq!(r.find(&req), scan, "{method} {path}");
             }
         }
