@@ -100,7 +100,7 @@ pub fn run(
                 ),
             };
             let default = default_certificate(cert, key)?;
-            let mut tls = TlsSettings::intermediate("", "")
+            let mut tls = TlsSettings::with_callbacks(Box::new(crate::sni::ServerNameKeeper))
                 .with_context(|| format!("loading ssl_cert {cert} / ssl_cert_key {key}"))?;
             tls.set_cert_resolver(Arc::new(SniResolver::new(state.clone(), Some(default))));
             tls.enable_h2();

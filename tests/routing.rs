@@ -310,3 +310,80 @@ services:
     assert!(http10.contains(" 200 "), "{http10}");
     assert!(http10.contains("\"uri\":\"/open/x\""), "{http10}");
 }
+
+/// Routes' `snis` as in Kong: over TLS a route with `snis` matches only the server names it
+/// lists (exact or wildcard) and ranks above a route without them; a request over plain HTTP
+/// is not held to them; a route of `snis` alone matches every path of its names.
+#[tokio::test]
+async fn routes_match_the_tls_server_name() {
+    let pki = common::Pki::new();
+    let up = Upstream::http().await;
+    let base = up.url("http");
+    let yaml = format!(
+        r#"_format_version: "3.0"
+services:
+  - name: by-sni
+    url: {base}/by-sni
+    routes: [{{ name: wild, paths: [/r], snis: ["*.sni.test"] }}]
+  - name: any-name
+    url: {base}/any-name
+    routes: [{{ name: plain, paths: [/r] }}]
+  - name: only-name
+    url: {base}/only-name
+    routes: [{{ name: only, protocols: [https], snis: [only.sni.test] }}]
+"#
+    );
+    let gw = Gateway::start_with(&yaml, Some(&pki)).await;
+    let port = gw.tls_port.expect("tls port");
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    // The client sends each name as its SNI while connecting to loopback.
+    let tls = reqwest::Client::builder()
+        .no_proxy()
+        .danger_accept_invalid_certs(true)
+        .resolve("a.sni.test", addr)
+        .resolve("only.sni.test", addr)
+        .resolve("other.test", addr)
+        .build()
+        .expect("client");
+    let uri = |host: &str, path: &str| format!("https://{host}:{port}{path}");
+    let via = |r: reqwest::Response| async { echoed(r).await["uri"].clone() };
+    assert_eq!(
+        via(tls
+            .get(uri("a.sni.test", "/r/x"))
+            .send()
+            .await
+            .expect("req"))
+        .await,
+        "/by-sni/x"
+    );
+    assert_eq!(
+        via(tls
+            .get(uri("other.test", "/r/x"))
+            .send()
+            .await
+            .expect("req"))
+        .await,
+        "/any-name/x",
+        "another server name falls to the route without snis"
+    );
+    assert_eq!(
+        via(tls
+            .get(uri("only.sni.test", "/elsewhere"))
+            .send()
+            .await
+            .expect("req"))
+        .await,
+        "/only-name/elsewhere"
+    );
+    let r = tls
+        .get(uri("other.test", "/elsewhere"))
+        .send()
+        .await
+        .expect("req");
+    assert_eq!(r.status(), 404);
+    // Over plain HTTP the snis condition does not apply (Kong: net.protocol != "https").
+    assert_eq!(
+        via(client().get(gw.url("/r/x")).send().await.expect("req")).await,
+        "/by-sni/x"
+    );
+}

@@ -213,6 +213,7 @@ fn route_entries(index: usize, route: &Route) -> Vec<Entry> {
         path: None,
         priority: Priority::default(),
         tls_ok: route.protocols.contains(&Protocol::Https),
+        snis: route.matchers.snis.clone(),
     };
     let mut out = Vec::with_capacity(route.matchers.paths.len().max(1));
     if route.matchers.paths.is_empty() {

@@ -49,6 +49,7 @@ pub(super) fn placeholder_route() -> Route {
         hosts: None,
         paths: None,
         headers: None,
+        snis: None,
         strip_path: true,
         preserve_host: false,
         path_handling: "v0".into(),
@@ -268,31 +269,45 @@ pub(super) fn route(
         route_headers(headers, path, &mut matchers, issues);
     }
     let set = |o: &Option<Vec<String>>| o.as_ref().is_some_and(|v| !v.is_empty());
-    if !set(&spec.methods)
-        && !set(&spec.hosts)
-        && !set(&paths)
-        && spec.headers.as_ref().is_none_or(|h| h.is_empty())
-    {
+    let over_tls = protocols.contains(&Protocol::Https);
+    if let Some(snis) = spec.snis.as_ref().filter(|v| !v.is_empty()) {
+        if !over_tls {
+            issues.push(
+                join(path, "snis"),
+                "'snis' can only be set when 'protocols' is 'grpcs', 'https', 'tls' or 'tls_passthrough'",
+            );
+        }
+        for (i, sni) in snis.iter().enumerate() {
+            match sni_matcher(sni) {
+                Ok(m) => matchers.snis.push(m),
+                Err(e) => issues.push(join(path, &format!("snis[{i}]")), e),
+            }
+        }
+    }
+    let matchable = set(&spec.methods)
+        || set(&spec.hosts)
+        || set(&paths)
+        || spec.headers.as_ref().is_some_and(|h| !h.is_empty());
+    if over_tls && !matchable && !set(&spec.snis) {
+        issues.push(
+            path.to_string(),
+            "must set one of 'methods', 'hosts', 'headers', 'paths', 'snis' when 'protocols' is 'https'",
+        );
+    } else if !over_tls && !matchable {
         issues.push(
             path.to_string(),
             "must set one of 'methods', 'hosts', 'headers', 'paths' when 'protocols' is 'http'",
         );
     }
-    for (field, present) in [
-        ("snis", spec.snis.as_ref().is_some_and(|v| !v.is_empty())),
-        (
-            "sources",
-            spec.sources.as_ref().is_some_and(|v| !v.is_empty()),
-        ),
-        (
-            "destinations",
-            spec.destinations.as_ref().is_some_and(|v| !v.is_empty()),
-        ),
-    ] {
-        if present {
+    for field in ["sources", "destinations"] {
+        let written = match field {
+            "sources" => &spec.sources,
+            _ => &spec.destinations,
+        };
+        if written.as_ref().is_some_and(|v| !v.is_empty()) {
             issues.push(
                 join(path, field),
-                format!("matching by '{field}' is not supported by Skyport yet"),
+                format!("cannot set '{field}' when 'protocols' is 'http' or 'https'"),
             );
         }
     }
@@ -318,6 +333,7 @@ pub(super) fn route(
         hosts: spec.hosts,
         paths,
         headers: spec.headers,
+        snis: spec.snis,
         strip_path: spec.strip_path.unwrap_or(true),
         preserve_host: spec.preserve_host.unwrap_or(false),
         path_handling,
@@ -329,6 +345,30 @@ pub(super) fn route(
         tags: spec.tags,
         matchers,
     }
+}
+
+/// One of a route's `snis` (Kong's wildcard host: `*.example.com`, `example.*`), no port;
+/// a trailing dot is not part of the name.
+fn sni_matcher(sni: &str) -> Result<crate::router::HostMatcher, String> {
+    let name = sni
+        .strip_suffix('.')
+        .filter(|n| !n.is_empty())
+        .unwrap_or(sni);
+    let rule = HostRule::parse(name)?;
+    if rule.port.is_some() {
+        return Err(format!("invalid SNI '{sni}', must not have a port"));
+    }
+    let bare = match &rule.matcher {
+        crate::router::HostMatcher::Exact(h) => h.as_str(),
+        crate::router::HostMatcher::Suffix(h) | crate::router::HostMatcher::Prefix(h) => {
+            h.trim_matches('.')
+        }
+    };
+    if bare.parse::<std::net::IpAddr>().is_ok() {
+        return Err(format!("invalid SNI '{sni}', must not be an IP"));
+    }
+    check_host(bare).map_err(|_| format!("invalid SNI: '{sni}'"))?;
+    Ok(rule.matcher)
 }
 
 /// A route path checked and compiled: a prefix, or (`~`) an anchored regex.

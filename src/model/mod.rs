@@ -46,6 +46,7 @@ pub struct Route {
     pub hosts: Option<Vec<String>>,
     pub paths: Option<Vec<String>>,
     pub headers: Option<std::collections::BTreeMap<String, Vec<String>>>,
+    pub snis: Option<Vec<String>>,
     pub strip_path: bool,
     pub preserve_host: bool,
     pub path_handling: String,
@@ -71,6 +72,8 @@ pub struct RouteMatchers {
     pub headers: Vec<HeaderRule>,
     /// One matcher per `paths` entry.
     pub paths: Vec<PathMatcher>,
+    /// One matcher per `snis` entry.
+    pub snis: Vec<crate::router::HostMatcher>,
 }
 
 /// A consumer.

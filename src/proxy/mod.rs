@@ -207,6 +207,10 @@ impl Gateway {
         let normalized = normalize::normalize(req.uri.path());
         let listener_port = server_port(session);
         let tls = is_tls(session);
+        let ssl = session.digest().and_then(|d| d.ssl_digest.as_ref());
+        let sni = ssl
+            .and_then(|d| d.extension.get::<crate::router::ClientServerName>())
+            .map(|n| &*n.0);
         let found = ctx.snapshot.router.find(&RequestInfo {
             method: req.method.as_str(),
             host,
@@ -214,6 +218,7 @@ impl Gateway {
             path: &normalized,
             headers: &req.headers,
             tls,
+            sni,
         });
         let Some(m) = found else {
             return Err(GatewayError::NoRoute);

@@ -34,6 +34,11 @@ impl PathMatcher {
     }
 }
 
+/// The server name a client sent in its TLS handshake, kept with its connection for the
+/// router's `snis` rules.
+#[derive(Debug)]
+pub struct ClientServerName(pub Box<str>);
+
 /// How one configured host matches the request's Host.
 #[derive(Debug, Clone, PartialEq)]
 pub enum HostMatcher {
@@ -92,7 +97,14 @@ impl HostRule {
         if self.port.is_some_and(|p| p != listener_port) {
             return false;
         }
-        match &self.matcher {
+        self.matcher.matches(host)
+    }
+}
+
+impl HostMatcher {
+    /// Whether a name (a Host without its port, or a TLS server name) matches.
+    pub fn matches(&self, host: &str) -> bool {
+        match self {
             HostMatcher::Exact(h) => host.eq_ignore_ascii_case(h),
             HostMatcher::Suffix(s) => {
                 host.len() > s.len()
@@ -178,6 +190,8 @@ pub struct Entry {
     pub priority: Priority,
     /// The route accepts requests that arrived over TLS (`https` in its protocols).
     pub tls_ok: bool,
+    /// TLS server names (`snis`); empty = any. Only requests over TLS are held to them.
+    pub snis: Vec<HostMatcher>,
 }
 
 impl Entry {
@@ -188,7 +202,7 @@ impl Entry {
             !self.hosts.is_empty(),
             !self.headers.is_empty(),
             self.path.is_some(),
-            has_snis,
+            has_snis || !self.snis.is_empty(),
         ]
         .iter()
         .filter(|b| **b)
@@ -222,6 +236,8 @@ pub struct RequestInfo<'a> {
     pub headers: &'a http::HeaderMap,
     /// The request arrived over TLS.
     pub tls: bool,
+    /// The server name the client sent in its TLS handshake.
+    pub sni: Option<&'a str>,
 }
 
 /// The route that matched, and how much of the path its prefix or regex took.
@@ -318,6 +334,13 @@ impl Router {
         if req.tls && !e.tls_ok {
             return None;
         }
+        // As Kong: `snis` hold only for requests over TLS, which must have sent a match.
+        if req.tls
+            && !e.snis.is_empty()
+            && !req.sni.is_some_and(|n| e.snis.iter().any(|m| m.matches(n)))
+        {
+            return None;
+        }
         if !e.methods.is_empty() && !e.methods.iter().any(|m| m == req.method) {
             return None;
         }
@@ -393,6 +416,7 @@ mod tests {
             }),
             priority: Priority::default(),
             tls_ok: true,
+            snis: Vec::new(),
         };
         e.rank(0, false);
         e
@@ -523,6 +547,7 @@ mod tests {
                     path,
                     headers: &headers,
                     tls: false,
+                    sni: None,
                 };
                 let scan = r
                     .entries
