@@ -45,6 +45,7 @@ fn bench(c: &mut Criterion) {
                     path: black_box(&last),
                     headers: &headers,
                     tls: false,
+                    sni: None,
                 };
                 black_box(snapshot.router.find(&req))
             })
@@ -58,6 +59,7 @@ fn bench(c: &mut Criterion) {
                     path: black_box("/nothing/here"),
                     headers: &headers,
                     tls: false,
+                    sni: None,
                 };
                 black_box(snapshot.router.find(&req))
             })

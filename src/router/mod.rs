@@ -431,6 +431,7 @@ mod tests {
             path,
             headers: &headers,
             tls: false,
+            sni: None,
         })
         .map(|m| m.route)
     }
