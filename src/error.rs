@@ -49,6 +49,10 @@ pub enum GatewayError {
         /// Where a redirect points (`https://host/uri`).
         location: String,
     },
+    /// A gRPC request over plain HTTP/2 matched a route of `grpcs` only: Kong answers 200
+    /// with gRPC status 1 (cancelled) and no body.
+    #[error("gRPC request matched gRPCs route")]
+    GrpcsOnly,
     /// A rate limit was hit (`rate-limiting`'s `error_code` and `error_message`).
     #[error("{message}")]
     Limited {
@@ -102,6 +106,7 @@ impl GatewayError {
             GatewayError::Internal(_) => 500,
             GatewayError::BadRequest | GatewayError::HeaderTooLarge => 400,
             GatewayError::MethodNotAllowed => 405,
+            GatewayError::GrpcsOnly => 200,
             GatewayError::BodyTooLarge => 413,
             GatewayError::RequestTimeout => 408,
             GatewayError::UseHttps { status, .. }
@@ -247,6 +252,20 @@ pub fn render_error(err: &GatewayError, hints: RenderHints<'_>, request_id: &str
         Format::negotiate(hints.accept)
     };
     let msg = err.to_string();
+    if *err == GatewayError::GrpcsOnly {
+        let grpc = [
+            (
+                HeaderName::from_static("grpc-status"),
+                HeaderValue::from_static("1"),
+            ),
+            (
+                HeaderName::from_static("grpc-message"),
+                HeaderValue::from_static("gRPC request matched gRPCs route"),
+            ),
+        ];
+        let ct = HeaderValue::from_static("application/grpc");
+        return build(200, ct, &grpc, Bytes::new(), hints.head);
+    }
     let body = match format {
         Format::Json => format!(
             "{{\n  \"message\":{},\n  \"request_id\":\"{request_id}\"\n}}",

@@ -84,6 +84,9 @@ pub fn run(
     options.h1_header_timeout = Some(std::time::Duration::from_secs(
         settings.client_header_timeout,
     ));
+    // A plain listener marked `http2` also takes HTTP/2 with prior knowledge (gRPC without
+    // TLS); Pingora peeks for the preface on plain connections of this app only then.
+    options.h2c = settings.proxy_listen.iter().any(|l| l.http2 && !l.ssl);
     app.server_options = Some(options);
     let limit = connection_limit(&settings);
     let mut proxy = pingora::services::listening::Service::new(

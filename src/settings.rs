@@ -237,6 +237,9 @@ pub struct Listen {
     pub addr: String,
     /// TLS on this listener.
     pub ssl: bool,
+    /// `http2`: on a plain listener, HTTP/2 with prior knowledge (h2c, what gRPC clients
+    /// speak) besides HTTP/1; TLS listeners always offer HTTP/2.
+    pub http2: bool,
 }
 
 /// The node's settings.
@@ -312,13 +315,13 @@ fn parse_listen(key: &str, v: &str, errors: &mut Vec<String>) -> Vec<Listen> {
                 "{key}: invalid address \"{addr}\" (expected ip:port, e.g. 0.0.0.0:8000)"
             ));
         }
-        let mut ssl = false;
+        let (mut ssl, mut http2) = (false, false);
         for flag in words {
             match flag {
                 "ssl" => ssl = true,
-                // Accepted for kong.conf compatibility: Skyport always reuses ports and
-                // negotiates HTTP/2 on TLS listeners.
-                "http2" | "reuseport" | "deferred" | "bind" => {}
+                "http2" => http2 = true,
+                // Accepted for kong.conf compatibility: Skyport always reuses ports.
+                "reuseport" | "deferred" | "bind" => {}
                 f if f.starts_with("backlog=")
                     || f.starts_with("ipv6only=")
                     || f.starts_with("so_keepalive=") => {}
@@ -333,6 +336,7 @@ fn parse_listen(key: &str, v: &str, errors: &mut Vec<String>) -> Vec<Listen> {
         out.push(Listen {
             addr: addr.to_string(),
             ssl,
+            http2,
         });
     }
     out
@@ -670,11 +674,13 @@ mod tests {
             vec![
                 Listen {
                     addr: "127.0.0.1:9000".into(),
-                    ssl: false
+                    ssl: false,
+                    http2: false
                 },
                 Listen {
                     addr: "127.0.0.1:9443".into(),
-                    ssl: true
+                    ssl: true,
+                    http2: true
                 },
             ]
         );

@@ -27,6 +27,10 @@ pub struct RouteRuntime {
     pub https_only: bool,
     /// 426 (upgrade required) or the 3xx redirect sent to plain-http requests of an https-only route.
     pub https_redirect_status_code: u16,
+    /// A gRPC route (`grpc`/`grpcs` in its protocols): only gRPC requests over HTTP/2 pass.
+    pub grpc: bool,
+    /// A gRPC route without `grpc`: gRPC over plain HTTP/2 is refused.
+    pub grpcs_only: bool,
     /// Plugins that apply, highest priority first.
     pub chain: Arc<Chain>,
     /// For consumers that have plugins of their own here: the chain once they are

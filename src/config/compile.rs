@@ -48,8 +48,13 @@ pub fn compile(model: Model, hash: String, resolved: &Resolved, lasting: &Lastin
                 .map(|s| Arc::from(model.services[s].id.as_str())),
             strip_path: route.strip_path,
             preserve_host: route.preserve_host,
-            https_only: !route.protocols.contains(&Protocol::Http),
+            // As Kong: `https` without `http` (gRPC routes are checked by their own rule).
+            https_only: route.protocols.contains(&Protocol::Https)
+                && !route.protocols.contains(&Protocol::Http),
             https_redirect_status_code: route.https_redirect_status_code,
+            grpc: route.protocols.iter().any(|p| p.is_grpc()),
+            grpcs_only: route.protocols.contains(&Protocol::Grpcs)
+                && !route.protocols.contains(&Protocol::Grpc),
             chain,
             consumer_chains,
         });
@@ -212,7 +217,7 @@ fn route_entries(index: usize, route: &Route) -> Vec<Entry> {
         headers: route.matchers.headers.clone(),
         path: None,
         priority: Priority::default(),
-        tls_ok: route.protocols.contains(&Protocol::Https),
+        tls_ok: route.protocols.iter().any(|p| p.is_tls()),
         snis: route.matchers.snis.clone(),
     };
     let mut out = Vec::with_capacity(route.matchers.paths.len().max(1));

@@ -98,13 +98,13 @@ pub(super) fn service(
     let typed = Protocol::parse(&protocol);
     match protocol.as_str() {
         _ if typed.is_some() => {}
-        "grpc" | "grpcs" | "tcp" | "tls" | "tls_passthrough" | "udp" | "ws" | "wss" => issues.push(
+        "tcp" | "tls" | "tls_passthrough" | "udp" | "ws" | "wss" => issues.push(
             join(path, "protocol"),
-            format!("protocol '{protocol}' is not supported by Skyport yet (use http or https)"),
+            format!("protocol '{protocol}' is not supported by Skyport yet (use http, https, grpc or grpcs)"),
         ),
         other => issues.push(
             join(path, "protocol"),
-            format!("expected one of: http, https (got \"{other}\")"),
+            format!("expected one of: http, https, grpc, grpcs (got \"{other}\")"),
         ),
     }
     if let Err(e) = check_host(&host) {
@@ -127,7 +127,7 @@ pub(super) fn service(
     }
     service_limits(&spec, path, issues);
     service_trust(&spec, typed, path, cas, issues);
-    let default_port = if typed == Some(Protocol::Https) {
+    let default_port = if typed.is_some_and(Protocol::is_tls) {
         443
     } else {
         80
@@ -185,7 +185,7 @@ fn parse_url(url: &str) -> Result<(String, String, u32, Option<String>), String>
     }
     let port = match uri.port_u16() {
         Some(p) => p as u32,
-        None if scheme == "https" => 443,
+        None if scheme == "https" || scheme == "grpcs" => 443,
         None => 80,
     };
     // http::Uri reports "/" for an absent path; Kong keeps it unset.
@@ -268,49 +268,8 @@ pub(super) fn route(
     if let Some(headers) = &spec.headers {
         route_headers(headers, path, &mut matchers, issues);
     }
-    let set = |o: &Option<Vec<String>>| o.as_ref().is_some_and(|v| !v.is_empty());
-    let over_tls = protocols.contains(&Protocol::Https);
-    if let Some(snis) = spec.snis.as_ref().filter(|v| !v.is_empty()) {
-        if !over_tls {
-            issues.push(
-                join(path, "snis"),
-                "'snis' can only be set when 'protocols' is 'grpcs', 'https', 'tls' or 'tls_passthrough'",
-            );
-        }
-        for (i, sni) in snis.iter().enumerate() {
-            match sni_matcher(sni) {
-                Ok(m) => matchers.snis.push(m),
-                Err(e) => issues.push(join(path, &format!("snis[{i}]")), e),
-            }
-        }
-    }
-    let matchable = set(&spec.methods)
-        || set(&spec.hosts)
-        || set(&paths)
-        || spec.headers.as_ref().is_some_and(|h| !h.is_empty());
-    if over_tls && !matchable && !set(&spec.snis) {
-        issues.push(
-            path.to_string(),
-            "must set one of 'methods', 'hosts', 'headers', 'paths', 'snis' when 'protocols' is 'https'",
-        );
-    } else if !over_tls && !matchable {
-        issues.push(
-            path.to_string(),
-            "must set one of 'methods', 'hosts', 'headers', 'paths' when 'protocols' is 'http'",
-        );
-    }
-    for field in ["sources", "destinations"] {
-        let written = match field {
-            "sources" => &spec.sources,
-            _ => &spec.destinations,
-        };
-        if written.as_ref().is_some_and(|v| !v.is_empty()) {
-            issues.push(
-                join(path, field),
-                format!("cannot set '{field}' when 'protocols' is 'http' or 'https'"),
-            );
-        }
-    }
+    route_snis(&spec, &protocols, path, &mut matchers, issues);
+    let grpc = route_protocol_rules(&spec, &protocols, paths.as_deref(), path, issues);
     let path_handling = spec.path_handling.clone().unwrap_or_else(|| "v0".into());
     if path_handling != "v0" && path_handling != "v1" {
         issues.push(
@@ -334,7 +293,8 @@ pub(super) fn route(
         paths,
         headers: spec.headers,
         snis: spec.snis,
-        strip_path: spec.strip_path.unwrap_or(true),
+        // Kong's grpc routes default to keeping the path (and may not strip it).
+        strip_path: spec.strip_path.unwrap_or(!grpc),
         preserve_host: spec.preserve_host.unwrap_or(false),
         path_handling,
         regex_priority: spec.regex_priority.unwrap_or(0),
@@ -345,6 +305,99 @@ pub(super) fn route(
         tags: spec.tags,
         matchers,
     }
+}
+
+/// A route's `snis`: only with a protocol over TLS, each a name without port.
+fn route_snis(
+    spec: &RouteSpec,
+    protocols: &[Protocol],
+    path: &str,
+    matchers: &mut RouteMatchers,
+    issues: &mut Issues,
+) {
+    let Some(snis) = spec.snis.as_ref().filter(|v| !v.is_empty()) else {
+        return;
+    };
+    if !protocols.iter().any(|p| p.is_tls()) {
+        issues.push(
+            join(path, "snis"),
+            "'snis' can only be set when 'protocols' is 'grpcs', 'https', 'tls' or 'tls_passthrough'",
+        );
+    }
+    for (i, sni) in snis.iter().enumerate() {
+        match sni_matcher(sni) {
+            Ok(m) => matchers.snis.push(m),
+            Err(e) => issues.push(join(path, &format!("snis[{i}]")), e),
+        }
+    }
+}
+
+/// Kong's per-protocol route rules (its http and grpc subschemas, chosen by the first
+/// protocol): what must be set and what may not be. True for a gRPC route.
+fn route_protocol_rules(
+    spec: &RouteSpec,
+    protocols: &[Protocol],
+    paths: Option<&[String]>,
+    path: &str,
+    issues: &mut Issues,
+) -> bool {
+    let set = |o: Option<&[String]>| o.is_some_and(|v| !v.is_empty());
+    let grpc = protocols.first().is_some_and(|p| p.is_grpc());
+    let (methods, hosts, snis) = (
+        set(spec.methods.as_deref()),
+        set(spec.hosts.as_deref()),
+        set(spec.snis.as_deref()),
+    );
+    let headers = spec.headers.as_ref().is_some_and(|h| !h.is_empty());
+    let matchable = hosts || headers || set(paths);
+    let has = |p: Protocol| protocols.contains(&p);
+    let (names, fields) = if grpc {
+        ("'grpc' or 'grpcs'", "'hosts', 'headers', 'paths'")
+    } else {
+        (
+            "'http' or 'https'",
+            "'methods', 'hosts', 'headers', 'paths'",
+        )
+    };
+    let missing = if grpc {
+        if has(Protocol::Grpcs) {
+            (!matchable && !snis).then_some(("'grpcs'", true))
+        } else {
+            (!matchable).then_some(("'grpc'", false))
+        }
+    } else if has(Protocol::Https) {
+        (!matchable && !methods && !snis).then_some(("'https'", true))
+    } else {
+        (!matchable && !methods).then_some(("'http'", false))
+    };
+    if let Some((which, with_snis)) = missing {
+        let sni = if with_snis { ", 'snis'" } else { "" };
+        issues.push(
+            path.to_string(),
+            format!("must set one of {fields}{sni} when 'protocols' is {which}"),
+        );
+    }
+    let mut cannot = |field: &str| {
+        issues.push(
+            join(path, field),
+            format!("cannot set '{field}' when 'protocols' is {names}"),
+        )
+    };
+    if grpc && spec.strip_path == Some(true) {
+        cannot("strip_path");
+    }
+    if grpc && methods {
+        cannot("methods");
+    }
+    for (field, written) in [
+        ("sources", &spec.sources),
+        ("destinations", &spec.destinations),
+    ] {
+        if written.as_ref().is_some_and(|v| !v.is_empty()) {
+            cannot(field);
+        }
+    }
+    grpc
 }
 
 /// One of a route's `snis` (Kong's wildcard host: `*.example.com`, `example.*`), no port;
@@ -459,7 +512,7 @@ fn route_protocols(written: Option<&[String]>, path: &str, issues: &mut Issues) 
                     issues.push(
                         join(path, &format!("protocols[{i}]")),
                         format!(
-                            "protocol '{p}' is not supported by Skyport yet (use http or https)"
+                            "protocol '{p}' is not supported by Skyport yet (use http, https, grpc or grpcs)"
                         ),
                     );
                 }
@@ -505,7 +558,7 @@ fn service_trust(
     issues: &mut Issues,
 ) {
     if let Some(list) = &spec.ca_certificates {
-        if protocol != Some(Protocol::Https) {
+        if !protocol.is_some_and(Protocol::is_tls) {
             issues.push(
                 join(path, "ca_certificates"),
                 "only allowed when protocol is https",

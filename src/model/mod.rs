@@ -281,6 +281,10 @@ pub enum HashOn {
 pub enum Protocol {
     Http,
     Https,
+    /// gRPC over HTTP/2 without TLS (h2c).
+    Grpc,
+    /// gRPC over HTTP/2 with TLS.
+    Grpcs,
 }
 
 impl Protocol {
@@ -289,7 +293,19 @@ impl Protocol {
         match s {
             "http" => Some(Protocol::Http),
             "https" => Some(Protocol::Https),
+            "grpc" => Some(Protocol::Grpc),
+            "grpcs" => Some(Protocol::Grpcs),
             _ => None,
         }
+    }
+
+    /// Spoken over TLS.
+    pub fn is_tls(self) -> bool {
+        matches!(self, Protocol::Https | Protocol::Grpcs)
+    }
+
+    /// gRPC (HTTP/2 only).
+    pub fn is_grpc(self) -> bool {
+        matches!(self, Protocol::Grpc | Protocol::Grpcs)
     }
 }

@@ -234,6 +234,9 @@ impl Gateway {
                 location: format!("https://{host}{uri}"),
             });
         }
+        if route.grpc {
+            grpc_request(req, route.grpcs_only && !tls)?;
+        }
         if let Some(svc) = route.service {
             let base = ctx.snapshot.services[svc].base_path.as_deref();
             let stripped = if route.strip_path { m.path_len } else { None };
@@ -290,6 +293,41 @@ fn server_port(session: &Session) -> u16 {
         .and_then(|a| a.as_inet())
         .map(|a| a.port())
         .unwrap_or(0)
+}
+
+/// Kong's checks of a request that matched a gRPC route: gRPC content over HTTP/2 only, and
+/// over TLS when the route has `grpcs` alone.
+fn grpc_request(req: &RequestHeader, refuse_plain: bool) -> Result<(), GatewayError> {
+    let grpc = req
+        .headers
+        .get(http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"));
+    if !grpc {
+        return Err(GatewayError::refused(
+            415,
+            "Non-gRPC request matched gRPC route",
+        ));
+    }
+    if req.version != http::Version::HTTP_2 {
+        return Err(GatewayError::Refused {
+            status: 426,
+            message: "Please use HTTP2 protocol".into(),
+            headers: vec![
+                (
+                    http::header::CONNECTION,
+                    http::HeaderValue::from_static("Upgrade"),
+                ),
+                (
+                    http::header::UPGRADE,
+                    http::HeaderValue::from_static("HTTP/2"),
+                ),
+            ],
+        });
+    }
+    if refuse_plain {
+        return Err(GatewayError::GrpcsOnly);
+    }
+    Ok(())
 }
 
 fn is_tls(session: &Session) -> bool {

@@ -7,7 +7,7 @@ pub mod health;
 pub mod probe;
 pub mod trust;
 
-use crate::model::{CaCertificate, Protocol, Service};
+use crate::model::{CaCertificate, Service};
 use http::HeaderValue;
 use pingora::upstreams::peer::HttpPeer;
 use std::net::{IpAddr, SocketAddr};
@@ -41,6 +41,9 @@ pub struct ServicePeer {
     template: HttpPeer,
 }
 
+/// Concurrent requests one HTTP/2 connection to a gRPC service carries.
+const GRPC_STREAMS: usize = 100;
+
 /// A pool key for a set of CA certificates.
 fn group_key(ca_ids: &[String]) -> u64 {
     use std::hash::{Hash, Hasher};
@@ -56,7 +59,7 @@ impl ServicePeer {
         cas: &[CaCertificate],
         balancer: Option<Arc<balancer::Balancer>>,
     ) -> ServicePeer {
-        let tls = svc.protocol == Protocol::Https;
+        let tls = svc.protocol.is_tls();
         let bare = svc.host.trim_start_matches('[').trim_end_matches(']');
         let ip = bare.parse::<IpAddr>().ok();
         // The address is a placeholder; `peer()` fills in the resolved one.
@@ -68,6 +71,12 @@ impl ServicePeer {
         o.read_timeout = Some(Duration::from_millis(svc.read_timeout));
         o.write_timeout = Some(Duration::from_millis(svc.write_timeout));
         o.idle_timeout = Some(IDLE_TIMEOUT);
+        if svc.protocol.is_grpc() {
+            // gRPC is HTTP/2 only: ALPN h2 over TLS, prior knowledge (h2c) without; streams
+            // of many requests share one connection.
+            o.set_http_version(2, 2);
+            o.max_h2_streams = GRPC_STREAMS;
+        }
         let verify = svc.tls_verify.unwrap_or(true);
         o.verify_cert = verify;
         o.verify_hostname = verify;

@@ -315,7 +315,11 @@ impl Gateway {
                 dir.path().join("skyport.pid").display().to_string(),
             ),
         ];
-        all.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        // `{port}` in a value stands for the plain proxy port (e.g. listen flags of a test).
+        all.extend(
+            env.iter()
+                .map(|(k, v)| (k.to_string(), v.replace("{port}", &port.to_string()))),
+        );
         if tls.is_some() {
             all.push((
                 "SKYPORT_SSL_CERT".into(),
