@@ -206,10 +206,17 @@ impl HeaderSettings {
                 }
                 "server" => h.server = true,
                 "via" => h.via = true,
-                "x-skyport-upstream-latency" => h.upstream_latency = true,
-                "x-skyport-proxy-latency" => h.proxy_latency = true,
-                "x-skyport-response-latency" => h.response_latency = true,
-                "x-skyport-request-id" => h.request_id = true,
+                // Kong's names (a kong.conf or KONG_HEADERS) turn on Skyport's headers.
+                "x-skyport-upstream-latency" | "x-kong-upstream-latency" => {
+                    h.upstream_latency = true
+                }
+                "x-skyport-proxy-latency" | "x-kong-proxy-latency" => h.proxy_latency = true,
+                "x-skyport-response-latency" | "x-kong-response-latency" => {
+                    h.response_latency = true
+                }
+                "x-skyport-request-id" | "x-kong-request-id" => h.request_id = true,
+                // Kong's headers Skyport does not send: accepted, nothing to turn on.
+                "x-kong-upstream-status" | "x-kong-admin-latency" => {}
                 other => errors.push(format!(
                     "headers: unknown value \"{other}\" (expected server_tokens, latency_tokens, \
                      Server, Via, X-Skyport-Upstream-Latency, X-Skyport-Proxy-Latency, \
@@ -220,7 +227,7 @@ impl HeaderSettings {
         for t in tokens(upstream) {
             match t.as_str() {
                 "off" => {}
-                "x-skyport-request-id" => h.upstream_request_id = true,
+                "x-skyport-request-id" | "x-kong-request-id" => h.upstream_request_id = true,
                 other => errors.push(format!(
                     "headers_upstream: unknown value \"{other}\" (expected X-Skyport-Request-Id or off)"
                 )),
@@ -724,6 +731,13 @@ mod tests {
         let latency = load("latency_tokens", "off").expect("latency");
         assert!(latency.upstream_latency && latency.proxy_latency && latency.response_latency);
         assert!(!latency.via && !latency.request_id);
+        let kong = load(
+            "X-Kong-Request-Id, X-Kong-Upstream-Latency, X-Kong-Upstream-Status",
+            "X-Kong-Request-Id",
+        )
+        .expect("Kong's names");
+        assert!(kong.request_id && kong.upstream_latency && kong.upstream_request_id);
+        assert!(!kong.via && !kong.proxy_latency);
         let errs = load("off, via, X-Kong-Bogus", "nope").expect_err("invalid");
         assert_eq!(errs.len(), 3, "{errs:?}");
         assert!(
