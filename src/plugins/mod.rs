@@ -18,6 +18,7 @@ pub mod rate_limit;
 pub mod registry;
 pub mod request_size_limiting;
 pub mod request_termination;
+pub mod request_transformer;
 
 use crate::error::{Exit, GatewayError};
 use crate::telemetry::access_log::AccessRecord;
@@ -86,6 +87,31 @@ pub struct RequestState {
     pub route_path: Option<Arc<crate::router::PathMatcher>>,
     /// The request's id (Kong's `kong_request_id`).
     pub request_id: Option<HeaderValue>,
+    /// Changes to the upstream request beyond headers (`request-transformer`).
+    pub upstream_edit: Option<Box<UpstreamEdit>>,
+}
+
+/// How the upstream request differs from the client's (`request-transformer`), applied when
+/// it is sent; boxed in [`RequestState`] so requests without one carry a pointer.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct UpstreamEdit {
+    /// The method.
+    pub method: Option<http::Method>,
+    /// The path (the query is kept unless `query` is set).
+    pub path: Option<String>,
+    /// The query string, encoded (`""`: none).
+    pub query: Option<String>,
+    /// Headers by the name configured, with all their values (empty: removed); applied before
+    /// the gateway's own `X-Forwarded-*`.
+    pub headers: Vec<(String, Vec<HeaderValue>)>,
+    /// The `Host` sent upstream.
+    pub host: Option<HeaderValue>,
+    /// The body sent instead of the client's (its length replaces the client's).
+    pub body: Option<Bytes>,
+    /// Body bytes read ahead and not replayed by Pingora: sent before the rest.
+    pub body_prefix: Option<Bytes>,
+    /// The replacement body went out in this attempt.
+    pub body_sent: bool,
 }
 
 /// What a plugin's access step decided.
@@ -154,7 +180,7 @@ pub trait Plugin: Send + Sync + std::fmt::Debug {
     /// with the gateway's answer for it (when no response was sent yet).
     fn request_body(
         &self,
-        _chunk: &Option<Bytes>,
+        _chunk: &mut Option<Bytes>,
         _end: bool,
         _state: &mut RequestState,
     ) -> Result<(), GatewayError> {

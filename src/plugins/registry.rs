@@ -5,7 +5,7 @@
 pub use super::factory::{CheckCtx, Checked, Factory, FieldIssues, Registration, ON_SCOPE};
 
 /// Every plugin Skyport knows, with Kong's priorities.
-pub static PLUGINS: [Registration; 11] = [
+pub static PLUGINS: [Registration; 12] = [
     Registration::of::<super::correlation_id::CorrelationId>("correlation-id", 100_001),
     Registration::of::<super::cors::Cors>("cors", 2000),
     Registration::of::<super::jwt::Jwt>("jwt", 1450),
@@ -18,6 +18,7 @@ pub static PLUGINS: [Registration; 11] = [
     ),
     Registration::of::<super::acl::Acl>("acl", 950),
     Registration::of::<super::rate_limit::RateLimiting>("rate-limiting", 910),
+    Registration::of::<super::request_transformer::RequestTransformer>("request-transformer", 801),
     Registration::of::<super::lambda::AwsLambda>("aws-lambda", 750),
     Registration::of::<super::request_termination::RequestTermination>("request-termination", 2),
 ];
@@ -201,6 +202,7 @@ mod tests {
                 ("request-size-limiting", 951),
                 ("acl", 950),
                 ("rate-limiting", 910),
+                ("request-transformer", 801),
                 ("aws-lambda", 750),
                 ("request-termination", 2),
             ]

@@ -2,6 +2,7 @@
 //! route -> plugin chain -> peer -> upstream request -> response -> log.
 
 pub mod ctx;
+pub mod edit;
 pub mod headers;
 pub mod request_id;
 
@@ -433,6 +434,9 @@ impl ProxyHttp for Gateway {
                 );
             }
         }
+        if let Some(edit) = ctx.plugins.upstream_edit.as_deref_mut() {
+            edit::request_body(edit, body);
+        }
         if let Some(chain) = ctx.chain.clone() {
             for plugin in chain.in_phase(Phases::REQUEST_BODY) {
                 if let Err(e) = plugin.request_body(body, end, &mut ctx.plugins) {
@@ -545,6 +549,9 @@ impl ProxyHttp for Gateway {
             "1.1"
         };
         headers::strip_hop_by_hop(upstream);
+        if let Some(e) = ctx.plugins.upstream_edit.as_deref() {
+            edit::headers(e, upstream)?;
+        }
         let d = headers::Downstream {
             client_ip: session
                 .client_addr()
@@ -587,6 +594,9 @@ impl ProxyHttp for Gateway {
         }
         for (name, value) in &ctx.plugins.upstream_set {
             upstream.insert_header(name.clone(), value.clone())?;
+        }
+        if let Some(e) = ctx.plugins.upstream_edit.as_deref_mut() {
+            edit::request_line(e, upstream)?;
         }
         if !ctx.plugins.query_removed.is_empty() {
             let uri = without_query_args(&upstream.uri, &ctx.plugins.query_removed);

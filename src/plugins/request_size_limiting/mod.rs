@@ -117,7 +117,7 @@ impl Plugin for RequestSizeLimiting {
 
     fn request_body(
         &self,
-        chunk: &Option<Bytes>,
+        chunk: &mut Option<Bytes>,
         _end: bool,
         state: &mut RequestState,
     ) -> Result<(), GatewayError> {
