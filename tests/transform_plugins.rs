@@ -42,6 +42,16 @@ services:
               replace: {{ body: ["role:member"] }}
               add: {{ body: ["source:gateway", "role:never"] }}
               append: {{ body: ["tags:new"] }}
+      - name: answer
+        paths: [/answer]
+        plugins:
+          - name: response-transformer
+            config:
+              remove: {{ json: [sni], headers: [x-drop-me] }}
+              rename: {{ json: ["method:verb"], headers: ["via:x-via"] }}
+              replace: {{ json: ["uri:hidden", "absent:x"] }}
+              add: {{ json: ["gateway:skyport", "count:3", "uri:never"], json_types: [string, number], headers: ["x-added:yes"] }}
+              append: {{ json: ["extra:x"], headers: ["x-added:more"] }}
       - name: to-get
         paths: [/to-get]
         plugins:
@@ -203,6 +213,49 @@ async fn json_and_form_bodies_are_rewritten() {
     .await;
     assert_eq!(seen["method"], "GET");
     assert_eq!(seen["uri"], "/?a=1&a=3&b=2");
+}
+
+/// `response-transformer`: headers and JSON properties of the answer changed in Kong's
+/// order; a JSON answer too large to hold goes out unchanged.
+#[tokio::test]
+async fn answers_are_transformed() {
+    let up = Upstream::http().await;
+    let gw = Gateway::start(&config(&up)).await;
+    let r = client().get(gw.url("/answer/x")).send().await.expect("req");
+    assert_eq!(r.status(), 200);
+    let h = r.headers().clone();
+    // Renamed after the gateway added its own Via, as in Kong.
+    assert!(h
+        .get("x-via")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("1.1 upstream")));
+    assert!(h.get("via").is_none());
+    let added: Vec<&str> = h
+        .get_all("x-added")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    assert_eq!(added, ["yes", "more"]);
+    let body: Value = r.json().await.expect("json");
+    assert!(body.get("sni").is_none() && body.get("method").is_none());
+    assert_eq!(body["verb"], "GET");
+    assert_eq!(body["uri"], "hidden");
+    assert_eq!(body["gateway"], "skyport");
+    assert_eq!(body["count"], 3);
+    assert_eq!(body["extra"], json!(["x"]));
+    assert!(body.get("absent").is_none());
+
+    let big = "y".repeat(5 * 1024 * 1024);
+    let r = client()
+        .post(gw.url("/answer/big"))
+        .body(big.clone())
+        .send()
+        .await
+        .expect("req");
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(body["method"], "POST", "unchanged");
+    assert_eq!(body["body"].as_str().map(str::len), Some(big.len()));
 }
 
 #[test]

@@ -14,11 +14,13 @@ pub mod ip_restriction;
 pub mod jwt;
 pub mod key_auth;
 pub mod lambda;
+pub mod prometheus;
 pub mod rate_limit;
 pub mod registry;
 pub mod request_size_limiting;
 pub mod request_termination;
 pub mod request_transformer;
+pub mod response_transformer;
 
 use crate::error::{Exit, GatewayError};
 use crate::telemetry::access_log::AccessRecord;
@@ -89,6 +91,8 @@ pub struct RequestState {
     pub request_id: Option<HeaderValue>,
     /// Changes to the upstream request beyond headers (`request-transformer`).
     pub upstream_edit: Option<Box<UpstreamEdit>>,
+    /// A JSON answer being gathered to be changed (`response-transformer`).
+    pub gathered: Option<Box<response_transformer::Gathered>>,
 }
 
 /// How the upstream request differs from the client's (`request-transformer`), applied when

@@ -5,7 +5,7 @@
 pub use super::factory::{CheckCtx, Checked, Factory, FieldIssues, Registration, ON_SCOPE};
 
 /// Every plugin Skyport knows, with Kong's priorities.
-pub static PLUGINS: [Registration; 12] = [
+pub static PLUGINS: [Registration; 14] = [
     Registration::of::<super::correlation_id::CorrelationId>("correlation-id", 100_001),
     Registration::of::<super::cors::Cors>("cors", 2000),
     Registration::of::<super::jwt::Jwt>("jwt", 1450),
@@ -19,7 +19,12 @@ pub static PLUGINS: [Registration; 12] = [
     Registration::of::<super::acl::Acl>("acl", 950),
     Registration::of::<super::rate_limit::RateLimiting>("rate-limiting", 910),
     Registration::of::<super::request_transformer::RequestTransformer>("request-transformer", 801),
+    Registration::of::<super::response_transformer::ResponseTransformer>(
+        "response-transformer",
+        800,
+    ),
     Registration::of::<super::lambda::AwsLambda>("aws-lambda", 750),
+    Registration::of::<super::prometheus::Prometheus>("prometheus", 13),
     Registration::of::<super::request_termination::RequestTermination>("request-termination", 2),
 ];
 
@@ -203,7 +208,9 @@ mod tests {
                 ("acl", 950),
                 ("rate-limiting", 910),
                 ("request-transformer", 801),
+                ("response-transformer", 800),
                 ("aws-lambda", 750),
+                ("prometheus", 13),
                 ("request-termination", 2),
             ]
         );

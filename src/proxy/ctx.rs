@@ -38,6 +38,8 @@ pub struct RequestCtx {
     pub member_reported: bool,
     /// When the upstream request was sent.
     pub upstream_started: Option<Instant>,
+    /// When the upstream's response header arrived.
+    pub upstream_answered: Option<Instant>,
     /// Request body bytes seen so far (for `client_max_body_size`).
     pub body_bytes: u64,
 }
@@ -60,6 +62,7 @@ impl RequestCtx {
             tried: Vec::new(),
             member_reported: false,
             upstream_started: None,
+            upstream_answered: None,
             body_bytes: 0,
         }
     }

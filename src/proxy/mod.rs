@@ -615,6 +615,7 @@ impl ProxyHttp for Gateway {
         if let Some((b, m)) = self.balancer_of(ctx).zip(ctx.member.as_ref()) {
             b.observe_status(m, resp.status.as_u16());
         }
+        ctx.upstream_answered = Some(Instant::now());
         let upstream_ms = ctx.upstream_started.map(|t| millis(t.elapsed()));
         let proxy_ms = ctx
             .upstream_started
@@ -804,6 +805,14 @@ impl ProxyHttp for Gateway {
                 upstream_latency_ms: ctx
                     .upstream_started
                     .map(|t| t.duration_since(ctx.started).as_secs_f64() * 1000.0),
+                upstream_wait_ms: ctx
+                    .upstream_started
+                    .zip(ctx.upstream_answered)
+                    .map(|(s, a)| a.duration_since(s).as_secs_f64() * 1000.0),
+                from_service: ctx.upstream_answered.is_some(),
+                kong_service: service
+                    .map(|s| s.name.as_deref().unwrap_or(s.host.as_str()))
+                    .unwrap_or(""),
             };
             if let Some(chain) = chain.filter(|_| logged) {
                 for plugin in chain.in_phase(Phases::LOG) {

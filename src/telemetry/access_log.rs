@@ -41,6 +41,15 @@ pub struct AccessRecord<'a> {
     pub latency_ms: f64,
     /// Milliseconds from the request's start until the upstream request began.
     pub upstream_latency_ms: Option<f64>,
+    /// Milliseconds the upstream took to answer (request sent to response header).
+    #[serde(skip)]
+    pub upstream_wait_ms: Option<f64>,
+    /// The answer came from the service (Kong's `source` label), not from the gateway.
+    #[serde(skip)]
+    pub from_service: bool,
+    /// The service's name, else its host (Kong's `service` label).
+    #[serde(skip)]
+    pub kong_service: &'a str,
 }
 
 /// Where access-log lines go.

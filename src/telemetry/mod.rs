@@ -2,6 +2,7 @@
 //! request: counters are atomic and the access log goes through a bounded channel.
 
 pub mod access_log;
+pub mod kong;
 pub mod throttle;
 
 use prometheus::{
@@ -171,6 +172,9 @@ impl Metrics {
     pub fn render(&self) -> Vec<u8> {
         let mut out = Vec::new();
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
+        if let Some(kong) = kong::KONG.render(self.connections_open.get(), self.total()) {
+            out.extend_from_slice(&kong);
+        }
         out
     }
 }
