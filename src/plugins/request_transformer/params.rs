@@ -156,6 +156,20 @@ pub fn apply_args(args: &mut Args, ops: &Ops, values: &dyn Values, had_body: boo
     changed
 }
 
+/// Kong's `append` on a JSON property: a string becomes a list of it and the value, a list
+/// grows, anything else is replaced by a list of the value.
+pub fn append_json(map: &mut Map<String, Value>, name: &str, v: Value) {
+    let next = match map.remove(name) {
+        Some(Value::String(old)) => Value::Array(vec![Value::String(old), v]),
+        Some(Value::Array(mut all)) => {
+            all.push(v);
+            Value::Array(all)
+        }
+        _ => Value::Array(vec![v]),
+    };
+    map.insert(name.to_string(), next);
+}
+
 /// A JSON body with the operations applied, or `None` when it stays as sent (unchanged, or
 /// not a JSON object: Kong passes a body it cannot decode).
 pub fn apply_json(body: &[u8], ops: &Ops, values: &dyn Values) -> Option<Vec<u8>> {
@@ -197,16 +211,7 @@ pub fn apply_json(body: &[u8], ops: &Ops, values: &dyn Values) -> Option<Vec<u8>
         }
     }
     for (name, t) in &ops.append {
-        let v = Value::String(t.render(values));
-        let next = match map.remove(name) {
-            Some(Value::String(old)) => Value::Array(vec![Value::String(old), v]),
-            Some(Value::Array(mut all)) => {
-                all.push(v);
-                Value::Array(all)
-            }
-            _ => Value::Array(vec![v]),
-        };
-        map.insert(name.clone(), next);
+        append_json(&mut map, name, Value::String(t.render(values)));
         changed = true;
     }
     changed.then(|| serde_json::to_vec(&Value::Object(map)).unwrap_or_default())

@@ -261,16 +261,9 @@ fn transform(c: &Compiled, body: &[u8]) -> Option<Vec<u8>> {
         }
     }
     for (name, v) in &c.append_json {
-        let Some(v) = value(v) else { continue };
-        let next = match map.remove(name) {
-            Some(Value::String(old)) => Value::Array(vec![Value::String(old), v]),
-            Some(Value::Array(mut all)) => {
-                all.push(v);
-                Value::Array(all)
-            }
-            _ => Value::Array(vec![v]),
-        };
-        map.insert(name.clone(), next);
+        if let Some(v) = value(v) {
+            crate::plugins::request_transformer::params::append_json(&mut map, name, v);
+        }
     }
     serde_json::to_vec(&Value::Object(map)).ok()
 }
