@@ -46,6 +46,7 @@ fn bench(c: &mut Criterion) {
                     headers: &headers,
                     tls: false,
                     sni: None,
+                    websocket: false,
                 };
                 black_box(snapshot.router.find(&req))
             })
@@ -60,6 +61,7 @@ fn bench(c: &mut Criterion) {
                     headers: &headers,
                     tls: false,
                     sni: None,
+                    websocket: false,
                 };
                 black_box(snapshot.router.find(&req))
             })

@@ -460,6 +460,17 @@ async fn hop_by_hop_headers_of_the_upstream_answer_are_removed() {
 /// them, and then bytes flow both ways on the same connection.
 #[tokio::test]
 async fn a_websocket_upgrade_is_proxied_and_echoes() {
+    websocket_echo("http", "").await;
+}
+
+/// Kong Enterprise's `ws` protocol: a `ws` service and a `ws`-only route carry the same
+/// upgrade, and a plain HTTP request does not match that route.
+#[tokio::test]
+async fn a_ws_route_carries_websockets_only() {
+    websocket_echo("ws", ", protocols: [ws]").await;
+}
+
+async fn websocket_echo(scheme: &str, route_extra: &str) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -499,11 +510,15 @@ async fn a_websocket_upgrade_is_proxied_and_echoes() {
         r#"_format_version: "3.0"
 services:
   - name: ws
-    url: http://{addr}
-    routes: [{{ name: ws, paths: [/chat] }}]
+    url: {scheme}://{addr}
+    routes: [{{ name: ws, paths: [/chat]{route_extra} }}]
 "#
     );
     let gw = Gateway::start(&yaml).await;
+    if scheme == "ws" {
+        let r = client().get(gw.url("/chat")).send().await.expect("req");
+        assert_eq!(r.status(), 404, "not a WebSocket handshake");
+    }
     let mut s = tokio::net::TcpStream::connect(("127.0.0.1", gw.port))
         .await
         .expect("connect");

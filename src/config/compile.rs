@@ -49,8 +49,14 @@ pub fn compile(model: Model, hash: String, resolved: &Resolved, lasting: &Lastin
             strip_path: route.strip_path,
             preserve_host: route.preserve_host,
             // As Kong: `https` without `http` (gRPC routes are checked by their own rule).
-            https_only: route.protocols.contains(&Protocol::Https)
-                && !route.protocols.contains(&Protocol::Http),
+            https_only: route
+                .protocols
+                .iter()
+                .any(|p| matches!(p, Protocol::Https | Protocol::Wss))
+                && !route
+                    .protocols
+                    .iter()
+                    .any(|p| matches!(p, Protocol::Http | Protocol::Ws)),
             https_redirect_status_code: route.https_redirect_status_code,
             grpc: route.protocols.iter().any(|p| p.is_grpc()),
             grpcs_only: route.protocols.contains(&Protocol::Grpcs)
@@ -219,6 +225,8 @@ fn route_entries(index: usize, route: &Route) -> Vec<Entry> {
         priority: Priority::default(),
         tls_ok: route.protocols.iter().any(|p| p.is_tls()),
         snis: route.matchers.snis.clone(),
+        websocket_only: !route.protocols.is_empty()
+            && route.protocols.iter().all(|p| p.is_websocket()),
     };
     let mut out = Vec::with_capacity(route.matchers.paths.len().max(1));
     if route.matchers.paths.is_empty() {

@@ -98,13 +98,13 @@ pub(super) fn service(
     let typed = Protocol::parse(&protocol);
     match protocol.as_str() {
         _ if typed.is_some() => {}
-        "tcp" | "tls" | "tls_passthrough" | "udp" | "ws" | "wss" => issues.push(
+        "tcp" | "tls" | "tls_passthrough" | "udp" => issues.push(
             join(path, "protocol"),
-            format!("protocol '{protocol}' is not supported by Skyport yet (use http, https, grpc or grpcs)"),
+            format!("protocol '{protocol}' is not supported by Skyport yet (use http, https, grpc, grpcs, ws or wss)"),
         ),
         other => issues.push(
             join(path, "protocol"),
-            format!("expected one of: http, https, grpc, grpcs (got \"{other}\")"),
+            format!("expected one of: http, https, grpc, grpcs, ws, wss (got \"{other}\")"),
         ),
     }
     if let Err(e) = check_host(&host) {
@@ -185,7 +185,7 @@ fn parse_url(url: &str) -> Result<(String, String, u32, Option<String>), String>
     }
     let port = match uri.port_u16() {
         Some(p) => p as u32,
-        None if scheme == "https" || scheme == "grpcs" => 443,
+        None if matches!(scheme.as_str(), "https" | "grpcs" | "wss") => 443,
         None => 80,
     };
     // http::Uri reports "/" for an absent path; Kong keeps it unset.
@@ -365,7 +365,7 @@ fn route_protocol_rules(
         } else {
             (!matchable).then_some(("'grpc'", false))
         }
-    } else if has(Protocol::Https) {
+    } else if has(Protocol::Https) || has(Protocol::Wss) {
         (!matchable && !methods && !snis).then_some(("'https'", true))
     } else {
         (!matchable && !methods).then_some(("'http'", false))
@@ -512,7 +512,7 @@ fn route_protocols(written: Option<&[String]>, path: &str, issues: &mut Issues) 
                     issues.push(
                         join(path, &format!("protocols[{i}]")),
                         format!(
-                            "protocol '{p}' is not supported by Skyport yet (use http, https, grpc or grpcs)"
+                            "protocol '{p}' is not supported by Skyport yet (use http, https, grpc, grpcs, ws or wss)"
                         ),
                     );
                 }

@@ -285,6 +285,10 @@ pub enum Protocol {
     Grpc,
     /// gRPC over HTTP/2 with TLS.
     Grpcs,
+    /// WebSocket without TLS (Kong Enterprise's protocol; HTTP/1.1 upgrades).
+    Ws,
+    /// WebSocket over TLS.
+    Wss,
 }
 
 impl Protocol {
@@ -295,13 +299,20 @@ impl Protocol {
             "https" => Some(Protocol::Https),
             "grpc" => Some(Protocol::Grpc),
             "grpcs" => Some(Protocol::Grpcs),
+            "ws" => Some(Protocol::Ws),
+            "wss" => Some(Protocol::Wss),
             _ => None,
         }
     }
 
     /// Spoken over TLS.
     pub fn is_tls(self) -> bool {
-        matches!(self, Protocol::Https | Protocol::Grpcs)
+        matches!(self, Protocol::Https | Protocol::Grpcs | Protocol::Wss)
+    }
+
+    /// WebSocket (a route of these alone matches only WebSocket handshakes).
+    pub fn is_websocket(self) -> bool {
+        matches!(self, Protocol::Ws | Protocol::Wss)
     }
 
     /// gRPC (HTTP/2 only).

@@ -220,6 +220,10 @@ impl Gateway {
             headers: &req.headers,
             tls,
             sni,
+            websocket: req
+                .headers
+                .get(http::header::UPGRADE)
+                .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket")),
         });
         let Some(m) = found else {
             return Err(GatewayError::NoRoute);

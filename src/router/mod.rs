@@ -192,6 +192,8 @@ pub struct Entry {
     pub tls_ok: bool,
     /// TLS server names (`snis`); empty = any. Only requests over TLS are held to them.
     pub snis: Vec<HostMatcher>,
+    /// The route's protocols are `ws`/`wss` alone: only WebSocket handshakes match.
+    pub websocket_only: bool,
 }
 
 impl Entry {
@@ -238,6 +240,8 @@ pub struct RequestInfo<'a> {
     pub tls: bool,
     /// The server name the client sent in its TLS handshake.
     pub sni: Option<&'a str>,
+    /// The request is a WebSocket handshake (`Upgrade: websocket`).
+    pub websocket: bool,
 }
 
 /// The route that matched, and how much of the path its prefix or regex took.
@@ -331,7 +335,7 @@ impl Router {
 
     /// Whether one entry matches the request, and how much of the path it took.
     fn try_entry(&self, e: &Entry, req: &RequestInfo<'_>) -> Option<Match> {
-        if req.tls && !e.tls_ok {
+        if (req.tls && !e.tls_ok) || (e.websocket_only && !req.websocket) {
             return None;
         }
         // As Kong: `snis` hold only for requests over TLS, which must have sent a match.
@@ -417,6 +421,7 @@ mod tests {
             priority: Priority::default(),
             tls_ok: true,
             snis: Vec::new(),
+            websocket_only: false,
         };
         e.rank(0, false);
         e
@@ -432,6 +437,7 @@ mod tests {
             headers: &headers,
             tls: false,
             sni: None,
+            websocket: false,
         })
         .map(|m| m.route)
     }
@@ -549,6 +555,7 @@ mod tests {
                     headers: &headers,
                     tls: false,
                     sni: None,
+                    websocket: false,
                 };
                 let scan = r
                     .entries
