@@ -10,6 +10,8 @@ pub mod basic_auth;
 pub mod correlation_id;
 pub mod cors;
 pub mod factory;
+pub mod file_log;
+pub mod http_log;
 pub mod ip_restriction;
 pub mod jwt;
 pub mod key_auth;
@@ -142,6 +144,8 @@ impl Phases {
     pub const LOG: Phases = Phases(8);
     /// `request_body`: each chunk of the request body, as it streams to the upstream.
     pub const REQUEST_BODY: Phases = Phases(16);
+    /// With `LOG`: the plugin reads Kong's serialized entry (`AccessRecord::kong_log`).
+    pub const KONG_LOG: Phases = Phases(32);
 
     /// Both sets.
     pub const fn with(self, other: Phases) -> Phases {

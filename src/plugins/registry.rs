@@ -5,7 +5,7 @@
 pub use super::factory::{CheckCtx, Checked, Factory, FieldIssues, Registration, ON_SCOPE};
 
 /// Every plugin Skyport knows, with Kong's priorities.
-pub static PLUGINS: [Registration; 14] = [
+pub static PLUGINS: [Registration; 16] = [
     Registration::of::<super::correlation_id::CorrelationId>("correlation-id", 100_001),
     Registration::of::<super::cors::Cors>("cors", 2000),
     Registration::of::<super::jwt::Jwt>("jwt", 1450),
@@ -25,6 +25,8 @@ pub static PLUGINS: [Registration; 14] = [
     ),
     Registration::of::<super::lambda::AwsLambda>("aws-lambda", 750),
     Registration::of::<super::prometheus::Prometheus>("prometheus", 13),
+    Registration::of::<super::http_log::HttpLog>("http-log", 12),
+    Registration::of::<super::file_log::FileLog>("file-log", 9),
     Registration::of::<super::request_termination::RequestTermination>("request-termination", 2),
 ];
 
@@ -211,6 +213,8 @@ mod tests {
                 ("response-transformer", 800),
                 ("aws-lambda", 750),
                 ("prometheus", 13),
+                ("http-log", 12),
+                ("file-log", 9),
                 ("request-termination", 2),
             ]
         );

@@ -40,6 +40,8 @@ pub struct RequestCtx {
     pub upstream_started: Option<Instant>,
     /// When the upstream's response header arrived.
     pub upstream_answered: Option<Instant>,
+    /// The request line's URI sent upstream (for the log).
+    pub upstream_sent: Option<http::Uri>,
     /// Request body bytes seen so far (for `client_max_body_size`).
     pub body_bytes: u64,
 }
@@ -63,6 +65,7 @@ impl RequestCtx {
             member_reported: false,
             upstream_started: None,
             upstream_answered: None,
+            upstream_sent: None,
             body_bytes: 0,
         }
     }

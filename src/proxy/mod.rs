@@ -4,6 +4,7 @@
 pub mod ctx;
 pub mod edit;
 pub mod headers;
+pub mod log_entry;
 pub mod request_id;
 
 use crate::error::{self, GatewayError, RenderHints, Rendered};
@@ -497,6 +498,7 @@ impl ProxyHttp for Gateway {
                 }
             }
         };
+        ctx.tried.push(addr);
         Ok(svc.peer(addr))
     }
 
@@ -607,6 +609,7 @@ impl ProxyHttp for Gateway {
             upstream.set_uri(uri);
         }
         ctx.upstream_started = Some(Instant::now());
+        ctx.upstream_sent = Some(upstream.uri.clone());
         Ok(())
     }
 
@@ -789,7 +792,7 @@ impl ProxyHttp for Gateway {
                 .consumer
                 .as_ref()
                 .map(|c| c.username.as_deref().unwrap_or(c.id.as_str()));
-            let record = AccessRecord {
+            let mut record = AccessRecord {
                 time: httpdate::fmt_http_date(std::time::SystemTime::now()),
                 request_id: ctx.request_id.as_str(),
                 client: session
@@ -817,7 +820,14 @@ impl ProxyHttp for Gateway {
                 kong_service: service
                     .map(|s| s.name.as_deref().unwrap_or(s.host.as_str()))
                     .unwrap_or(""),
+                kong_log: None,
             };
+            // Kong's serialized entry, made once for the plugins that send it.
+            let entry = chain
+                .as_ref()
+                .filter(|c| logged && c.phases.has(Phases::KONG_LOG))
+                .map(|_| log_entry::build(session, ctx, &record, is_tls(session)));
+            record.kong_log = entry.as_ref();
             if let Some(chain) = chain.filter(|_| logged) {
                 for plugin in chain.in_phase(Phases::LOG) {
                     plugin.log(&record, &ctx.plugins);

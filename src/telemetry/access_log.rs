@@ -50,6 +50,9 @@ pub struct AccessRecord<'a> {
     /// The service's name, else its host (Kong's `service` label).
     #[serde(skip)]
     pub kong_service: &'a str,
+    /// Kong's serialized log entry, when a plugin of the chain sends it.
+    #[serde(skip)]
+    pub kong_log: Option<&'a serde_json::Value>,
 }
 
 /// Where access-log lines go.
