@@ -1,0 +1,90 @@
+//! Per-request cost of the part-2 plugins' own work: request-transformer's templates and
+//! JSON/form body changes, response-transformer's JSON change, prometheus' counting of one
+//! request, and handing one entry to an http-log queue.
+//!
+//! Run: `cargo bench --bench transform`
+
+use criterion::{black_box, criterion_group, criterion_main, Criterion};
+use skyport::plugins::http_log::queue::{Queue, QueueConfig};
+use skyport::plugins::request_transformer::params::{self, Ops};
+use skyport::plugins::request_transformer::template::{Key, Template, Values};
+use skyport::telemetry::kong::{KONG, WORKSPACE};
+use std::sync::Arc;
+
+/// A request as templates read it.
+struct Req;
+
+impl Values for Req {
+    fn header(&self, name: &str) -> Option<String> {
+        (name == "x-user").then(|| "ann".to_string())
+    }
+    fn query(&self, name: &str) -> Option<String> {
+        (name == "page").then(|| "2".to_string())
+    }
+    fn capture(&self, key: &Key) -> Option<String> {
+        matches!(key, Key::Name(n) if n == "id").then(|| "42".to_string())
+    }
+}
+
+fn t(s: &str) -> Template {
+    Template::parse(s).unwrap_or_else(|e| panic!("template: {e}"))
+}
+
+fn bench(c: &mut Criterion) {
+    let literal = t("gateway");
+    let refs = t("user-$(headers.x-user)-$(uri_captures.id)-$(query_params.page)");
+    c.bench_function("request_transformer_template_literal", |b| {
+        b.iter(|| black_box(literal.render(&Req)))
+    });
+    c.bench_function("request_transformer_template_three_refs", |b| {
+        b.iter(|| black_box(refs.render(&Req)))
+    });
+    let ops = Ops {
+        remove: vec!["password".into()],
+        rename: vec![("user".into(), "username".into())],
+        replace: vec![("role".into(), t("member"))],
+        add: vec![("source".into(), t("gateway"))],
+        append: vec![("tags".into(), t("new"))],
+    };
+    let json =
+        br#"{"user":"ann","password":"pw","role":"admin","tags":"old","n":1,"items":[1,2,3]}"#;
+    c.bench_function("request_transformer_json_body", |b| {
+        b.iter(|| black_box(params::apply_json(black_box(json), &ops, &Req)))
+    });
+    let form = "user=ann&password=pw&role=admin&tags=old&n=1";
+    c.bench_function("request_transformer_form_body", |b| {
+        b.iter(|| {
+            let mut args = params::decode(black_box(form));
+            params::apply_args(&mut args, &ops, &Req, true);
+            black_box(params::encode(&args))
+        })
+    });
+    c.bench_function("prometheus_count_one_request", |b| {
+        b.iter(|| {
+            KONG.http_requests
+                .with_label_values(&["users", "users-route", "200", "service", WORKSPACE, ""])
+                .inc();
+            KONG.request_latency
+                .with_label_values(&["users", "users-route", WORKSPACE])
+                .observe(black_box(3.2));
+        })
+    });
+    // A queue whose sender never finishes: pushing is all a request pays.
+    let queue = Queue::start(
+        "bench".into(),
+        QueueConfig {
+            max_batch_size: 1_000_000,
+            max_coalescing_delay: 3600.0,
+            max_entries: 100_000,
+            ..QueueConfig::default()
+        },
+        Arc::new(|_| Box::pin(std::future::pending())),
+    );
+    let entry = vec![b'x'; 1500];
+    c.bench_function("http_log_enqueue_one_entry", |b| {
+        b.iter(|| queue.push(black_box(entry.clone())))
+    });
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
