@@ -17,6 +17,7 @@ pub mod jwt;
 pub mod key_auth;
 pub mod lambda;
 pub mod prometheus;
+pub mod proxy_cache;
 pub mod rate_limit;
 pub mod registry;
 pub mod request_size_limiting;
@@ -95,6 +96,8 @@ pub struct RequestState {
     pub upstream_edit: Option<Box<UpstreamEdit>>,
     /// A JSON answer being gathered to be changed (`response-transformer`).
     pub gathered: Option<Box<response_transformer::Gathered>>,
+    /// A cache lookup's outcome and the answer being kept (`proxy-cache`).
+    pub cache: Option<Box<proxy_cache::Pending>>,
 }
 
 /// How the upstream request differs from the client's (`request-transformer`), applied when

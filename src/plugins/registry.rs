@@ -5,7 +5,7 @@
 pub use super::factory::{CheckCtx, Checked, Factory, FieldIssues, Registration, ON_SCOPE};
 
 /// Every plugin Skyport knows, with Kong's priorities.
-pub static PLUGINS: [Registration; 16] = [
+pub static PLUGINS: [Registration; 17] = [
     Registration::of::<super::correlation_id::CorrelationId>("correlation-id", 100_001),
     Registration::of::<super::cors::Cors>("cors", 2000),
     Registration::of::<super::jwt::Jwt>("jwt", 1450),
@@ -24,6 +24,7 @@ pub static PLUGINS: [Registration; 16] = [
         800,
     ),
     Registration::of::<super::lambda::AwsLambda>("aws-lambda", 750),
+    Registration::of::<super::proxy_cache::ProxyCache>("proxy-cache", 100),
     Registration::of::<super::prometheus::Prometheus>("prometheus", 13),
     Registration::of::<super::http_log::HttpLog>("http-log", 12),
     Registration::of::<super::file_log::FileLog>("file-log", 9),
@@ -212,6 +213,7 @@ mod tests {
                 ("request-transformer", 801),
                 ("response-transformer", 800),
                 ("aws-lambda", 750),
+                ("proxy-cache", 100),
                 ("prometheus", 13),
                 ("http-log", 12),
                 ("file-log", 9),
