@@ -32,7 +32,7 @@ fn t(s: &str) -> Template {
 
 fn bench(c: &mut Criterion) {
     let literal = t("gateway");
-    let refs = t("user-$(headers.x-user)-$(uri_captures.id)-$(query_params.page)");
+    let refs = t("user-$(headers['x-user'])-$(uri_captures.id)-$(query_params.page)");
     c.bench_function("request_transformer_template_literal", |b| {
         b.iter(|| black_box(literal.render(&Req)))
     });

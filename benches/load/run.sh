@@ -10,7 +10,8 @@
 #   ROUNDS=2 DURATION=5 SCENARIOS="plain auth" benches/load/run.sh
 #
 # Scenarios: plain (2-byte body), auth (jwt HS256 + rate-limiting local on the route), keyauth
-# (key-auth + acl + rate-limiting local),
+# (key-auth + acl + rate-limiting local), transform (request-transformer + correlation-id +
+# prometheus on the route; nginx proxies it plainly, so compare it with Skyport's plain),
 # 1k and 64k bodies, fresh (a new client connection per request: upstream reuse shows),
 # https (TLS to the origin). Knobs: ROUNDS DURATION WARMUP CONNS LAT_CONNS WORKERS PIN
 # SCENARIOS RUN_DIR BASE_PORT LATENCY (0 skips the fixed-rate runs, and oha with them)
@@ -113,13 +114,22 @@ services:
     routes: [{ name: plain, paths: [/], strip_path: false }]
   - name: origin-auth
     url: http://127.0.0.1:$ORIGIN
-    routes: [{ name: auth, paths: [/auth] }, { name: keyauth, paths: [/keyauth] }]
+    routes: [{ name: auth, paths: [/auth] }, { name: keyauth, paths: [/keyauth] }, { name: transform, paths: [/transform] }]
   - name: origin-tls
     url: https://localhost:$ORIGIN_TLS
     ca_certificates: [2b5c0d8e-1f4a-4d7e-9c3b-6a1e0f2d4c5b]
     routes: [{ name: tls, paths: [/https] }]
 CONF
 auth_yaml >> "$RUN_DIR/kong.yml"
+cat >> "$RUN_DIR/kong.yml" <<'CONF'
+  - name: request-transformer
+    route: transform
+    config: { add: { headers: ["x-from:gateway"], querystring: ["source:bench"] }, rename: { headers: ["x-old:x-new"] } }
+  - { name: correlation-id, route: transform }
+  - name: prometheus
+    route: transform
+    config: { status_code_metrics: true, latency_metrics: true, bandwidth_metrics: true }
+CONF
 TOKEN=$(auth_token)
 
 pin() { [ "$PIN" = 1 ] && taskset -a -p -c "$1" "$2" >/dev/null 2>&1 || true; }
@@ -145,7 +155,7 @@ HZ=$(getconf CLK_TCK)
 url_of() { # target scenario
   local port
   case $1 in nginx) port=$NGINX;; haproxy) port=$HAPROXY;; skyport) port=$SKYPORT;; esac
-  case $2 in plain|fresh) echo "http://127.0.0.1:$port/";; auth) echo "http://127.0.0.1:$port/auth/";; keyauth) echo "http://127.0.0.1:$port/keyauth/";;
+  case $2 in plain|fresh) echo "http://127.0.0.1:$port/";; auth) echo "http://127.0.0.1:$port/auth/";; keyauth) echo "http://127.0.0.1:$port/keyauth/";; transform) echo "http://127.0.0.1:$port/transform/";;
     1k) echo "http://127.0.0.1:$port/1k";; 64k) echo "http://127.0.0.1:$port/64k";; https) echo "http://127.0.0.1:$port/https/";; esac
 }
 pid_of() { case $1 in nginx) echo $NGINX_PID;; haproxy) echo "${HAPROXY_PID:-}";; skyport) echo $SKYPORT_PID;; esac; }
