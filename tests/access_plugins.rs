@@ -50,6 +50,9 @@ services:
       - name: keys
         paths: [/keys]
         plugins: [{{ name: key-auth }}]
+      - name: in-body
+        paths: [/in-body]
+        plugins: [{{ name: key-auth, config: {{ key_in_body: true, hide_credentials: true }} }}]
       - name: hidden
         paths: [/hidden]
         plugins: [{{ name: key-auth, config: {{ key_names: [apikey, x-api-key], hide_credentials: true, realm: kong }} }}]
@@ -748,4 +751,67 @@ services:
         .and_then(|l| serde_json::from_str(l).ok())
         .unwrap_or_default();
     assert_eq!(line["correlation_id"], "from-client", "{text}");
+}
+
+/// Kong's `key_in_body`: the key read from a form or JSON body (after headers and query),
+/// removed from what the upstream gets with `hide_credentials`; a list is a duplicate.
+#[tokio::test]
+async fn keys_in_the_body() {
+    let up = Upstream::http().await;
+    let gw = Gateway::start(&auth_config(&up)).await;
+    let c = client();
+    let seen = echoed(
+        c.post(gw.url("/in-body"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("apikey=alice-key&x=1")
+            .send()
+            .await
+            .expect("request"),
+    )
+    .await;
+    assert_eq!(seen["headers"]["x-consumer-username"], "alice");
+    assert_eq!(seen["body"], "x=1", "hidden from the upstream");
+    assert_eq!(seen["headers"]["content-length"], "3");
+    let seen = echoed(
+        c.post(gw.url("/in-body"))
+            .json(&serde_json::json!({"apikey": "bob-key", "y": 2}))
+            .send()
+            .await
+            .expect("request"),
+    )
+    .await;
+    assert_eq!(seen["headers"]["x-consumer-username"], "bob");
+    assert_eq!(seen["body"], r#"{"y":2}"#);
+    let r = c
+        .post(gw.url("/in-body"))
+        .json(&serde_json::json!({"apikey": ["a", "b"]}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(
+        refusal(r).await,
+        (401, "Duplicate API key found".to_string())
+    );
+    let r = c
+        .post(gw.url("/in-body"))
+        .json(&serde_json::json!({"other": 1}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(
+        refusal(r).await,
+        (401, "No API key found in request".to_string())
+    );
+    // A header key still wins, and the body then goes up untouched.
+    let seen = echoed(
+        c.post(gw.url("/in-body"))
+            .header("apikey", "alice-key")
+            .json(&serde_json::json!({"apikey": "bob-key"}))
+            .send()
+            .await
+            .expect("request"),
+    )
+    .await;
+    assert_eq!(seen["headers"]["x-consumer-username"], "alice");
+    assert_eq!(seen["body"], r#"{"apikey":"bob-key"}"#);
 }

@@ -7,6 +7,7 @@
 pub mod acl;
 pub mod auth;
 pub mod basic_auth;
+pub mod body;
 pub mod correlation_id;
 pub mod cors;
 pub mod factory;

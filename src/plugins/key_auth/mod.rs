@@ -8,6 +8,7 @@ use crate::plugins::auth::{identify, Anonymous};
 use crate::plugins::factory::{CheckCtx, Checked, Factory, FieldIssues};
 use crate::plugins::{BuildCtx, Flow, Plugin, RequestState, Scope};
 use async_trait::async_trait;
+use bytes::Bytes;
 use http::{HeaderName, HeaderValue};
 use pingora::proxy::Session;
 use serde::{Deserialize, Serialize};
@@ -94,12 +95,6 @@ impl Factory for KeyAuth {
         if spec.key_names.is_empty() {
             out.push(("key_names".into(), "length must be at least 1".into()));
         }
-        if spec.key_in_body {
-            out.push((
-                "key_in_body".into(),
-                "reading keys from the request body is not supported by Skyport yet".into(),
-            ));
-        }
         let challenge = match &spec.realm {
             Some(r) => HeaderValue::from_str(&format!("Key realm=\"{r}\"")),
             None => Ok(HeaderValue::from_static("Key")),
@@ -180,15 +175,24 @@ impl KeyAuth {
     fn authenticate(
         &self,
         session: &Session,
+        body: Option<&(BodyKey, Bytes, BodyKind)>,
         state: &mut RequestState,
     ) -> Result<(), GatewayError> {
         let req = session.req_header();
-        let (raw, index) = match self.find(req) {
-            Found::Duplicate => return Err(self.refusal("Duplicate API key found")),
-            Found::None => return Err(self.refusal("No API key found in request")),
-            Found::Key(k, i) => (k, i),
+        let (key, index, from_body) = match (self.find(req), body.map(|b| &b.0)) {
+            (Found::Duplicate, _) | (Found::None, Some(BodyKey::Duplicate)) => {
+                return Err(self.refusal("Duplicate API key found"))
+            }
+            (Found::Key(k, i), _) => (
+                percent_encoding::percent_decode_str(k)
+                    .decode_utf8_lossy()
+                    .into_owned(),
+                i,
+                false,
+            ),
+            (Found::None, Some(BodyKey::Key(k, i))) => (k.clone(), *i, true),
+            (Found::None, _) => return Err(self.refusal("No API key found in request")),
         };
-        let key = percent_encoding::percent_decode_str(raw).decode_utf8_lossy();
         if self.config.hide_credentials {
             state
                 .upstream_removed
@@ -196,6 +200,10 @@ impl KeyAuth {
             state
                 .query_removed
                 .push(self.config.key_names[index].clone());
+            if let (true, Some((_, bytes, kind))) = (from_body, body) {
+                let edit = state.upstream_edit.get_or_insert_with(Box::default);
+                edit.body = Some(kind.without(bytes, &self.config.key_names[index]));
+            }
         }
         if key.is_empty() {
             return Err(self.refusal("No API key found in request"));
@@ -205,6 +213,120 @@ impl KeyAuth {
         };
         identify(state, &cred.consumer, Some(&cred.id), &cred.headers);
         Ok(())
+    }
+
+    /// Kong's `key_in_body`: the first key name found in a JSON or form body.
+    async fn body_key(
+        &self,
+        session: &mut Session,
+        state: &mut RequestState,
+    ) -> Result<Option<(BodyKey, Bytes, BodyKind)>, GatewayError> {
+        let Some(kind) = BodyKind::of(&session.req_header().headers) else {
+            return Ok(None);
+        };
+        let body = match crate::plugins::body::read_body(session).await? {
+            Ok(b) => b,
+            Err(prefix) => {
+                // Too large to read: Kong's get_body fails and finds nothing there either.
+                if !prefix.is_empty() {
+                    state
+                        .upstream_edit
+                        .get_or_insert_with(Box::default)
+                        .body_prefix = Some(prefix);
+                }
+                return Ok(None);
+            }
+        };
+        for (i, name) in self.config.key_names.iter().enumerate() {
+            match kind.field(&body, name) {
+                BodyField::Absent => {}
+                BodyField::Many => return Ok(Some((BodyKey::Duplicate, body, kind))),
+                BodyField::One(k) => return Ok(Some((BodyKey::Key(k, i), body, kind))),
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// A key found in the body.
+pub enum BodyKey {
+    Key(String, usize),
+    Duplicate,
+}
+
+/// The kinds of body Kong's `get_body` reads.
+#[derive(Clone, Copy)]
+pub enum BodyKind {
+    Json,
+    Form,
+}
+
+enum BodyField {
+    Absent,
+    One(String),
+    Many,
+}
+
+impl BodyKind {
+    fn of(headers: &http::HeaderMap) -> Option<BodyKind> {
+        let ct = headers
+            .get(http::header::CONTENT_TYPE)?
+            .to_str()
+            .ok()?
+            .to_ascii_lowercase();
+        if ct.contains("application/json") {
+            Some(BodyKind::Json)
+        } else if ct.contains("application/x-www-form-urlencoded") {
+            Some(BodyKind::Form)
+        } else {
+            None
+        }
+    }
+
+    /// The body without the key field (`hide_credentials`).
+    fn without(self, body: &[u8], name: &str) -> Bytes {
+        match self {
+            BodyKind::Json => match serde_json::from_slice::<serde_json::Value>(body) {
+                Ok(serde_json::Value::Object(mut m)) => {
+                    m.remove(name);
+                    Bytes::from(serde_json::to_vec(&m).unwrap_or_default())
+                }
+                _ => Bytes::copy_from_slice(body),
+            },
+            BodyKind::Form => {
+                let mut out = form_urlencoded::Serializer::new(String::new());
+                for (k, v) in form_urlencoded::parse(body).filter(|(k, _)| k != name) {
+                    out.append_pair(&k, &v);
+                }
+                Bytes::from(out.finish())
+            }
+        }
+    }
+
+    fn field(self, body: &[u8], name: &str) -> BodyField {
+        match self {
+            BodyKind::Json => match serde_json::from_slice::<serde_json::Value>(body) {
+                Ok(serde_json::Value::Object(m)) => match m.get(name) {
+                    Some(serde_json::Value::String(s)) => BodyField::One(s.clone()),
+                    Some(serde_json::Value::Array(_) | serde_json::Value::Object(_)) => {
+                        BodyField::Many
+                    }
+                    _ => BodyField::Absent,
+                },
+                _ => BodyField::Absent,
+            },
+            BodyKind::Form => {
+                let values: Vec<String> = form_urlencoded::parse(body)
+                    .filter(|(k, _)| k == name)
+                    .map(|(_, v)| v.into_owned())
+                    .collect();
+                match values.as_slice() {
+                    [] => BodyField::Absent,
+                    [one] => BodyField::One(one.clone()),
+                    _ => BodyField::Many,
+                }
+            }
+        }
     }
 }
 
@@ -222,8 +344,16 @@ impl Plugin for KeyAuth {
         if !self.config.run_on_preflight && session.req_header().method == http::Method::OPTIONS {
             return Ok(Flow::Continue);
         }
+        let body =
+            if self.config.key_in_body && matches!(self.find(session.req_header()), Found::None) {
+                self.body_key(session, state).await?
+            } else {
+                None
+            };
         self.anonymous
-            .around(state, |state| self.authenticate(session, state))
+            .around(state, |state| {
+                self.authenticate(session, body.as_ref(), state)
+            })
             .map(|()| Flow::Continue)
     }
 }

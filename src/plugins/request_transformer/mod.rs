@@ -17,9 +17,8 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use template::{Key, Template, Values};
 
-/// A body larger than this is sent as it is (with a log line): it is read into memory to be
-/// changed, and Pingora replays at most this much of a body read before proxying.
-pub const MAX_BODY: usize = 64 * 1024;
+use crate::plugins::body::read_body;
+pub use crate::plugins::body::MAX_BODY;
 
 /// One operation's lists (`remove`, `rename`, `add`, `append`).
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
@@ -287,35 +286,6 @@ fn body_kind(headers: &http::HeaderMap) -> Option<BodyKind> {
         Some(BodyKind::Form)
     } else {
         None
-    }
-}
-
-/// Reads the whole body when it is at most [`MAX_BODY`]: `Ok(Ok(body))`; otherwise what was
-/// read so far (`Ok(Err(prefix))`), to be sent ahead of the rest unchanged.
-async fn read_body(session: &mut Session) -> Result<Result<Bytes, Bytes>, GatewayError> {
-    let declared = session
-        .req_header()
-        .headers
-        .get(http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<usize>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY) {
-        return Ok(Err(Bytes::new()));
-    }
-    // Pingora replays a body read here to the upstream (up to MAX_BODY).
-    session.enable_retry_buffering();
-    let mut body = bytes::BytesMut::new();
-    loop {
-        match session.read_request_body().await {
-            Ok(Some(chunk)) => {
-                body.extend_from_slice(&chunk);
-                if body.len() > MAX_BODY {
-                    return Ok(Err(body.freeze()));
-                }
-            }
-            Ok(None) => return Ok(Ok(body.freeze())),
-            Err(_) => return Err(GatewayError::BadRequest),
-        }
     }
 }
 
