@@ -37,3 +37,26 @@ pub async fn read_body(session: &mut Session) -> Result<Result<Bytes, Bytes>, Ga
         }
     }
 }
+
+/// The bodies Kong's plugins read (`kong.request.get_body`): JSON and form-encoded.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum BodyKind {
+    Json,
+    Form,
+}
+
+/// The kind of a request's body, from its `Content-Type`.
+pub fn kind(headers: &http::HeaderMap) -> Option<BodyKind> {
+    let ct = headers
+        .get(http::header::CONTENT_TYPE)?
+        .to_str()
+        .ok()?
+        .to_ascii_lowercase();
+    if ct.contains("application/json") {
+        Some(BodyKind::Json)
+    } else if ct.contains("application/x-www-form-urlencoded") {
+        Some(BodyKind::Form)
+    } else {
+        None
+    }
+}

@@ -5,6 +5,7 @@
 
 use crate::error::GatewayError;
 use crate::plugins::auth::{identify, Anonymous};
+use crate::plugins::body::BodyKind;
 use crate::plugins::factory::{CheckCtx, Checked, Factory, FieldIssues};
 use crate::plugins::{BuildCtx, Flow, Plugin, RequestState, Scope};
 use async_trait::async_trait;
@@ -221,7 +222,7 @@ impl KeyAuth {
         session: &mut Session,
         state: &mut RequestState,
     ) -> Result<Option<(BodyKey, Bytes, BodyKind)>, GatewayError> {
-        let Some(kind) = BodyKind::of(&session.req_header().headers) else {
+        let Some(kind) = crate::plugins::body::kind(&session.req_header().headers) else {
             return Ok(None);
         };
         let body = match crate::plugins::body::read_body(session).await? {
@@ -254,13 +255,6 @@ pub enum BodyKey {
     Duplicate,
 }
 
-/// The kinds of body Kong's `get_body` reads.
-#[derive(Clone, Copy)]
-pub enum BodyKind {
-    Json,
-    Form,
-}
-
 enum BodyField {
     Absent,
     One(String),
@@ -268,21 +262,6 @@ enum BodyField {
 }
 
 impl BodyKind {
-    fn of(headers: &http::HeaderMap) -> Option<BodyKind> {
-        let ct = headers
-            .get(http::header::CONTENT_TYPE)?
-            .to_str()
-            .ok()?
-            .to_ascii_lowercase();
-        if ct.contains("application/json") {
-            Some(BodyKind::Json)
-        } else if ct.contains("application/x-www-form-urlencoded") {
-            Some(BodyKind::Form)
-        } else {
-            None
-        }
-    }
-
     /// The body without the key field (`hide_credentials`).
     fn without(self, body: &[u8], name: &str) -> Bytes {
         match self {

@@ -17,8 +17,8 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use template::{Key, Template, Values};
 
-use crate::plugins::body::read_body;
 pub use crate::plugins::body::MAX_BODY;
+use crate::plugins::body::{kind as body_kind, read_body, BodyKind};
 
 /// One operation's lists (`remove`, `rename`, `add`, `append`).
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
@@ -264,28 +264,6 @@ impl Values for Request<'_> {
             Key::Index(i) => caps.get(*i),
         };
         m.map(|m| m.as_str().to_string())
-    }
-}
-
-/// What kind of body Kong transforms.
-#[derive(Clone, Copy, PartialEq)]
-enum BodyKind {
-    Json,
-    Form,
-}
-
-fn body_kind(headers: &http::HeaderMap) -> Option<BodyKind> {
-    let ct = headers
-        .get(http::header::CONTENT_TYPE)?
-        .to_str()
-        .ok()?
-        .to_ascii_lowercase();
-    if ct.contains("application/json") {
-        Some(BodyKind::Json)
-    } else if ct.contains("application/x-www-form-urlencoded") {
-        Some(BodyKind::Form)
-    } else {
-        None
     }
 }
 
