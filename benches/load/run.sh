@@ -12,6 +12,8 @@
 # Scenarios: plain (2-byte body), auth (jwt HS256 + rate-limiting local on the route), keyauth
 # (key-auth + acl + rate-limiting local), transform (request-transformer + correlation-id +
 # prometheus on the route; nginx proxies it plainly, so compare it with Skyport's plain),
+# httplog (http-log to a collector that takes 2 s per batch: requests must not wait for it;
+# compare with Skyport's plain),
 # 1k and 64k bodies, fresh (a new client connection per request: upstream reuse shows),
 # https (TLS to the origin). Knobs: ROUNDS DURATION WARMUP CONNS LAT_CONNS WORKERS PIN
 # SCENARIOS RUN_DIR BASE_PORT LATENCY (0 skips the fixed-rate runs, and oha with them)
@@ -28,7 +30,7 @@ LAT_CONNS=${LAT_CONNS:-16}; WORKERS=${WORKERS:-1}; PIN=${PIN:-1}; LATENCY=${LATE
 SCENARIOS=${SCENARIOS:-"plain auth keyauth 1k 64k fresh https"}
 RUN_DIR=${RUN_DIR:-$(mktemp -d /tmp/skyport-load.XXXX)}
 BASE=${BASE_PORT:-19000}
-ORIGIN=$BASE; ORIGIN_TLS=$((BASE + 1)); NGINX=$((BASE + 2)); HAPROXY=$((BASE + 3)); SKYPORT=$((BASE + 4)); ADMIN=$((BASE + 5))
+ORIGIN=$BASE; ORIGIN_TLS=$((BASE + 1)); NGINX=$((BASE + 2)); HAPROXY=$((BASE + 3)); SKYPORT=$((BASE + 4)); ADMIN=$((BASE + 5)); COLLECTOR=$((BASE + 6))
 mkdir -p "$RUN_DIR"
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done; }
@@ -114,7 +116,7 @@ services:
     routes: [{ name: plain, paths: [/], strip_path: false }]
   - name: origin-auth
     url: http://127.0.0.1:$ORIGIN
-    routes: [{ name: auth, paths: [/auth] }, { name: keyauth, paths: [/keyauth] }, { name: transform, paths: [/transform] }]
+    routes: [{ name: auth, paths: [/auth] }, { name: keyauth, paths: [/keyauth] }, { name: transform, paths: [/transform] }, { name: httplog, paths: [/httplog] }]
   - name: origin-tls
     url: https://localhost:$ORIGIN_TLS
     ca_certificates: [2b5c0d8e-1f4a-4d7e-9c3b-6a1e0f2d4c5b]
@@ -130,12 +132,27 @@ cat >> "$RUN_DIR/kong.yml" <<'CONF'
     route: transform
     config: { status_code_metrics: true, latency_metrics: true, bandwidth_metrics: true }
 CONF
+cat >> "$RUN_DIR/kong.yml" <<CONF
+  - name: http-log
+    route: httplog
+    config: { http_endpoint: "http://127.0.0.1:$COLLECTOR/logs", queue: { max_batch_size: 100, max_coalescing_delay: 1 } }
+CONF
 TOKEN=$(auth_token)
 
 pin() { [ "$PIN" = 1 ] && taskset -a -p -c "$1" "$2" >/dev/null 2>&1 || true; }
 wait_port() { for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 did not open" >&2; exit 1; }
 
 nginx -c "$RUN_DIR/origin.conf" -p "$RUN_DIR" & PIDS+=($!); ORIGIN_PID=$!
+# A slow log collector: every batch takes 2 s to be answered.
+python3 -c '
+import http.server, sys, time
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("content-length", 0)))
+        time.sleep(2)
+        self.send_response(200); self.send_header("content-length", "0"); self.end_headers()
+    def log_message(self, *a): pass
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()' "$COLLECTOR" & PIDS+=($!)
 nginx -c "$RUN_DIR/nginx.conf" -p "$RUN_DIR" & PIDS+=($!); NGINX_PID=$!
 SKYPORT_PROXY_LISTEN=127.0.0.1:$SKYPORT SKYPORT_ADMIN_LISTEN=127.0.0.1:$ADMIN SKYPORT_DECLARATIVE_CONFIG="$RUN_DIR/kong.yml" \
 SKYPORT_WORKER_WORK_STEALING=off SKYPORT_WORKER_THREADS=$WORKERS SKYPORT_LOG_LEVEL=error SKYPORT_PID_FILE="$RUN_DIR/skyport.pid" \
@@ -155,7 +172,7 @@ HZ=$(getconf CLK_TCK)
 url_of() { # target scenario
   local port
   case $1 in nginx) port=$NGINX;; haproxy) port=$HAPROXY;; skyport) port=$SKYPORT;; esac
-  case $2 in plain|fresh) echo "http://127.0.0.1:$port/";; auth) echo "http://127.0.0.1:$port/auth/";; keyauth) echo "http://127.0.0.1:$port/keyauth/";; transform) echo "http://127.0.0.1:$port/transform/";;
+  case $2 in plain|fresh) echo "http://127.0.0.1:$port/";; auth) echo "http://127.0.0.1:$port/auth/";; keyauth) echo "http://127.0.0.1:$port/keyauth/";; transform) echo "http://127.0.0.1:$port/transform/";; httplog) echo "http://127.0.0.1:$port/httplog/";;
     1k) echo "http://127.0.0.1:$port/1k";; 64k) echo "http://127.0.0.1:$port/64k";; https) echo "http://127.0.0.1:$port/https/";; esac
 }
 pid_of() { case $1 in nginx) echo $NGINX_PID;; haproxy) echo "${HAPROXY_PID:-}";; skyport) echo $SKYPORT_PID;; esac; }
