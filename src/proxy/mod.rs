@@ -827,7 +827,7 @@ impl ProxyHttp for Gateway {
                 .as_ref()
                 .filter(|c| logged && c.phases.has(Phases::KONG_LOG))
                 .map(|_| log_entry::build(session, ctx, &record, is_tls(session)));
-            record.kong_log = entry.as_ref();
+            record.kong_log = entry.as_deref();
             if let Some(chain) = chain.filter(|_| logged) {
                 for plugin in chain.in_phase(Phases::LOG) {
                     plugin.log(&record, &ctx.plugins);

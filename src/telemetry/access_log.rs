@@ -52,7 +52,7 @@ pub struct AccessRecord<'a> {
     pub kong_service: &'a str,
     /// Kong's serialized log entry, when a plugin of the chain sends it.
     #[serde(skip)]
-    pub kong_log: Option<&'a serde_json::Value>,
+    pub kong_log: Option<&'a [u8]>,
 }
 
 /// Where access-log lines go.

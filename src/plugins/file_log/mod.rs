@@ -132,7 +132,8 @@ impl Plugin for FileLog {
         let (Some(entry), Some(tx)) = (r.kong_log, WRITER.as_ref()) else {
             return;
         };
-        let mut text = serde_json::to_vec(entry).unwrap_or_default();
+        let mut text = Vec::with_capacity(entry.len() + 1);
+        text.extend_from_slice(entry);
         text.push(b'\n');
         let line = Line {
             path: self.path.clone(),

@@ -237,8 +237,7 @@ impl Plugin for HttpLog {
 
     fn log(&self, r: &AccessRecord, _: &RequestState) {
         if let Some(entry) = r.kong_log {
-            self.queue
-                .push(serde_json::to_vec(entry).unwrap_or_default());
+            self.queue.push(entry.to_vec());
         }
     }
 }
