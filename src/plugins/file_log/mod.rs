@@ -54,7 +54,15 @@ impl Factory for FileLog {
 
     fn check(spec: &FileLogConfig, _: &CheckCtx<'_>) -> Result<(), FieldIssues> {
         let mut out = Vec::new();
-        if spec.path.is_empty() || spec.path.contains(['*', '&', '%', '`']) {
+        // Kong's pattern: at least two characters, none of `*&%` or a backquote, no space at
+        // either end.
+        let bad = |c: char| matches!(c, '*' | '&' | '%' | '`');
+        let end_ok = |c: Option<char>| c.is_some_and(|c| !c.is_whitespace());
+        if spec.path.chars().count() < 2
+            || spec.path.contains(bad)
+            || !end_ok(spec.path.chars().next())
+            || !end_ok(spec.path.chars().last())
+        {
             out.push(("path".into(), "not a valid filename".into()));
         }
         no_lua_fields(spec.custom_fields_by_lua.as_ref(), &mut out);

@@ -88,15 +88,30 @@ impl Factory for HttpLog {
                 "expected one of: application/json, application/json; charset=utf-8".into(),
             ));
         }
+        let userinfo = c
+            .http_endpoint
+            .as_deref()
+            .and_then(|u| reqwest::Url::parse(u).ok())
+            .is_some_and(|u| !u.username().is_empty() || u.password().is_some());
         for (name, value) in c.headers.iter().flatten() {
+            let at = format!("headers.{name}");
             if http::HeaderName::from_bytes(name.as_bytes()).is_err()
                 || http::HeaderValue::from_str(value).is_err()
             {
-                out.push((
-                    format!("headers.{name}"),
-                    format!("'{name}' is not a valid header"),
-                ));
+                out.push((at, format!("'{name}' is not a valid header")));
+                continue;
             }
+            // Kong's schema: these headers are the plugin's own.
+            let own = match name.to_ascii_lowercase().as_str() {
+                "host" => "cannot contain 'Host' header",
+                "content-length" => "cannot contain 'Content-Length' header",
+                "content-type" => "cannot contain 'Content-Type' header",
+                "authorization" if userinfo => {
+                    "specifying both an 'Authorization' header and user info in 'http_endpoint' is not allowed"
+                }
+                _ => continue,
+            };
+            out.push((at, own.into()));
         }
         c.queue.check(&mut out);
         no_lua_fields(c.custom_fields_by_lua.as_ref(), &mut out);
@@ -204,12 +219,10 @@ fn sender(c: HttpLogConfig) -> queue::Send {
             if let Some(a) = &auth {
                 req = req.header(http::header::AUTHORIZATION, a.as_str());
             }
+            // The checks keep Host, Content-Type, Content-Length (and Authorization beside
+            // credentials in the URL) out of these.
             for (name, value) in c.headers.iter().flatten() {
-                // As Kong: the configured headers do not override the ones above.
-                let own = ["content-type", "content-length", "authorization", "host"];
-                if !own.contains(&name.to_ascii_lowercase().as_str()) {
-                    req = req.header(name.as_str(), value.as_str());
-                }
+                req = req.header(name.as_str(), value.as_str());
             }
             let res = req.body(body).send().await.map_err(|e| e.to_string())?;
             let status = res.status();
