@@ -100,6 +100,8 @@ pub struct ProxyCache {
     c: Arc<ProxyCacheConfig>,
     /// The route id of the scope, the key's prefix (Kong: `default` without a route).
     route: Option<String>,
+    /// `content_type` as media types, lower-case, made once: `*/*`, `type/*` kept as `type/`.
+    types: Vec<String>,
 }
 
 /// What a request's lookup decided, for the answer's phases.
@@ -156,7 +158,22 @@ impl Factory for ProxyCache {
     }
 
     fn build(c: &Checked<ProxyCacheConfig, ()>, _: &BuildCtx, scope: &Scope) -> Arc<dyn Plugin> {
+        let types = c
+            .spec
+            .content_type
+            .iter()
+            .map(|t| {
+                let t = t
+                    .split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase();
+                t.strip_suffix('*').map(str::to_string).unwrap_or(t)
+            })
+            .collect();
         Arc::new(ProxyCache {
+            types,
             c: Arc::new(c.spec.clone()),
             route: Some(scope.route_id.clone())
                 .filter(|r| r != "00000000-0000-0000-0000-000000000000"),
@@ -296,17 +313,9 @@ impl ProxyCache {
             .unwrap_or("")
             .trim()
             .to_ascii_lowercase();
-        let listed = c.content_type.iter().any(|t| {
-            let t = t
-                .split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase();
-            t == "*/*"
-                || t == media
-                || t.strip_suffix("/*")
-                    .is_some_and(|p| media.starts_with(&format!("{p}/")))
+        // `*/*` became `*/`; `type/*` became `type/`, a prefix.
+        let listed = self.types.iter().any(|t| {
+            t == "*/" || *t == media || (t.ends_with('/') && media.starts_with(t.as_str()))
         });
         if !listed {
             return None;
