@@ -5,7 +5,7 @@
 //! Run: `cargo bench --bench transform`
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
-use skyport::plugins::http_log::queue::{Queue, QueueConfig};
+use skyport::plugins::queue::{Queue, QueueConfig};
 use skyport::plugins::request_transformer::params::{self, Ops};
 use skyport::plugins::request_transformer::template::{Key, Template, Values};
 use skyport::telemetry::kong::{KONG, WORKSPACE};

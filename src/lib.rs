@@ -23,7 +23,8 @@
 //! plugins, upstream
 //! model                                   (validated entities: enums, compiled matchers, keys)
 //! router, error, telemetry, settings, issues
-//! lenient                                 (field-by-field parsing in Kong's schema phrases)
+//! lenient, spans                          (field-by-field parsing in Kong's schema phrases; a
+//!                                          request's trace and the tracing settings)
 //! ```
 
 // No function of the gateway over 150 lines (clippy.toml); tests may script longer stories.
@@ -47,6 +48,7 @@ pub mod server;
 pub mod settings;
 pub mod snapshot;
 pub mod sni;
+pub mod spans;
 pub mod state;
 pub mod telemetry;
 pub mod upstream;

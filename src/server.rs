@@ -72,6 +72,7 @@ pub fn run(
                 max_header_line: settings.large_client_header_buffers.1,
                 body_timeout: std::time::Duration::from_secs(settings.client_body_timeout),
                 keepalive_timeout: settings.keepalive_timeout,
+                tracing: settings.tracing,
             },
             settings.headers,
         ),

@@ -2,11 +2,12 @@
 //! each key overridable by the environment as `SKYPORT_<KEY>` (like `KONG_<KEY>`).
 //! Every key, its default and its meaning are listed in [`KEYS`]; unknown keys are errors.
 
+use crate::spans::{Instrumentations, TracingSettings};
 use std::path::{Path, PathBuf};
 
 /// Every node setting: (key, default, description). The starter `conf/skyport.conf`
 /// documents the same list.
-pub const KEYS: [(&str, &str, &str); 28] = [
+pub const KEYS: [(&str, &str, &str); 30] = [
     (
         "proxy_listen",
         "0.0.0.0:8000",
@@ -136,6 +137,17 @@ pub const KEYS: [(&str, &str, &str); 28] = [
         "12m",
         "memory for rate-limiting `local` counters (Kong's 12m dictionary); idle keys are \
          evicted first when full, so limits then apply late, never early",
+    ),
+    (
+        "tracing_instrumentations",
+        "off",
+        "spans tracing plugins (`opentelemetry`) export: off (headers are only propagated), \
+         all, or a list of request, router, balancer, plugin_access, plugin_header_filter",
+    ),
+    (
+        "tracing_sampling_rate",
+        "0.01",
+        "share of traces exported, 0 to 1 (a plugin's `sampling_rate` overrides it)",
     ),
     ("ssl_cert", "", "PEM certificate for `ssl` proxy listeners"),
     (
@@ -290,6 +302,8 @@ pub struct NodeSettings {
     pub keepalive_requests: u32,
     /// Client connections per worker thread; `None`: from the descriptor limit.
     pub max_connections: Option<u64>,
+    /// `tracing_instrumentations` and `tracing_sampling_rate`.
+    pub tracing: crate::spans::TracingSettings,
     /// `KONG_*` settings that were ignored (no equivalent), for the log.
     pub ignored: Vec<String>,
 }
@@ -562,6 +576,29 @@ impl Values {
     }
 }
 
+/// Kong's tracing settings, with Kong's messages.
+fn tracing_settings(v: &Values, errors: &mut Vec<String>) -> TracingSettings {
+    let instrumentations = Instrumentations::parse(v.get("tracing_instrumentations"))
+        .unwrap_or_else(|e| {
+            errors.push(format!("tracing_instrumentations: {e}"));
+            Instrumentations::OFF
+        });
+    let rate = v.get("tracing_sampling_rate");
+    let sampling_rate = match rate.trim().parse::<f64>() {
+        Ok(r) if (0.0..=1.0).contains(&r) => r,
+        _ => {
+            errors.push(format!(
+                "tracing_sampling_rate: tracing_sampling_rate must be between 0 and 1 (got \"{rate}\")"
+            ));
+            0.01
+        }
+    };
+    TracingSettings {
+        instrumentations,
+        sampling_rate,
+    }
+}
+
 impl NodeSettings {
     /// Reads the settings file (if any), then applies `SKYPORT_<KEY>` overrides from `env`.
     /// Every problem is reported.
@@ -641,6 +678,7 @@ impl NodeSettings {
                     }
                 },
             },
+            tracing: tracing_settings(v, errors),
             ignored: v.1.clone(),
         }
     }

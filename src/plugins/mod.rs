@@ -17,8 +17,10 @@ pub mod ip_restriction;
 pub mod jwt;
 pub mod key_auth;
 pub mod lambda;
+pub mod opentelemetry;
 pub mod prometheus;
 pub mod proxy_cache;
+pub mod queue;
 pub mod rate_limit;
 pub mod registry;
 pub mod request_size_limiting;
@@ -99,6 +101,8 @@ pub struct RequestState {
     pub gathered: Option<Box<response_transformer::Gathered>>,
     /// A cache lookup's outcome and the answer being kept (`proxy-cache`).
     pub cache: Option<Box<proxy_cache::Pending>>,
+    /// The request's trace, kept when the chain has a tracing plugin (`opentelemetry`).
+    pub trace: Option<Box<crate::spans::Trace>>,
 }
 
 /// How the upstream request differs from the client's (`request-transformer`), applied when
@@ -150,6 +154,8 @@ impl Phases {
     pub const REQUEST_BODY: Phases = Phases(16);
     /// With `LOG`: the plugin reads Kong's serialized entry (`AccessRecord::kong_log`).
     pub const KONG_LOG: Phases = Phases(32);
+    /// The request keeps a trace (`RequestState::trace`): its spans are recorded.
+    pub const TRACE: Phases = Phases(64);
 
     /// Both sets.
     pub const fn with(self, other: Phases) -> Phases {

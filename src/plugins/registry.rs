@@ -5,7 +5,7 @@
 pub use super::factory::{CheckCtx, Checked, Factory, FieldIssues, Registration, ON_SCOPE};
 
 /// Every plugin Skyport knows, with Kong's priorities.
-pub static PLUGINS: [Registration; 17] = [
+pub static PLUGINS: [Registration; 18] = [
     Registration::of::<super::correlation_id::CorrelationId>("correlation-id", 100_001),
     Registration::of::<super::cors::Cors>("cors", 2000),
     Registration::of::<super::jwt::Jwt>("jwt", 1450),
@@ -25,6 +25,7 @@ pub static PLUGINS: [Registration; 17] = [
     ),
     Registration::of::<super::lambda::AwsLambda>("aws-lambda", 750),
     Registration::of::<super::proxy_cache::ProxyCache>("proxy-cache", 100),
+    Registration::of::<super::opentelemetry::OpenTelemetry>("opentelemetry", 14),
     Registration::of::<super::prometheus::Prometheus>("prometheus", 13),
     Registration::of::<super::http_log::HttpLog>("http-log", 12),
     Registration::of::<super::file_log::FileLog>("file-log", 9),
@@ -214,6 +215,7 @@ mod tests {
                 ("response-transformer", 800),
                 ("aws-lambda", 750),
                 ("proxy-cache", 100),
+                ("opentelemetry", 14),
                 ("prometheus", 13),
                 ("http-log", 12),
                 ("file-log", 9),

@@ -12,6 +12,7 @@ use crate::plugins::Flow;
 use crate::plugins::Phases;
 use crate::router::{normalize, path, split_host_port, RequestInfo};
 use crate::settings::HeaderSettings;
+use crate::spans::{self, Instrumentations, SpanKind, Trace, TracingSettings};
 use crate::state::State;
 use crate::telemetry::access_log::{AccessLog, AccessRecord};
 use crate::telemetry::Metrics;
@@ -41,6 +42,8 @@ pub struct Limits {
     pub body_timeout: std::time::Duration,
     /// Seconds an idle keep-alive client connection stays open (0: no keep-alive).
     pub keepalive_timeout: u64,
+    /// What tracing plugins record (`tracing_instrumentations`, `tracing_sampling_rate`).
+    pub tracing: TracingSettings,
 }
 
 /// The gateway's proxy logic, shared by all workers.
@@ -70,6 +73,21 @@ impl Gateway {
             metrics,
             access_log,
         }
+    }
+
+    /// Keeps a trace for this request (its chain has a tracing plugin), with the router span.
+    fn start_trace(&self, ctx: &mut RequestCtx, route_idx: usize) {
+        let mut t = Trace::new(self.limits.tracing, ctx.started);
+        if t.records(Instrumentations::ROUTER) {
+            t.push(SpanKind::Router, ctx.started, Instant::now());
+        }
+        t.route = ctx
+            .snapshot
+            .model
+            .routes
+            .get(route_idx)
+            .and_then(|r| r.paths.as_ref()?.first().map(|p| Arc::from(p.as_str())));
+        ctx.plugins.trace = Some(Box::new(t));
     }
 
     /// The upstream balancer of the request's service, if it names one.
@@ -373,14 +391,28 @@ impl ProxyHttp for Gateway {
         let route = &snapshot.routes[route_idx];
         ctx.plugins.service_id = route.service_id.clone();
         let mut chain = route.chain.clone();
+        if chain.phases.has(Phases::TRACE) {
+            self.start_trace(ctx, route_idx);
+        }
         let mut next = 0;
         let mut switched = route.consumer_chains.is_empty();
         while let Some(plugin) = chain.plugins.get(next) {
             next += 1;
-            if !plugin.phases().has(Phases::ACCESS) {
+            let phases = plugin.phases();
+            if !phases.has(Phases::ACCESS) {
                 continue;
             }
-            match plugin.access(session, &mut ctx.plugins).await {
+            if phases.has(Phases::TRACE) && ctx.plugins.trace.is_none() {
+                self.start_trace(ctx, route_idx);
+            }
+            let timed = spans::timer(&ctx.plugins.trace, Instrumentations::PLUGIN_ACCESS);
+            let done = plugin.access(session, &mut ctx.plugins).await;
+            spans::finish(
+                &mut ctx.plugins.trace,
+                timed,
+                SpanKind::Access(plugin.name()),
+            );
+            match done {
                 Ok(Flow::Continue) => {}
                 Ok(Flow::Respond(mut exit)) => {
                     ctx.chain = Some(chain.clone());
@@ -477,6 +509,7 @@ impl ProxyHttp for Gateway {
                 return Err(gateway_failure(GatewayError::NoPeer));
             };
             ctx.tried.push(m.addr);
+            spans::balancer_try(&mut ctx.plugins.trace, m.addr, Some(&m.host));
             ctx.member_reported = false;
             let peer = svc.member_peer(&m);
             ctx.member = Some(m);
@@ -499,6 +532,8 @@ impl ProxyHttp for Gateway {
             }
         };
         ctx.tried.push(addr);
+        let named = svc.ip.is_none().then_some(svc.host.as_str());
+        spans::balancer_try(&mut ctx.plugins.trace, addr, named);
         Ok(svc.peer(addr))
     }
 
@@ -649,7 +684,15 @@ impl ProxyHttp for Gateway {
         }
         if let Some(chain) = ctx.chain.clone() {
             for plugin in chain.in_phase(Phases::RESPONSE) {
-                if let Err(e) = plugin.response(resp, &mut ctx.plugins) {
+                let timed =
+                    spans::timer(&ctx.plugins.trace, Instrumentations::PLUGIN_HEADER_FILTER);
+                let done = plugin.response(resp, &mut ctx.plugins);
+                spans::finish(
+                    &mut ctx.plugins.trace,
+                    timed,
+                    SpanKind::HeaderFilter(plugin.name()),
+                );
+                if let Err(e) = done {
                     return Err(gateway_failure(e));
                 }
             }

@@ -156,7 +156,7 @@ plugins:
         p,
         [
             "consumers[0].plugins[0]: plugin 'jwt' cannot be applied to consumers",
-            "plugins[0].name: plugin 'oauth2' is not supported by Skyport (known plugins: correlation-id, cors, jwt, key-auth, basic-auth, ip-restriction, request-size-limiting, acl, rate-limiting, request-transformer, response-transformer, aws-lambda, proxy-cache, prometheus, http-log, file-log, request-termination)",
+            "plugins[0].name: plugin 'oauth2' is not supported by Skyport (known plugins: correlation-id, cors, jwt, key-auth, basic-auth, ip-restriction, request-size-limiting, acl, rate-limiting, request-transformer, response-transformer, aws-lambda, proxy-cache, opentelemetry, prometheus, http-log, file-log, request-termination)",
             "plugins[1].config.header_name: required field missing (limit_by is header)",
             "plugins[3]: plugin 'key-auth' cannot be applied to consumers",
         ]

@@ -3,14 +3,12 @@
 //! URL as Basic auth) through Kong's queue: batched, retried, bounded, off the request path.
 //! Instances with the same collector settings share one queue, which outlives reloads.
 
-pub mod queue;
-
 use crate::plugins::factory::{CheckCtx, Checked, Factory, FieldIssues};
 use crate::plugins::file_log::no_lua_fields;
+use crate::plugins::queue::{self, Queue, QueueConfig};
 use crate::plugins::{BuildCtx, Phases, Plugin, RequestState, Scope};
 use crate::telemetry::access_log::AccessRecord;
 use once_cell::sync::Lazy;
-use queue::{Queue, QueueConfig};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -68,14 +66,7 @@ impl Factory for HttpLog {
         let mut out = Vec::new();
         match c.http_endpoint.as_deref() {
             None => out.push(("http_endpoint".into(), "required field missing".into())),
-            Some(u) => match reqwest::Url::parse(u) {
-                Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {}
-                Ok(url) => out.push((
-                    "http_endpoint".into(),
-                    format!("unsupported scheme '{}' (use http or https)", url.scheme()),
-                )),
-                Err(e) => out.push(("http_endpoint".into(), format!("missing host in url ({e})"))),
-            },
+            Some(u) => check_url("http_endpoint", u, &mut out),
         }
         if !["POST", "PUT", "PATCH"].contains(&c.method.as_str()) {
             out.push(("method".into(), "expected one of: POST, PUT, PATCH".into()));
@@ -144,6 +135,18 @@ impl Factory for HttpLog {
             })
             .clone();
         Arc::new(HttpLog { queue })
+    }
+}
+
+/// A collector's URL: http or https with a host (Kong's `typedefs.url`).
+pub fn check_url(field: &str, u: &str, out: &mut FieldIssues) {
+    match reqwest::Url::parse(u) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {}
+        Ok(url) => out.push((
+            field.into(),
+            format!("unsupported scheme '{}' (use http or https)", url.scheme()),
+        )),
+        Err(e) => out.push((field.into(), format!("missing host in url ({e})"))),
     }
 }
 
