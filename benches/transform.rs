@@ -1,15 +1,19 @@
 //! Per-request cost of the part-2 plugins' own work: request-transformer's templates and
 //! JSON/form body changes, response-transformer's JSON change, prometheus' counting of one
-//! request, and handing one entry to an http-log queue.
+//! request, handing one entry to an http-log queue, and opentelemetry's work: reading and
+//! writing the trace headers, and encoding a sampled request's spans.
 //!
 //! Run: `cargo bench --bench transform`
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
+use skyport::plugins::opentelemetry::{export, propagation};
 use skyport::plugins::queue::{Queue, QueueConfig};
 use skyport::plugins::request_transformer::params::{self, Ops};
 use skyport::plugins::request_transformer::template::{Key, Template, Values};
+use skyport::spans::{Instrumentations, SpanKind, Trace, TracingSettings, Try};
 use skyport::telemetry::kong::{KONG, WORKSPACE};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// A request as templates read it.
 struct Req;
@@ -83,6 +87,63 @@ fn bench(c: &mut Criterion) {
     let entry = vec![b'x'; 1500];
     c.bench_function("http_log_enqueue_one_entry", |b| {
         b.iter(|| queue.push(black_box(entry.clone())))
+    });
+    otel(c);
+}
+
+/// opentelemetry: what every request of a traced route pays (headers in and out), and what a
+/// sampled one adds (its five spans encoded; the queue push is http-log's above).
+fn otel(c: &mut Criterion) {
+    let mut h = http::HeaderMap::new();
+    h.insert(
+        "traceparent",
+        http::HeaderValue::from_static("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"),
+    );
+    let order = propagation::Format::LEGACY_ORDER;
+    c.bench_function("opentelemetry_extract_and_inject_w3c", |b| {
+        b.iter(|| {
+            let (f, ctx) = propagation::extract(black_box(&order), &h).expect("found");
+            black_box(propagation::inject(f, &ctx))
+        })
+    });
+    let settings = TracingSettings {
+        instrumentations: Instrumentations::ALL,
+        sampling_rate: 1.0,
+    };
+    let start = Instant::now();
+    let mut t = Trace::new(settings, start);
+    t.push(SpanKind::Router, start, start + Duration::from_micros(2));
+    t.push(
+        SpanKind::Access("key-auth"),
+        start,
+        start + Duration::from_micros(3),
+    );
+    t.push(
+        SpanKind::Access("opentelemetry"),
+        start,
+        start + Duration::from_micros(4),
+    );
+    t.tries.push(Try {
+        start: start + Duration::from_micros(5),
+        addr: "127.0.0.1:8080".parse().expect("addr"),
+    });
+    t.attributes = vec![
+        ("http.method", "GET".into()),
+        ("http.url", "http://example.com/users/1".into()),
+        ("http.host", "example.com".into()),
+        ("http.scheme", "http".into()),
+        ("http.flavor", "1.1".into()),
+        ("http.client_ip", "127.0.0.1".into()),
+        ("net.peer.ip", "127.0.0.1".into()),
+        ("kong.request.id", "0123456789abcdef0123456789abcdef".into()),
+    ];
+    let out = export::Outcome {
+        status: 200,
+        from_service: true,
+        end: start + Duration::from_millis(1),
+    };
+    c.bench_function("opentelemetry_encode_five_spans", |b| {
+        b.iter(|| black_box(export::encode(black_box(&t), &out)))
     });
 }
 

@@ -4,11 +4,13 @@
 //! `initial_retry_delay` up to `max_retry_delay` until `max_retry_time` has passed. One thread
 //! per queue does the sending, so a slow or dead collector never holds up a request.
 
+use once_cell::sync::Lazy;
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::collections::VecDeque;
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 /// Kong's `queue` record.
@@ -107,6 +109,50 @@ pub struct Queue {
     pub dropped: AtomicU64,
     /// Batches sent.
     pub sent: AtomicU64,
+    /// No instance uses the queue any more: its thread sends what is left, then ends.
+    closed: AtomicBool,
+    /// The thread has ended.
+    finished: AtomicBool,
+}
+
+/// What plugin instances hold: the queue, closed when the last holder is gone (a reload
+/// that removes or changes the plugin), so no thread outlives its configuration.
+pub struct Handle(Arc<Queue>);
+
+impl std::ops::Deref for Handle {
+    type Target = Queue;
+    fn deref(&self) -> &Queue {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Handle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        self.0.closed.store(true, Ordering::Release);
+        self.0.wake.notify_one();
+    }
+}
+
+/// Queues in use, by their settings: instances with the same settings share one, also
+/// across a reload (the running snapshot still holds it while the next is built).
+static SHARED: Lazy<Mutex<HashMap<String, Weak<Handle>>>> = Lazy::new(Default::default);
+
+/// The queue in use under `key`, or a new one from `start`.
+pub fn shared(key: String, start: impl FnOnce() -> Arc<Handle>) -> Arc<Handle> {
+    let mut map = SHARED.lock().unwrap_or_else(|p| p.into_inner());
+    map.retain(|_, q| q.strong_count() > 0);
+    if let Some(q) = map.get(&key).and_then(Weak::upgrade) {
+        return q;
+    }
+    let q = start();
+    map.insert(key, Arc::downgrade(&q));
+    q
 }
 
 impl std::fmt::Debug for Queue {
@@ -116,8 +162,9 @@ impl std::fmt::Debug for Queue {
 }
 
 impl Queue {
-    /// Starts a queue with its thread.
-    pub fn start(name: String, conf: QueueConfig, send: Send) -> Arc<Queue> {
+    /// Starts a queue with its thread, which ends once the handle is dropped and what was
+    /// queued is sent (or given up).
+    pub fn start(name: String, conf: QueueConfig, send: Send) -> Arc<Handle> {
         let q = Arc::new(Queue {
             name,
             conf,
@@ -125,6 +172,8 @@ impl Queue {
             wake: tokio::sync::Notify::new(),
             dropped: AtomicU64::new(0),
             sent: AtomicU64::new(0),
+            closed: AtomicBool::new(false),
+            finished: AtomicBool::new(false),
         });
         let worker = q.clone();
         let spawned = std::thread::Builder::new()
@@ -136,12 +185,17 @@ impl Queue {
                 else {
                     return;
                 };
-                rt.block_on(worker.run(send));
+                rt.block_on(worker.clone().run(send));
+                worker.finished.store(true, Ordering::Release);
             });
         if let Err(e) = spawned {
             tracing::error!("log queue {}: cannot start its thread: {e}", q.name);
         }
-        q
+        Arc::new(Handle(q))
+    }
+
+    fn closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
     }
 
     /// Adds an entry; never blocks. When full, the oldest entry is dropped.
@@ -186,11 +240,15 @@ impl Queue {
         let coalesce = Duration::from_secs_f64(self.conf.max_coalescing_delay.max(0.0));
         loop {
             while self.len() == 0 {
+                if self.closed() {
+                    return;
+                }
                 self.wake.notified().await;
             }
-            // Gather a batch: full, or the first entry has waited max_coalescing_delay.
+            // Gather a batch: full, or the first entry has waited max_coalescing_delay
+            // (or the queue was closed: what is left goes now).
             let first = Instant::now();
-            while self.len() < batch_size {
+            while self.len() < batch_size && !self.closed() {
                 let left = coalesce.saturating_sub(first.elapsed());
                 if left.is_zero()
                     || tokio::time::timeout(left, self.wake.notified())
@@ -237,5 +295,53 @@ impl Queue {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sink(sent: Arc<AtomicU64>) -> Send {
+        Arc::new(move |batch: Vec<Vec<u8>>| {
+            let sent = sent.clone();
+            Box::pin(async move {
+                sent.fetch_add(batch.len() as u64, Ordering::SeqCst);
+                Ok(())
+            })
+        })
+    }
+
+    #[test]
+    fn a_queue_is_shared_while_held_and_its_thread_ends_with_the_last_holder() {
+        let sent = Arc::new(AtomicU64::new(0));
+        let conf = QueueConfig {
+            max_batch_size: 10,
+            max_coalescing_delay: 3600.0,
+            ..QueueConfig::default()
+        };
+        let start = || Queue::start("test".into(), conf.clone(), sink(sent.clone()));
+        let key = format!("test {}", std::process::id());
+        let a = shared(key.clone(), start);
+        let b = shared(key.clone(), || panic!("the held queue is reused"));
+        assert!(Arc::ptr_eq(&a, &b));
+        a.push(b"one".to_vec());
+        let inner = a.0.clone();
+        drop(a);
+        drop(b);
+        // Closed: the entry waiting for a full batch goes at once, then the thread ends.
+        for _ in 0..500 {
+            if inner.finished.load(Ordering::Acquire) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(inner.finished.load(Ordering::Acquire), "the thread ended");
+        assert_eq!(sent.load(Ordering::SeqCst), 1, "what was queued was sent");
+        let c = shared(key, start);
+        assert!(
+            !Arc::ptr_eq(&c.0, &inner),
+            "a new queue after the last holder left"
+        );
     }
 }

@@ -8,10 +8,9 @@ use crate::plugins::file_log::no_lua_fields;
 use crate::plugins::queue::{self, Queue, QueueConfig};
 use crate::plugins::{BuildCtx, Phases, Plugin, RequestState, Scope};
 use crate::telemetry::access_log::AccessRecord;
-use once_cell::sync::Lazy;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Kong's `http-log` config.
@@ -52,11 +51,8 @@ impl Default for HttpLogConfig {
 /// A configured `http-log` instance: its (shared) queue.
 #[derive(Debug)]
 pub struct HttpLog {
-    queue: Arc<Queue>,
+    queue: Arc<queue::Handle>,
 }
-
-/// Queues by collector settings, kept for the life of the process.
-static QUEUES: Lazy<Mutex<HashMap<String, Arc<Queue>>>> = Lazy::new(Default::default);
 
 impl Factory for HttpLog {
     type Spec = HttpLogConfig;
@@ -125,15 +121,11 @@ impl Factory for HttpLog {
             &c.queue,
         ))
         .unwrap_or_default();
-        let mut queues = QUEUES.lock().unwrap_or_else(|p| p.into_inner());
-        let queue = queues
-            .entry(key)
-            .or_insert_with(|| {
-                let endpoint = c.http_endpoint.clone().unwrap_or_default();
-                let name = format!("http-log {}", redact(&endpoint));
-                Queue::start(name, c.queue.clone(), sender(c))
-            })
-            .clone();
+        let queue = queue::shared(format!("http-log {key}"), || {
+            let endpoint = c.http_endpoint.clone().unwrap_or_default();
+            let name = format!("http-log {}", redact(&endpoint));
+            Queue::start(name, c.queue.clone(), sender(c))
+        });
         Arc::new(HttpLog { queue })
     }
 }

@@ -17,18 +17,17 @@ use crate::error::GatewayError;
 use crate::plugins::factory::{CheckCtx, Checked, Factory, FieldIssues};
 use crate::plugins::http_log::check_url;
 use crate::plugins::key_auth::header_name;
-use crate::plugins::queue::{Queue, QueueConfig};
+use crate::plugins::queue::{self, Queue, QueueConfig};
 use crate::plugins::{BuildCtx, Flow, Phases, Plugin, RequestState, Scope};
 use crate::spans::Trace;
 use crate::telemetry::access_log::AccessRecord;
 use async_trait::async_trait;
 use http::{HeaderName, HeaderValue};
-use once_cell::sync::Lazy;
 use pingora::proxy::Session;
 use propagation::{Context, Format};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Kong's `propagation` record.
@@ -241,16 +240,13 @@ pub struct Typed {
     trace_header: Option<HeaderName>,
 }
 
-/// Instances with the same export settings share one queue, for the life of the process.
-static QUEUES: Lazy<Mutex<HashMap<String, Arc<Queue>>>> = Lazy::new(Default::default);
-
 /// A configured `opentelemetry` instance.
 #[derive(Debug)]
 pub struct OpenTelemetry {
     propagation: Propagation,
     trace_header: Option<HeaderName>,
     sampling_rate: Option<f64>,
-    queue: Option<Arc<Queue>>,
+    queue: Option<Arc<queue::Handle>>,
 }
 
 impl Factory for OpenTelemetry {
@@ -356,25 +352,21 @@ impl Factory for OpenTelemetry {
             let timeouts = (spec.connect_timeout, spec.send_timeout, spec.read_timeout);
             let key = serde_json::to_string(&(&url, &headers, &attributes, &conf, timeouts))
                 .unwrap_or_default();
-            let mut queues = QUEUES.lock().unwrap_or_else(|p| p.into_inner());
-            queues
-                .entry(key)
-                .or_insert_with(|| {
-                    let ms = |v: i64| Duration::from_millis(v.max(1) as u64);
-                    let endpoint = export::Endpoint {
-                        url: url.clone(),
-                        headers,
-                        resource: export::resource(&attributes),
-                        connect_timeout: ms(timeouts.0),
-                        total_timeout: ms(timeouts.0) + ms(timeouts.1) + ms(timeouts.2),
-                    };
-                    Queue::start(
-                        format!("opentelemetry {url}"),
-                        conf,
-                        export::sender(endpoint),
-                    )
-                })
-                .clone()
+            queue::shared(format!("opentelemetry {key}"), || {
+                let ms = |v: i64| Duration::from_millis(v.max(1) as u64);
+                let endpoint = export::Endpoint {
+                    url: url.clone(),
+                    headers,
+                    resource: export::resource(&attributes),
+                    connect_timeout: ms(timeouts.0),
+                    total_timeout: ms(timeouts.0) + ms(timeouts.1) + ms(timeouts.2),
+                };
+                Queue::start(
+                    format!("opentelemetry {url}"),
+                    conf,
+                    export::sender(endpoint),
+                )
+            })
         });
         Arc::new(OpenTelemetry {
             propagation: c.typed.propagation.clone(),
