@@ -3,7 +3,7 @@
 //! `instana`; ids are kept as Kong keeps them (trace ids padded to 16 bytes at the front, the
 //! size they came in remembered for the formats that can send 8).
 
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName};
 
 /// A header format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,15 +72,20 @@ pub struct Context {
 
 /// Bytes of a hex string (an odd length gets a leading zero, as Kong's `from_hex`).
 fn hex(s: &str) -> Option<Vec<u8>> {
-    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+    let digit = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    let b = s.as_bytes();
+    if b.is_empty() {
         return None;
     }
-    let padded = if s.len() % 2 == 1 {
-        format!("0{s}")
-    } else {
-        s.to_string()
-    };
-    ::hex::decode(padded).ok()
+    let mut out = Vec::with_capacity(b.len().div_ceil(2));
+    let (head, rest) = b.split_at(b.len() % 2);
+    if let Some(h) = head.first() {
+        out.push(digit(*h)?);
+    }
+    for pair in rest.chunks_exact(2) {
+        out.push(digit(pair[0])? << 4 | digit(pair[1])?);
+    }
+    Some(out)
 }
 
 /// Bytes of a decimal number, big-endian without leading zero bytes.
@@ -104,7 +109,7 @@ fn sized<const N: usize>(id: &[u8]) -> [u8; N] {
 
 /// A header's value when the client sent it once; `Some("")` (invalid everywhere) when it
 /// was repeated or is not text, as Kong's extractors ignore a header given twice.
-fn one<'h>(h: &'h HeaderMap, name: &str) -> Option<&'h str> {
+fn one<'h>(h: &'h HeaderMap, name: HeaderName) -> Option<&'h str> {
     let mut all = h.get_all(name).iter();
     let first = all.next()?;
     if all.next().is_some() {
@@ -113,9 +118,34 @@ fn one<'h>(h: &'h HeaderMap, name: &str) -> Option<&'h str> {
     Some(first.to_str().unwrap_or(""))
 }
 
-fn any(h: &HeaderMap, names: &[&str]) -> bool {
-    names.iter().any(|n| h.contains_key(*n))
+fn any(h: &HeaderMap, names: &[HeaderName]) -> bool {
+    names.iter().any(|n| h.contains_key(n))
 }
+
+/// The header names read, made once.
+const fn n(name: &'static str) -> HeaderName {
+    HeaderName::from_static(name)
+}
+const TRACEPARENT: HeaderName = n("traceparent");
+const B3: HeaderName = n("b3");
+const TRACESTATE: HeaderName = n("tracestate");
+const B3_TRACE: HeaderName = n("x-b3-traceid");
+const B3_SPAN: HeaderName = n("x-b3-spanid");
+const B3_PARENT: HeaderName = n("x-b3-parentspanid");
+const B3_SAMPLED: HeaderName = n("x-b3-sampled");
+const B3_FLAGS: HeaderName = n("x-b3-flags");
+const UBER: HeaderName = n("uber-trace-id");
+const OT_SAMPLED: HeaderName = n("ot-tracer-sampled");
+const OT_TRACE: HeaderName = n("ot-tracer-traceid");
+const OT_SPAN: HeaderName = n("ot-tracer-spanid");
+const DD_TRACE: HeaderName = n("x-datadog-trace-id");
+const DD_PARENT: HeaderName = n("x-datadog-parent-id");
+const DD_PRIORITY: HeaderName = n("x-datadog-sampling-priority");
+const AMZN: HeaderName = n("x-amzn-trace-id");
+const GCP: HeaderName = n("x-cloud-trace-context");
+const INSTANA_T: HeaderName = n("x-instana-t");
+const INSTANA_S: HeaderName = n("x-instana-s");
+const INSTANA_L: HeaderName = n("x-instana-l");
 
 /// Raw ids as an extractor found them (before Kong's resizing).
 #[derive(Default)]
@@ -162,9 +192,15 @@ pub fn extract(order: &[Format], h: &HeaderMap) -> Option<(Format, Context)> {
 }
 
 fn w3c(h: &HeaderMap) -> Option<Raw> {
-    let v = one(h, "traceparent")?;
-    let parts: Vec<&str> = v.split('-').collect();
-    let [version, trace, parent, flags] = parts[..] else {
+    let v = one(h, TRACEPARENT)?;
+    let mut parts = v.split('-');
+    let (Some(version), Some(trace), Some(parent), Some(flags), None) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
         return None;
     };
     let nonzero = |s: &str| s.bytes().any(|b| b != b'0');
@@ -187,21 +223,15 @@ fn w3c(h: &HeaderMap) -> Option<Raw> {
 }
 
 fn b3(h: &HeaderMap) -> Option<Raw> {
-    const NAMES: [&str; 7] = [
-        "b3",
-        "tracestate",
-        "x-b3-traceid",
-        "x-b3-spanid",
-        "x-b3-parentspanid",
-        "x-b3-sampled",
-        "x-b3-flags",
+    const NAMES: [HeaderName; 7] = [
+        B3, TRACESTATE, B3_TRACE, B3_SPAN, B3_PARENT, B3_SAMPLED, B3_FLAGS,
     ];
     if !any(h, &NAMES) {
         return None;
     }
     let mut raw = Raw::default();
-    let single = one(h, "b3").map(str::to_string).or_else(|| {
-        h.get_all("tracestate")
+    let single = one(h, B3).map(str::to_string).or_else(|| {
+        h.get_all(TRACESTATE)
             .iter()
             .filter_map(|v| v.to_str().ok())
             .find_map(|v| v.strip_prefix("b3=").map(str::to_string))
@@ -211,17 +241,17 @@ fn b3(h: &HeaderMap) -> Option<Raw> {
         b3_single(&single, &mut raw);
     }
     // The multi-header form fills what the single header left out.
-    let sampled = match one(h, "x-b3-sampled") {
+    let sampled = match one(h, B3_SAMPLED) {
         Some("1" | "true") => Some(true),
         Some("0" | "false") => Some(false),
         _ => None,
     };
     raw.sampled = raw.sampled.or(sampled);
-    if one(h, "x-b3-flags") == Some("1") {
+    if one(h, B3_FLAGS) == Some("1") {
         raw.sampled = raw.sampled.or(Some(true));
         raw.debug = true;
     }
-    let id = |name: &str, lens: &[usize]| -> Result<Option<Vec<u8>>, ()> {
+    let id = |name: HeaderName, lens: &[usize]| -> Result<Option<Vec<u8>>, ()> {
         match one(h, name) {
             None => Ok(None),
             Some(v) if lens.contains(&v.len()) => hex(v).map(Some).ok_or(()),
@@ -229,9 +259,9 @@ fn b3(h: &HeaderMap) -> Option<Raw> {
         }
     };
     let (t, s, p) = (
-        id("x-b3-traceid", &[16, 32]),
-        id("x-b3-spanid", &[16]),
-        id("x-b3-parentspanid", &[16]),
+        id(B3_TRACE, &[16, 32]),
+        id(B3_SPAN, &[16]),
+        id(B3_PARENT, &[16]),
     );
     if let (Ok(t), Ok(s), Ok(p)) = (t, s, p) {
         raw.trace_id = raw.trace_id.take().or(t);
@@ -285,7 +315,7 @@ fn b3_single(v: &str, raw: &mut Raw) {
 }
 
 fn jaeger(h: &HeaderMap) -> Option<Raw> {
-    let v = one(h, "uber-trace-id")?;
+    let v = one(h, UBER)?;
     let parts: Vec<&str> = v.split(':').collect();
     let [trace, span, parent, flags] = parts[..] else {
         return None;
@@ -308,25 +338,22 @@ fn jaeger(h: &HeaderMap) -> Option<Raw> {
 }
 
 fn ot(h: &HeaderMap) -> Option<Raw> {
-    if !any(
-        h,
-        &["ot-tracer-sampled", "ot-tracer-traceid", "ot-tracer-spanid"],
-    ) {
+    if !any(h, &[OT_SAMPLED, OT_TRACE, OT_SPAN]) {
         return None;
     }
-    let sampled = match one(h, "ot-tracer-sampled") {
+    let sampled = match one(h, OT_SAMPLED) {
         Some("1" | "true") => Some(true),
         Some("0" | "false") => Some(false),
         _ => None,
     };
-    let trace = one(h, "ot-tracer-traceid").map(|v| {
+    let trace = one(h, OT_TRACE).map(|v| {
         matches!(v.len(), 16 | 32)
             .then(|| hex(v))
             .flatten()
             .ok_or(())
     });
     let span =
-        one(h, "ot-tracer-spanid").map(|v| (v.len() == 16).then(|| hex(v)).flatten().ok_or(()));
+        one(h, OT_SPAN).map(|v| (v.len() == 16).then(|| hex(v)).flatten().ok_or(()));
     let mut raw = Raw {
         sampled,
         ..Raw::default()
@@ -339,24 +366,17 @@ fn ot(h: &HeaderMap) -> Option<Raw> {
 }
 
 fn datadog(h: &HeaderMap) -> Option<Raw> {
-    if !any(
-        h,
-        &[
-            "x-datadog-trace-id",
-            "x-datadog-parent-id",
-            "x-datadog-sampling-priority",
-        ],
-    ) {
+    if !any(h, &[DD_TRACE, DD_PARENT, DD_PRIORITY]) {
         return None;
     }
-    let sampled = match one(h, "x-datadog-sampling-priority") {
+    let sampled = match one(h, DD_PRIORITY) {
         None => None,
         Some("1" | "2") => Some(true),
         Some("0" | "-1") => Some(false),
         Some(_) => return None,
     };
-    let trace = one(h, "x-datadog-trace-id").and_then(|v| decimal(v.trim()));
-    let parent = one(h, "x-datadog-parent-id").and_then(|v| decimal(v.trim()));
+    let trace = one(h, DD_TRACE).and_then(|v| decimal(v.trim()));
+    let parent = one(h, DD_PARENT).and_then(|v| decimal(v.trim()));
     Some(Raw {
         span_id: trace.as_ref().and(parent),
         trace_id: trace,
@@ -366,7 +386,7 @@ fn datadog(h: &HeaderMap) -> Option<Raw> {
 }
 
 fn aws(h: &HeaderMap) -> Option<Raw> {
-    let v = one(h, "x-amzn-trace-id")?;
+    let v = one(h, AMZN)?;
     let mut raw = Raw::default();
     for pair in v.split(';') {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
@@ -400,7 +420,7 @@ fn aws(h: &HeaderMap) -> Option<Raw> {
 }
 
 fn gcp(h: &HeaderMap) -> Option<Raw> {
-    let v = one(h, "x-cloud-trace-context")?;
+    let v = one(h, GCP)?;
     let (trace, rest) = v.split_once('/')?;
     let (span, flags) = match rest.split_once(";o=") {
         Some((s, f)) if f.len() == 1 && f.bytes().all(|b| b.is_ascii_digit()) => (s, Some(f)),
@@ -425,7 +445,7 @@ fn gcp(h: &HeaderMap) -> Option<Raw> {
 }
 
 fn instana(h: &HeaderMap) -> Option<Raw> {
-    if !any(h, &["x-instana-t", "x-instana-s", "x-instana-l"]) {
+    if !any(h, &[INSTANA_T, INSTANA_S, INSTANA_L]) {
         return None;
     }
     let leading_hex = |v: &str| {
@@ -435,9 +455,9 @@ fn instana(h: &HeaderMap) -> Option<Raw> {
             .unwrap_or(v.len());
         hex(&v[..end])
     };
-    let trace = leading_hex(one(h, "x-instana-t")?);
-    let span = leading_hex(one(h, "x-instana-s")?);
-    let level = one(h, "x-instana-l").and_then(|l| l.chars().next());
+    let trace = leading_hex(one(h, INSTANA_T)?);
+    let span = leading_hex(one(h, INSTANA_S)?);
+    let level = one(h, INSTANA_L).and_then(|l| l.chars().next());
     Some(Raw {
         trace_id: trace,
         span_id: span,
