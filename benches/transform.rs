@@ -1,15 +1,20 @@
 //! Per-request cost of the part-2 plugins' own work: request-transformer's templates and
 //! JSON/form body changes, response-transformer's JSON change, prometheus' counting of one
 //! request, handing one entry to an http-log queue, and opentelemetry's work: reading and
-//! writing the trace headers, and encoding a sampled request's spans.
+//! writing the trace headers, and encoding a sampled request's spans; response-transformer's
+//! header and JSON body changes and proxy-cache's store, through the registry's instances.
 //!
 //! Run: `cargo bench --bench transform`
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
+use pingora::http::ResponseHeader;
 use skyport::plugins::opentelemetry::{export, propagation};
+use skyport::plugins::proxy_cache::store::{self, Cached, STORE};
 use skyport::plugins::queue::{Queue, QueueConfig};
+use skyport::plugins::registry::{self, CheckCtx};
 use skyport::plugins::request_transformer::params::{self, Ops};
 use skyport::plugins::request_transformer::template::{Key, Template, Values};
+use skyport::plugins::{BuildCtx, Plugin, RequestState, Scope};
 use skyport::spans::{Instrumentations, SpanKind, Trace, TracingSettings, Try};
 use skyport::telemetry::kong::{KONG, WORKSPACE};
 use std::sync::Arc;
@@ -89,6 +94,92 @@ fn bench(c: &mut Criterion) {
         b.iter(|| queue.push(black_box(entry.clone())))
     });
     otel(c);
+    answers(c);
+}
+
+/// An instance of a registered plugin, as a config file would make it.
+fn instance(name: &str, config: serde_json::Value) -> Arc<dyn Plugin> {
+    let row = registry::find(name).expect("registered");
+    let nobody = |_: &str| false;
+    let ctx = CheckCtx {
+        name,
+        consumer_scoped: false,
+        consumer_exists: &nobody,
+    };
+    let parsed = (row.parse)(Some(&config), &ctx).expect("valid config");
+    let build = BuildCtx {
+        keyring: Default::default(),
+        directory: Default::default(),
+        clock: skyport::plugins::system_clock(),
+        lasting: Default::default(),
+    };
+    let scope = Scope {
+        route_id: "r".into(),
+        service_id: "s".into(),
+    };
+    (row.build)(&parsed, &build, &scope).expect("built")
+}
+
+/// response-transformer's phases on one answer, and proxy-cache's store.
+fn answers(c: &mut Criterion) {
+    let headers_only = instance(
+        "response-transformer",
+        serde_json::json!({"remove": {"headers": ["x-internal"]}, "add": {"headers": ["x-gw:skyport"]}}),
+    );
+    let json = instance(
+        "response-transformer",
+        serde_json::json!({"remove": {"json": ["password"]}, "add": {"json": ["source:gateway"]}}),
+    );
+    let answer = || {
+        let mut r = ResponseHeader::build(200, None).expect("header");
+        r.insert_header("content-type", "application/json")
+            .expect("ct");
+        r.insert_header("x-internal", "1").expect("h");
+        r.insert_header("content-length", "80").expect("cl");
+        r
+    };
+    c.bench_function("response_transformer_headers", |b| {
+        b.iter(|| {
+            let mut r = answer();
+            let mut state = RequestState::default();
+            black_box(headers_only.response(&mut r, &mut state)).expect("ok");
+        })
+    });
+    let body = bytes::Bytes::from_static(
+        br#"{"user":"ann","password":"pw","role":"admin","tags":"old","n":1,"items":[1,2,3]}"#,
+    );
+    c.bench_function("response_transformer_json_body", |b| {
+        b.iter(|| {
+            let mut r = answer();
+            let mut state = RequestState::default();
+            json.response(&mut r, &mut state).expect("ok");
+            let mut chunk = Some(body.clone());
+            json.body(&mut chunk, false, &mut state).expect("ok");
+            let mut end = None;
+            json.body(&mut end, true, &mut state).expect("ok");
+            black_box(end)
+        })
+    });
+    let kept = || Cached {
+        status: 200,
+        headers: vec![(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("application/json"),
+        )],
+        body: bytes::Bytes::from_static(&[b'x'; 1024]),
+        stored_at: store::now(),
+        ttl: 300,
+        keep: 300,
+    };
+    for i in 0..1000 {
+        STORE.put(format!("bench-key-{i}"), kept());
+    }
+    c.bench_function("proxy_cache_hit_lookup_1000_entries", |b| {
+        b.iter(|| black_box(STORE.get(black_box("bench-key-500"))))
+    });
+    c.bench_function("proxy_cache_store_1k_answer", |b| {
+        b.iter(|| STORE.put("bench-key-new".to_string(), kept()))
+    });
 }
 
 /// opentelemetry: what every request of a traced route pays (headers in and out), and what a

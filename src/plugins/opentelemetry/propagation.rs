@@ -352,8 +352,7 @@ fn ot(h: &HeaderMap) -> Option<Raw> {
             .flatten()
             .ok_or(())
     });
-    let span =
-        one(h, OT_SPAN).map(|v| (v.len() == 16).then(|| hex(v)).flatten().ok_or(()));
+    let span = one(h, OT_SPAN).map(|v| (v.len() == 16).then(|| hex(v)).flatten().ok_or(()));
     let mut raw = Raw {
         sampled,
         ..Raw::default()
