@@ -109,7 +109,7 @@ fn sized<const N: usize>(id: &[u8]) -> [u8; N] {
 
 /// A header's value when the client sent it once; `Some("")` (invalid everywhere) when it
 /// was repeated or is not text, as Kong's extractors ignore a header given twice.
-fn one<'h>(h: &'h HeaderMap, name: HeaderName) -> Option<&'h str> {
+fn one(h: &HeaderMap, name: HeaderName) -> Option<&str> {
     let mut all = h.get_all(name).iter();
     let first = all.next()?;
     if all.next().is_some() {
