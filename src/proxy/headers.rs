@@ -4,8 +4,22 @@
 use crate::settings::HeaderSettings;
 use http::header::{CONNECTION, TE, UPGRADE};
 use http::HeaderValue;
+use once_cell::sync::Lazy;
 use pingora::http::{RequestHeader, ResponseHeader};
 use std::net::IpAddr;
+
+/// Header values of the numbers latency headers usually carry (milliseconds), made once:
+/// a clone shares the text instead of formatting and allocating it per response.
+static NUMBERS: Lazy<Vec<HeaderValue>> =
+    Lazy::new(|| (0..1024u64).map(HeaderValue::from).collect());
+
+/// `n` as a header value; shared for small numbers.
+pub fn number(n: u64) -> HeaderValue {
+    NUMBERS
+        .get(n as usize)
+        .cloned()
+        .unwrap_or_else(|| HeaderValue::from(n))
+}
 
 // Custom names are given as static text, spelled as Kong and nginx spell theirs on the wire:
 // Pingora keeps the written case without copying the name.
@@ -198,10 +212,10 @@ pub fn on_response(
         resp.insert_header(http::header::VIA, via_header(via))?;
     }
     if let Some(ms) = upstream_ms.filter(|_| emit.upstream_latency) {
-        resp.insert_header(UPSTREAM_LATENCY, HeaderValue::from(ms))?;
+        resp.insert_header(UPSTREAM_LATENCY, number(ms))?;
     }
     if let Some(ms) = proxy_ms.filter(|_| emit.proxy_latency) {
-        resp.insert_header(PROXY_LATENCY, HeaderValue::from(ms))?;
+        resp.insert_header(PROXY_LATENCY, number(ms))?;
     }
     if emit.request_id {
         resp.insert_header(REQUEST_ID, request_id)?;

@@ -118,7 +118,7 @@ impl Gateway {
             if let Some(t) = ctx.upstream_started.filter(|_| self.emit.upstream_latency) {
                 let _ = header.insert_header(
                     headers::UPSTREAM_LATENCY,
-                    http::HeaderValue::from(millis(t.elapsed())),
+                    headers::number(millis(t.elapsed())),
                 );
             }
             return;
@@ -126,7 +126,7 @@ impl Gateway {
         if self.emit.response_latency {
             let _ = header.insert_header(
                 headers::RESPONSE_LATENCY,
-                http::HeaderValue::from(millis(ctx.started.elapsed())),
+                headers::number(millis(ctx.started.elapsed())),
             );
         }
         for (k, v) in &ctx.plugins.response_headers {
