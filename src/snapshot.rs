@@ -46,7 +46,7 @@ pub struct Snapshot {
     /// MD5 of the config text (Kong's `configuration_hash`); all zeros when empty.
     pub hash: String,
     /// The validated entities.
-    pub model: Model,
+    pub model: Arc<Model>,
     /// The route table.
     pub router: Router,
     /// Compiled routes, indexed like `model.routes`.

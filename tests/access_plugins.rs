@@ -41,6 +41,8 @@ consumers:
     keyauth_credentials: [{{ key: bob-key }}]
     acls: [{{ group: anon }}]
   - username: guest
+  - username: carol
+    keyauth_credentials: [{{ key: carol-key }}]
 keyauth_credentials:
   - {{ key: top-level-key, consumer: bob }}
 services:
@@ -69,6 +71,11 @@ services:
         plugins:
           - {{ name: key-auth }}
           - {{ name: acl, config: {{ deny: [anon], hide_groups_header: true }} }}
+      - name: deny-anon
+        paths: [/deny-anon]
+        plugins:
+          - {{ name: key-auth }}
+          - {{ name: acl, config: {{ deny: [anon] }} }}
       - name: either
         paths: [/either]
         plugins:
@@ -212,6 +219,28 @@ async fn basic_auth_checks_the_password_and_answers_kongs_401() {
         .await
         .expect("request");
     assert_eq!(r.status(), 200, "Proxy-Authorization works too");
+    // Kong reads Proxy-Authorization first: a known user with a wrong password there is
+    // refused even beside a good Authorization.
+    let r = c
+        .get(gw.url("/basic"))
+        .header("proxy-authorization", basic("alice", "wrong"))
+        .header("authorization", basic("alice", "s3cret:pass"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), 401);
+    // A user found in Proxy-Authorization: only that header is hidden.
+    let seen = echoed(
+        c.get(gw.url("/basic"))
+            .header("proxy-authorization", basic("alice", "s3cret:pass"))
+            .header("authorization", "Bearer for-the-upstream")
+            .send()
+            .await
+            .expect("request"),
+    )
+    .await;
+    assert!(seen["headers"].get("proxy-authorization").is_none());
+    assert_eq!(seen["headers"]["authorization"], "Bearer for-the-upstream");
 }
 
 #[tokio::test]
@@ -231,6 +260,9 @@ async fn acl_allows_and_denies_by_group() {
     assert_eq!(refusal(r).await.0, 403);
     let seen = echoed(get("/no-anon", "alice-key").await.expect("request")).await;
     assert!(seen["headers"].get("x-consumer-groups").is_none(), "hidden");
+    // A consumer in no group passes a deny list; Kong sends its (empty) groups header.
+    let seen = echoed(get("/deny-anon", "carol-key").await.expect("request")).await;
+    assert_eq!(seen["headers"]["x-consumer-groups"], "");
 }
 
 #[tokio::test]
@@ -277,7 +309,7 @@ async fn admin_lists_credentials_and_groups_with_secrets_redacted() {
     let gw = Gateway::start(&auth_config(&up)).await;
     let v = gw.admin_json("/key-auths").await;
     let data = v["data"].as_array().cloned().unwrap_or_default();
-    assert_eq!(data.len(), 3);
+    assert_eq!(data.len(), 4);
     assert!(data.iter().all(|k| k["key"] == "<redacted>"));
     let v = gw.admin_json("/consumers/alice/basic-auth").await;
     assert_eq!(v["data"][0]["username"], "alice");
@@ -333,6 +365,12 @@ services:
       - name: teapot
         paths: [/teapot]
         plugins: [{{ name: request-termination, config: {{ status_code: 418, body: "<p>short and stout</p>", content_type: text/html }} }}]
+      - name: raw
+        paths: [/raw]
+        plugins: [{{ name: request-termination, config: {{ status_code: 200, body: "plain words" }} }}]
+      - name: echoes
+        paths: [/echoes]
+        plugins: [{{ name: request-termination, config: {{ status_code: 202, echo: true }} }}]
       - name: triggered
         paths: [/triggered]
         plugins: [{{ name: request-termination, config: {{ status_code: 403, message: stop, trigger: x-stop }} }}]
@@ -400,6 +438,15 @@ async fn cors_answers_preflights_and_decorates_answers_as_kong() {
         .expect("request");
     assert_eq!(r.status(), 200);
     assert_eq!(header(&r, "access-control-allow-origin"), None);
+    // Kong also clears an allow-origin the upstream itself sent.
+    let r = c
+        .get(gw.url("/cors?respond-header=access-control-allow-origin:*"))
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), 200);
+    assert_eq!(header(&r, "access-control-allow-origin"), None);
     // No origins configured: `*`, and the preflight echoes the requested headers.
     let r = c
         .request(reqwest::Method::OPTIONS, gw.url("/any"))
@@ -442,6 +489,29 @@ async fn ip_restriction_and_request_termination_answer_as_kong() {
     assert_eq!(r.status(), 418);
     assert_eq!(header(&r, "content-type").as_deref(), Some("text/html"));
     assert_eq!(r.text().await.expect("body"), "<p>short and stout</p>");
+    // A raw body without content_type goes out without a Content-Type, as Kong's.
+    let r = c.get(gw.url("/raw")).send().await.expect("request");
+    assert_eq!(header(&r, "content-type"), None);
+    assert_eq!(r.text().await.expect("body"), "plain words");
+    // echo: the request, the node and the matched route and service.
+    let r = c
+        .post(gw.url("/echoes/x?a=1"))
+        .json(&serde_json::json!({"k": "v"}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), 202);
+    let e: Value = r.json().await.expect("json");
+    assert_eq!(e["request"]["method"], "POST");
+    assert_eq!(e["request"]["path"], "/echoes/x");
+    assert_eq!(e["request"]["query"]["a"], "1");
+    assert_eq!(e["request"]["body"]["k"], "v");
+    assert_eq!(e["request"]["raw_body"], r#"{"k":"v"}"#);
+    assert_eq!(e["request"]["scheme"], "http");
+    assert_eq!(e["request"]["port"], gw.port);
+    assert_eq!(e["matched_route"]["name"], "echoes");
+    assert!(e["matched_service"]["name"].is_string());
+    assert!(e["kong"]["node_id"].is_string() && e["kong"]["worker_pid"].is_u64());
     assert_eq!(
         c.get(gw.url("/triggered"))
             .send()
@@ -487,7 +557,9 @@ async fn request_size_limiting_counts_declared_and_streamed_bodies() {
         refusal(r).await,
         (413, "Request size limit exceeded".into())
     );
-    // A chunked body is counted as it streams.
+    // A chunked body is read whole first (as Kong): over the limit, the upstream never
+    // sees any of it.
+    let before = up.connections();
     let chunks: Vec<Result<&'static str, std::io::Error>> =
         vec![Ok("01234"), Ok("56789"), Ok("ABC")];
     let r = c
@@ -497,6 +569,7 @@ async fn request_size_limiting_counts_declared_and_streamed_bodies() {
         .await
         .expect("request");
     assert_eq!(r.status(), 413);
+    assert_eq!(up.connections(), before, "nothing was sent upstream");
     let ok: Vec<Result<&'static str, std::io::Error>> = vec![Ok("01234"), Ok("5")];
     let r = c
         .post(gw.url("/small"))

@@ -76,7 +76,7 @@ pub fn compile(model: Model, hash: String, resolved: &Resolved, lasting: &Lastin
         services,
         balancers,
         certs: crate::model::certificates::CertIndex::new(&model.snis),
-        model,
+        model: Arc::new(model),
     }
 }
 

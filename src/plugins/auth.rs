@@ -201,7 +201,20 @@ impl Directory {
     /// The basic-auth credential of a username whose password matches (compared in
     /// constant time).
     pub fn password(&self, username: &str, password: &str) -> Option<&Arc<Password>> {
-        let cred = self.passwords.get(username)?;
+        self.check_password(self.basic_user(username)?, password)
+    }
+
+    /// The basic-auth credential of a username, password unchecked.
+    pub fn basic_user(&self, username: &str) -> Option<&Arc<Password>> {
+        self.passwords.get(username)
+    }
+
+    /// `cred` when `password` is its password (compared in constant time).
+    pub fn check_password<'a>(
+        &self,
+        cred: &'a Arc<Password>,
+        password: &str,
+    ) -> Option<&'a Arc<Password>> {
         let given = crate::model::basic_auth_hash(&cred.consumer.id, password);
         aws_lc_rs::constant_time::verify_slices_are_equal(given.as_bytes(), cred.hash.as_bytes())
             .ok()

@@ -91,6 +91,8 @@ pub struct RequestState {
     pub body_seen: u64,
     /// Headers to add to whatever response the client gets.
     pub response_headers: Vec<(HeaderCase, HeaderValue)>,
+    /// Headers of the upstream's answer to remove before it goes out.
+    pub response_removed: Vec<HeaderCase>,
     /// The route path the request matched (Kong's `router_matches.uri`, and its captures).
     pub route_path: Option<Arc<crate::router::PathMatcher>>,
     /// The request's id (Kong's `kong_request_id`).
@@ -103,6 +105,9 @@ pub struct RequestState {
     pub cache: Option<Box<proxy_cache::Pending>>,
     /// The request's trace, kept when the chain has a tracing plugin (`opentelemetry`).
     pub trace: Option<Box<crate::spans::Trace>>,
+    /// The loaded entities and the matched route's index in them, for plugins that show
+    /// them (`Phases::MATCHED`).
+    pub matched: Option<(Arc<crate::model::Model>, usize)>,
 }
 
 /// How the upstream request differs from the client's (`request-transformer`), applied when
@@ -156,6 +161,8 @@ impl Phases {
     pub const KONG_LOG: Phases = Phases(32);
     /// The request keeps a trace (`RequestState::trace`): its spans are recorded.
     pub const TRACE: Phases = Phases(64);
+    /// The access phase reads the matched route and service (`RequestState::matched`).
+    pub const MATCHED: Phases = Phases(128);
 
     /// Both sets.
     pub const fn with(self, other: Phases) -> Phases {

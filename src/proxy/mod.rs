@@ -394,6 +394,9 @@ impl ProxyHttp for Gateway {
         if chain.phases.has(Phases::TRACE) {
             self.start_trace(ctx, route_idx);
         }
+        if chain.phases.has(Phases::MATCHED) {
+            ctx.plugins.matched = Some((snapshot.model.clone(), route_idx));
+        }
         let mut next = 0;
         let mut switched = route.consumer_chains.is_empty();
         while let Some(plugin) = chain.plugins.get(next) {
@@ -670,6 +673,9 @@ impl ProxyHttp for Gateway {
             upstream_ms,
             proxy_ms,
         )?;
+        for k in &ctx.plugins.response_removed {
+            resp.remove_header(*k);
+        }
         // Plugins set their headers over the upstream's (as Kong's `set_header`); `Vary`
         // is added to.
         for (k, v) in &ctx.plugins.response_headers {

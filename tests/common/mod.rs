@@ -207,6 +207,12 @@ async fn echo(
         (Some("health"), None) => status = health,
         _ => {}
     }
+    // `?respond-header=name:value` adds that header to the answer.
+    let extra: Option<(String, String)> = uri
+        .split_once('?')
+        .and_then(|(_, q)| q.split('&').find_map(|p| p.strip_prefix("respond-header=")))
+        .and_then(|kv| kv.split_once(':'))
+        .map(|(k, v)| (k.to_string(), v.to_string()));
     let json = serde_json::json!({
         "method": method,
         "uri": uri,
@@ -214,10 +220,14 @@ async fn echo(
         "body": String::from_utf8_lossy(&body),
         "sni": sni,
     });
-    Ok(Response::builder()
+    let mut answer = Response::builder()
         .status(status)
         .header("content-type", "application/json")
-        .header("via", "1.1 upstream")
+        .header("via", "1.1 upstream");
+    if let Some((k, v)) = extra {
+        answer = answer.header(k, v);
+    }
+    Ok(answer
         .body(Full::new(Bytes::from(json.to_string())))
         .expect("response"))
 }

@@ -6,6 +6,7 @@ use crate::error::GatewayError;
 use crate::plugins::factory::{CheckCtx, Checked, Factory, FieldIssues};
 use crate::plugins::{BuildCtx, Flow, HeaderCase, Plugin, RequestState, Scope};
 use async_trait::async_trait;
+use http::HeaderValue;
 use pingora::proxy::Session;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -103,14 +104,14 @@ impl Plugin for Acl {
         if blocked {
             return Err(forbidden());
         }
-        if let Some(v) = consumer
-            .groups_header
-            .as_ref()
-            .filter(|_| !self.hide_groups_header)
-        {
-            state
-                .upstream_headers
-                .push((X_CONSUMER_GROUPS, Some(v.clone())));
+        if !self.hide_groups_header {
+            // Kong joins the consumer's groups; with no groups (a deny list let it through)
+            // the header goes out empty.
+            let v = consumer
+                .groups_header
+                .clone()
+                .unwrap_or_else(|| HeaderValue::from_static(""));
+            state.upstream_headers.push((X_CONSUMER_GROUPS, Some(v)));
         }
         Ok(Flow::Continue)
     }

@@ -102,18 +102,27 @@ impl BasicAuth {
         if authorization.is_none() && proxy.is_none() {
             return Err(self.refusal());
         }
-        if self.hide_credentials {
-            state.upstream_removed.push(http::header::AUTHORIZATION);
-            state
-                .upstream_removed
-                .push(http::header::PROXY_AUTHORIZATION);
-        }
-        let found = [proxy, authorization]
-            .into_iter()
-            .flatten()
-            .filter_map(credentials)
-            .find_map(|(user, password)| self.directory.password(&user, &password).cloned());
-        let Some(cred) = found else {
+        // Kong's order: Proxy-Authorization first; Authorization only when that named no
+        // known user. Each header read is hidden; the password is checked only for the
+        // user found (no falling back to the other header on a wrong password).
+        let hide = |state: &mut RequestState, h: http::HeaderName| {
+            if self.hide_credentials {
+                state.upstream_removed.push(h);
+            }
+        };
+        hide(state, http::header::PROXY_AUTHORIZATION);
+        let user = |h: Option<&HeaderValue>| {
+            let (name, password) = h.and_then(credentials)?;
+            Some((self.directory.basic_user(&name)?, password))
+        };
+        let chosen = match user(proxy) {
+            Some(found) => found,
+            None => {
+                hide(state, http::header::AUTHORIZATION);
+                user(authorization).ok_or_else(|| self.refusal())?
+            }
+        };
+        let Some(cred) = self.directory.check_password(chosen.0, &chosen.1) else {
             return Err(self.refusal());
         };
         identify(state, &cred.consumer, Some(&cred.username), &cred.headers);

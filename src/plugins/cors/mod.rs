@@ -348,7 +348,15 @@ impl Plugin for Cors {
             let origin = origin.unwrap_or_default().to_string();
             return Ok(Flow::Respond(self.preflight(session, &origin)));
         }
-        state.response_headers.extend(self.response_headers(origin));
+        let headers = self.response_headers(origin);
+        // Kong clears an upstream's own Allow-Origin when the list refused the origin.
+        let refused = matches!(self.prepared.origins, Origins::List(_))
+            && (origin.is_some() || self.config.allow_origin_absent)
+            && !headers.iter().any(|(k, _)| *k == ALLOW_ORIGIN);
+        if refused {
+            state.response_removed.push(ALLOW_ORIGIN);
+        }
+        state.response_headers.extend(headers);
         Ok(Flow::Continue)
     }
 }

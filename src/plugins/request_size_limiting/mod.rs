@@ -109,6 +109,14 @@ impl Plugin for RequestSizeLimiting {
                         "A valid Content-Length header is required",
                     ));
                 }
+                if self.limit < crate::plugins::body::MAX_BODY as u64 {
+                    // As Kong, the whole body is read before the upstream sees any of it
+                    // (replayed to it when allowed); larger limits are counted as it streams.
+                    return match crate::plugins::body::read_body(session).await? {
+                        Ok(b) if b.len() as u64 <= self.limit => Ok(Flow::Continue),
+                        _ => Err(too_large(413)),
+                    };
+                }
                 state.body_limit = Some(self.limit);
                 Ok(Flow::Continue)
             }

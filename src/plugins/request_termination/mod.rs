@@ -6,7 +6,7 @@
 use crate::error::{Exit, GatewayError};
 use crate::plugins::factory::{CheckCtx, Checked, Factory, FieldIssues};
 use crate::plugins::key_auth::header_name;
-use crate::plugins::{BuildCtx, Flow, Plugin, RequestState, Scope};
+use crate::plugins::{BuildCtx, Flow, Phases, Plugin, RequestState, Scope};
 use async_trait::async_trait;
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue};
@@ -114,8 +114,8 @@ impl Factory for RequestTermination {
                 status: spec.status_code,
                 headers: Vec::new(),
                 body: Bytes::from(body.clone()),
-                content_type: content_type
-                    .unwrap_or(HeaderValue::from_static("application/json; charset=utf-8")),
+                // Kong sends a body without content_type with no Content-Type at all.
+                content_type: content_type.unwrap_or(HeaderValue::from_static("")),
                 proxied: false,
             },
             None => match spec
@@ -142,32 +142,110 @@ impl Factory for RequestTermination {
     }
 }
 
+/// The host's name, read once (Kong's `kong.node.get_hostname`).
+static HOSTNAME: once_cell::sync::Lazy<String> = once_cell::sync::Lazy::new(|| {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default()
+});
+
 impl RequestTermination {
-    /// Kong's echo: the request as the gateway saw it.
-    fn echo(&self, session: &Session) -> Exit {
+    /// Kong's echo: the request as the gateway saw it, the node, and the matched route and
+    /// service.
+    async fn echo(&self, session: &mut Session, state: &RequestState) -> Exit {
+        let raw = if crate::plugins::body::kind(&session.req_header().headers).is_some()
+            || session
+                .req_header()
+                .headers
+                .contains_key(http::header::CONTENT_LENGTH)
+        {
+            match crate::plugins::body::read_body(session).await {
+                Ok(Ok(b)) => b,
+                _ => Bytes::new(),
+            }
+        } else {
+            Bytes::new()
+        };
         let req = session.req_header();
         let mut headers = Map::new();
         for (k, v) in &req.headers {
-            headers.insert(
-                k.as_str().to_string(),
-                Value::from(String::from_utf8_lossy(v.as_bytes()).into_owned()),
-            );
+            let v = Value::from(String::from_utf8_lossy(v.as_bytes()).into_owned());
+            match headers.get_mut(k.as_str()) {
+                Some(Value::Array(all)) => all.push(v),
+                Some(first) => *first = Value::Array(vec![first.take(), v]),
+                None => {
+                    headers.insert(k.as_str().to_string(), v);
+                }
+            }
         }
         let query: Map<String, Value> =
             form_urlencoded::parse(req.uri.query().unwrap_or("").as_bytes())
                 .map(|(k, v)| (k.into_owned(), Value::from(v.into_owned())))
                 .collect();
+        let body = match crate::plugins::body::kind(&req.headers) {
+            Some(crate::plugins::body::BodyKind::Json) => {
+                serde_json::from_slice::<Value>(&raw).unwrap_or(Value::Null)
+            }
+            Some(crate::plugins::body::BodyKind::Form) => Value::Object(
+                form_urlencoded::parse(&raw)
+                    .map(|(k, v)| (k.into_owned(), Value::from(v.into_owned())))
+                    .collect(),
+            ),
+            None => Value::Null,
+        };
+        let tls = session.digest().is_some_and(|d| d.ssl_digest.is_some());
+        let host_header = req
+            .headers
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("");
+        let host = host_header.rsplit_once(':').map_or(host_header, |(h, p)| {
+            if p.bytes().all(|b| b.is_ascii_digit()) {
+                h
+            } else {
+                host_header
+            }
+        });
+        let port = session
+            .server_addr()
+            .and_then(|a| a.as_inet())
+            .map_or(0, |a| a.port());
+        let (route, service) = match &state.matched {
+            Some((model, i)) => {
+                let route = model.routes.get(*i);
+                let service = route
+                    .and_then(|r| r.service)
+                    .and_then(|s| model.services.get(s));
+                (
+                    serde_json::to_value(route).unwrap_or(Value::Null),
+                    serde_json::to_value(service).unwrap_or(Value::Null),
+                )
+            }
+            None => (Value::Null, Value::Null),
+        };
         let status = self.config.status_code;
         Exit::json(
             status,
             &json!({
                 "message": self.config.message.as_deref().or(default_message(status)),
+                "kong": {
+                    "node_id": crate::telemetry::kong::NODE_ID.as_str(),
+                    "worker_pid": std::process::id(),
+                    "hostname": HOSTNAME.as_str(),
+                },
                 "request": {
+                    "scheme": if tls { "https" } else { "http" },
+                    "host": host,
+                    "port": port,
                     "method": req.method.as_str(),
                     "path": req.uri.path(),
                     "headers": headers,
                     "query": query,
+                    "body": body,
+                    "raw_body": String::from_utf8_lossy(&raw),
                 },
+                "matched_route": route,
+                "matched_service": service,
             }),
         )
     }
@@ -179,10 +257,18 @@ impl Plugin for RequestTermination {
         "request-termination"
     }
 
+    fn phases(&self) -> Phases {
+        if self.config.echo {
+            Phases::ACCESS.with(Phases::MATCHED)
+        } else {
+            Phases::ACCESS
+        }
+    }
+
     async fn access(
         &self,
         session: &mut Session,
-        _state: &mut RequestState,
+        state: &mut RequestState,
     ) -> Result<Flow, GatewayError> {
         if let Some(trigger) = &self.answer.trigger {
             let req = session.req_header();
@@ -194,7 +280,7 @@ impl Plugin for RequestTermination {
             }
         }
         if self.config.echo {
-            return Ok(Flow::Respond(self.echo(session)));
+            return Ok(Flow::Respond(self.echo(session, state).await));
         }
         Ok(Flow::Respond(self.answer.exit.clone()))
     }
