@@ -121,10 +121,10 @@ fi
 if [ -n "$ENVOY_BIN" ]; then
   JWK=$(printf bench-secret | openssl base64 -A | tr '+/' '-_' | tr -d '=')
   RL='"@type": type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit
-                  stat_prefix: rl
-                  token_bucket: { max_tokens: 1000000000, tokens_per_fill: 1000000000, fill_interval: 1s }
-                  filter_enabled: { runtime_key: rl_on, default_value: { numerator: 100, denominator: HUNDRED } }
-                  filter_enforced: { runtime_key: rl_enf, default_value: { numerator: 100, denominator: HUNDRED } }'
+                    stat_prefix: rl
+                    token_bucket: { max_tokens: 1000000000, tokens_per_fill: 1000000000, fill_interval: 1s }
+                    filter_enabled: { runtime_key: rl_on, default_value: { numerator: 100, denominator: HUNDRED } }
+                    filter_enforced: { runtime_key: rl_enf, default_value: { numerator: 100, denominator: HUNDRED } }'
   cat > "$RUN_DIR/envoy.yaml" <<CONF
 static_resources:
   listeners:
@@ -146,7 +146,7 @@ static_resources:
                 route: { cluster: origin, prefix_rewrite: "/" }
                 typed_per_filter_config:
                   envoy.filters.http.local_ratelimit:
-                  $RL
+                    $RL
               - match: { prefix: "/keyauth/" }
                 route: { cluster: origin, prefix_rewrite: "/" }
                 typed_per_filter_config:
@@ -160,7 +160,7 @@ static_resources:
                             permissions: [{ any: true }]
                             principals: [{ header: { name: apikey, string_match: { exact: bench-api-key } } }]
                   envoy.filters.http.local_ratelimit:
-                  $RL
+                    $RL
               - match: { prefix: "/https/" }
                 route: { cluster: origin_tls, prefix_rewrite: "/" }
               - match: { prefix: "/" }
@@ -278,6 +278,15 @@ fi
 for p in $ORIGIN $NGINX $SKYPORT; do wait_port "$p"; done
 [ $HAVE_HAPROXY = 1 ] && wait_port $HAPROXY
 [ -n "$ENVOY_BIN" ] && wait_port $ENVOY_PORT
+# The auth scenarios must refuse a bad credential on every target that enforces them.
+for port in $SKYPORT ${ENVOY_BIN:+$ENVOY_PORT}; do
+  bad_jwt=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer ${TOKEN}x" "http://127.0.0.1:$port/auth/")
+  bad_key=$(curl -s -o /dev/null -w '%{http_code}' -H "apikey: wrong" "http://127.0.0.1:$port/keyauth/")
+  good=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$port/auth/")
+  if [ "$bad_jwt" != 401 ] || [ "${bad_key:0:1}" != 4 ] || [ "$good" != 200 ]; then
+    echo "port $port: auth not enforced as expected (bad token $bad_jwt, bad key $bad_key, good token $good)" >&2; exit 1
+  fi
+done
 # Load generator on CPU 0, proxies and origin on CPU 1 (PIN=0 leaves placement to the kernel).
 for p in $ORIGIN_PID $NGINX_PID $SKYPORT_PID ${HAPROXY_PID:-} ${ENVOY_PID:-}; do pin 1 "$p"; done
 # nginx's master forks the worker: measure the whole process group.
