@@ -16,6 +16,7 @@ use skyport::plugins::request_transformer::params::{self, Ops};
 use skyport::plugins::request_transformer::template::{Key, Template, Values};
 use skyport::plugins::{BuildCtx, Plugin, RequestState, Scope};
 use skyport::spans::{Instrumentations, SpanKind, Trace, TracingSettings, Try};
+use skyport::telemetry::access_log::AccessRecord;
 use skyport::telemetry::kong::{KONG, WORKSPACE};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -95,6 +96,51 @@ fn bench(c: &mut Criterion) {
     });
     otel(c);
     answers(c);
+    ids_and_lines(c);
+}
+
+/// correlation-id's generators, and file-log handing one entry to its writer.
+fn ids_and_lines(c: &mut Criterion) {
+    use skyport::plugins::correlation_id::Generator;
+    let server = Some("127.0.0.1:8000".parse().expect("addr"));
+    for (name, g) in [
+        ("correlation_id_uuid", Generator::Uuid),
+        ("correlation_id_uuid_counter", Generator::UuidCounter),
+        ("correlation_id_tracker", Generator::Tracker),
+    ] {
+        c.bench_function(name, |b| b.iter(|| black_box(g.make(server))));
+    }
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("access.log");
+    let file_log = instance(
+        "file-log",
+        serde_json::json!({"path": path.display().to_string()}),
+    );
+    let entry = vec![b'x'; 1500];
+    let record = AccessRecord {
+        time: String::new(),
+        request_id: "0123456789abcdef0123456789abcdef",
+        client: None,
+        method: "GET",
+        path: "/",
+        route: "r",
+        service: "s",
+        consumer: None,
+        correlation_id: None,
+        status: 200,
+        request_bytes: 0,
+        response_bytes: 2,
+        latency_ms: 1.0,
+        upstream_latency_ms: None,
+        upstream_wait_ms: None,
+        from_service: true,
+        kong_service: "s",
+        kong_log: Some(&entry),
+    };
+    let state = RequestState::default();
+    c.bench_function("file_log_hand_one_line_to_the_writer", |b| {
+        b.iter(|| file_log.log(black_box(&record), &state))
+    });
 }
 
 /// An instance of a registered plugin, as a config file would make it.

@@ -99,19 +99,21 @@ impl Factory for CorrelationId {
     }
 }
 
-impl CorrelationId {
-    fn generate(&self, session: &Session) -> String {
-        match self.generator {
-            Generator::Uuid => uuid::Uuid::new_v4().to_string(),
+impl Generator {
+    /// A new id; `server` is the address the client connected to (for `tracker`).
+    pub fn make(self, server: Option<std::net::SocketAddr>) -> String {
+        match self {
+            // A version-4 UUID from the thread's generator (uuid's own asks the OS each time).
+            Generator::Uuid => uuid::Builder::from_random_bytes(rand::random())
+                .into_uuid()
+                .to_string(),
             Generator::UuidCounter => {
                 let n = COUNTER.fetch_add(1, Ordering::Relaxed) + 1;
                 format!("{}#{n}", *BASE)
             }
             Generator::Tracker => {
                 let n = COUNTER.fetch_add(1, Ordering::Relaxed) + 1;
-                let (ip, port) = session
-                    .server_addr()
-                    .and_then(|a| a.as_inet())
+                let (ip, port) = server
                     .map(|a| (a.ip().to_string(), a.port()))
                     .unwrap_or_default();
                 let now = std::time::SystemTime::now()
@@ -125,6 +127,13 @@ impl CorrelationId {
                 )
             }
         }
+    }
+}
+
+impl CorrelationId {
+    fn generate(&self, session: &Session) -> String {
+        let server = session.server_addr().and_then(|a| a.as_inet()).copied();
+        self.generator.make(server)
     }
 }
 
