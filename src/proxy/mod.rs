@@ -405,8 +405,12 @@ impl ProxyHttp for Gateway {
             if !phases.has(Phases::ACCESS) {
                 continue;
             }
+            // A consumer's own chain may bring plugins the route's chain did not have.
             if phases.has(Phases::TRACE) && ctx.plugins.trace.is_none() {
                 self.start_trace(ctx, route_idx);
+            }
+            if phases.has(Phases::MATCHED) && ctx.plugins.matched.is_none() {
+                ctx.plugins.matched = Some((snapshot.model.clone(), route_idx));
             }
             let timed = spans::timer(&ctx.plugins.trace, Instrumentations::PLUGIN_ACCESS);
             let done = plugin.access(session, &mut ctx.plugins).await;
