@@ -13,6 +13,29 @@ use std::net::IpAddr;
 static NUMBERS: Lazy<Vec<HeaderValue>> =
     Lazy::new(|| (0..1024u64).map(HeaderValue::from).collect());
 
+thread_local! {
+    /// The last listener port written as a header value on this thread (a node has few).
+    static PORT: std::cell::RefCell<Option<(u16, HeaderValue)>> = const { std::cell::RefCell::new(None) };
+}
+
+/// A listener port as a header value, shared while the port repeats.
+fn port_value(port: u16) -> HeaderValue {
+    PORT.with(|cell| {
+        let mut last = cell.borrow_mut();
+        match &*last {
+            Some((p, v)) if *p == port => v.clone(),
+            _ => {
+                let v = HeaderValue::from_maybe_shared(bytes::Bytes::from_owner(
+                    port.to_string().into_bytes(),
+                ))
+                .unwrap_or_else(|_| HeaderValue::from(port));
+                *last = Some((port, v.clone()));
+                v
+            }
+        }
+    })
+}
+
 /// `n` as a header value; shared for small numbers.
 pub fn number(n: u64) -> HeaderValue {
     NUMBERS
@@ -163,7 +186,7 @@ pub fn forwarded(
     }
     req.insert_header("X-Forwarded-Proto", HeaderValue::from_static(d.proto))?;
     req.insert_header("X-Forwarded-Host", d.host)?;
-    req.insert_header("X-Forwarded-Port", HeaderValue::from(d.port))?;
+    req.insert_header("X-Forwarded-Port", port_value(d.port))?;
     req.insert_header("X-Forwarded-Path", d.raw_path)?;
     match prefix {
         Some(p) => req.insert_header("X-Forwarded-Prefix", p)?,

@@ -13,8 +13,10 @@ impl RequestId {
         let mut hex = [0u8; 32];
         // 16 bytes always encode to exactly 32 hex digits.
         let _ = hex::encode_to_slice(rand::random::<u128>().to_be_bytes(), &mut hex);
+        // Owned by a reference-counted block from the start: every later copy is a count,
+        // where bytes made from a Vec allocate again on their first copy.
         RequestId(
-            HeaderValue::from_bytes(&hex)
+            HeaderValue::from_maybe_shared(bytes::Bytes::from_owner(hex))
                 .unwrap_or_else(|_| HeaderValue::from_static("00000000000000000000000000000000")),
         )
     }
