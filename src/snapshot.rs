@@ -19,6 +19,8 @@ pub struct RouteRuntime {
     pub service: Option<usize>,
     /// The service's id, shared with plugins (`limit_by: service`).
     pub service_id: Option<Arc<str>>,
+    /// The route's first path as written (Kong's `http.route` span attribute).
+    pub first_path: Option<Arc<str>>,
     /// Strip the matched path prefix before proxying.
     pub strip_path: bool,
     /// Send the client's Host upstream.

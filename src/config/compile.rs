@@ -46,6 +46,11 @@ pub fn compile(model: Model, hash: String, resolved: &Resolved, lasting: &Lastin
             service_id: route
                 .service
                 .map(|s| Arc::from(model.services[s].id.as_str())),
+            first_path: route
+                .paths
+                .as_ref()
+                .and_then(|p| p.first())
+                .map(|p| Arc::from(p.as_str())),
             strip_path: route.strip_path,
             preserve_host: route.preserve_host,
             // As Kong: `https` without `http` (gRPC routes are checked by their own rule).

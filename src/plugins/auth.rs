@@ -198,12 +198,6 @@ impl Directory {
         self.keys.get(&key_digest(key))
     }
 
-    /// The basic-auth credential of a username whose password matches (compared in
-    /// constant time).
-    pub fn password(&self, username: &str, password: &str) -> Option<&Arc<Password>> {
-        self.check_password(self.basic_user(username)?, password)
-    }
-
     /// The basic-auth credential of a username, password unchecked.
     pub fn basic_user(&self, username: &str) -> Option<&Arc<Password>> {
         self.passwords.get(username)

@@ -81,12 +81,7 @@ impl Gateway {
         if t.records(Instrumentations::ROUTER) {
             t.push(SpanKind::Router, ctx.started, Instant::now());
         }
-        t.route = ctx
-            .snapshot
-            .model
-            .routes
-            .get(route_idx)
-            .and_then(|r| r.paths.as_ref()?.first().map(|p| Arc::from(p.as_str())));
+        t.route = ctx.snapshot.routes[route_idx].first_path.clone();
         ctx.plugins.trace = Some(Box::new(t));
     }
 

@@ -124,18 +124,20 @@ fn formats(field: &str, names: &[String], inject: bool, out: &mut FieldIssues) -
     list
 }
 
+/// Kong's names of the formats, all nine (what injectors and `default_format` take).
+fn format_names() -> String {
+    let names: Vec<&str> = Format::ALL.iter().map(|(n, _)| *n).collect();
+    names.join(", ")
+}
+
+/// The names a list takes: extractors (b3 and b3-single share one, named b3), or injectors
+/// with `preserve`.
 fn names_of(inject: bool) -> String {
-    let mut v: Vec<&str> = Vec::new();
     if inject {
-        v.push("preserve");
+        format!("preserve, {}", format_names())
+    } else {
+        format_names().replace(", b3-single", "")
     }
-    v.extend(
-        Format::ALL
-            .iter()
-            .map(|(n, _)| *n)
-            .filter(|n| inject || *n != "b3-single"),
-    );
-    v.join(", ")
 }
 
 const HEADER_TYPES: [&str; 11] = [
