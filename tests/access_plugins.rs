@@ -491,6 +491,7 @@ async fn ip_restriction_and_request_termination_answer_as_kong() {
     assert_eq!(r.text().await.expect("body"), "<p>short and stout</p>");
     // A raw body without content_type goes out without a Content-Type, as Kong's.
     let r = c.get(gw.url("/raw")).send().await.expect("request");
+    assert_eq!(r.status(), 200);
     assert_eq!(header(&r, "content-type"), None);
     assert_eq!(r.text().await.expect("body"), "plain words");
     // echo: the request, the node and the matched route and service.
@@ -501,6 +502,10 @@ async fn ip_restriction_and_request_termination_answer_as_kong() {
         .await
         .expect("request");
     assert_eq!(r.status(), 202);
+    assert_eq!(
+        header(&r, "content-type").as_deref(),
+        Some("application/json; charset=utf-8")
+    );
     let e: Value = r.json().await.expect("json");
     assert_eq!(e["request"]["method"], "POST");
     assert_eq!(e["request"]["path"], "/echoes/x");

@@ -94,6 +94,19 @@ fn attr<'a>(s: &'a Span, key: &str) -> Option<&'a Value> {
         .and_then(|kv| kv.value.as_ref()?.value.as_ref())
 }
 
+/// What the upstream saw of a GET to `path` sent with `traceparent`.
+async fn upstream_saw(gw: &Gateway, path: &str, traceparent: &str) -> serde_json::Value {
+    echoed(
+        client()
+            .get(gw.url(path))
+            .header("traceparent", traceparent)
+            .send()
+            .await
+            .expect("request"),
+    )
+    .await
+}
+
 const TRACE: &str = "0af7651916cd43dd8448eb211c80319c";
 const CALLER: &str = "b7ad6b7169203331";
 
@@ -289,17 +302,9 @@ services:
     );
     let env = [("SKYPORT_TRACING_INSTRUMENTATIONS", "request")];
     let gw = Gateway::start_env(&yaml, None, &env).await;
-    let c = client();
     let caller = |flags: &str| format!("00-{TRACE}-{CALLER}-{flags}");
     // The rate says no even when the caller sampled; both configured formats go out.
-    let seen = echoed(
-        c.get(gw.url("/never"))
-            .header("traceparent", caller("01"))
-            .send()
-            .await
-            .expect("request"),
-    )
-    .await;
+    let seen = upstream_saw(&gw, "/never", &caller("01")).await;
     assert!(seen["headers"]["traceparent"]
         .as_str()
         .unwrap_or("")
@@ -310,28 +315,14 @@ services:
         "{jaeger}"
     );
     // A caller that did not sample is followed even at rate 1.
-    let seen = echoed(
-        c.get(gw.url("/always"))
-            .header("traceparent", caller("00"))
-            .send()
-            .await
-            .expect("request"),
-    )
-    .await;
+    let seen = upstream_saw(&gw, "/always", &caller("00")).await;
     assert!(seen["headers"]["traceparent"]
         .as_str()
         .unwrap_or("")
         .ends_with("-00"));
     // Sampled: exported, with only the root span (instrumentations = request).
     let other = "1234567890abcdef1234567890abcdef";
-    let seen = echoed(
-        c.get(gw.url("/always"))
-            .header("traceparent", format!("00-{other}-{CALLER}-01"))
-            .send()
-            .await
-            .expect("request"),
-    )
-    .await;
+    let seen = upstream_saw(&gw, "/always", &format!("00-{other}-{CALLER}-01")).await;
     let tp = seen["headers"]["traceparent"].as_str().unwrap_or("");
     assert!(tp.ends_with("-01"), "{tp}");
     let (got, _) = spans(&mut rx, 1).await;
