@@ -11,6 +11,8 @@
 // WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 // See the License for the specific language governing permissions and
 // limitations under the License.
+//
+// Modified by the Skyport authors (2026): see vendor/PATCHES.md for each change.
 
 //! Connecting to servers
 
@@ -261,7 +263,7 @@ impl TransportConnector {
                         // test_reusable_stream: we assume server would never actively send data
                         // first on an idle stream.
                         #[cfg(unix)]
-                        if peer.matches_fd(stream.id())
+                        if connected_to(peer, &stream)
                             && test_reusable_stream(&mut stream, &self.unexpected_data_conn_count)
                         {
                             Some(stream)
@@ -472,6 +474,43 @@ use futures::future::FutureExt;
 use tokio::io::AsyncReadExt;
 
 /// Test whether a stream is already closed or not reusable (server sent unexpected data)
+/// Whether a pooled `stream` is connected to `peer`. The address a stream is connected to is
+/// kept in its socket digest (one `getpeername` for the connection's life, on first use), so
+/// a reuse costs no system call; a stream without a digest, or a peer reached through a
+/// proxy, is checked on its descriptor as before.
+#[cfg(unix)]
+fn connected_to<P: Peer>(peer: &P, stream: &Stream) -> bool {
+    if peer.get_proxy().is_none() {
+        if let Some(digest) = stream.get_socket_digest() {
+            if let Some(connected) = digest.peer_addr() {
+                return address_matches(peer.address(), connected);
+            }
+        }
+    }
+    peer.matches_fd(stream.id())
+}
+
+/// `connected` is the address `expected` names; 0.0.0.0 matches any (some systems map it
+/// to 127.0.0.1; it is never a real destination), as the descriptor check does.
+#[cfg(unix)]
+fn address_matches(
+    expected: &crate::protocols::l4::socket::SocketAddr,
+    connected: &crate::protocols::l4::socket::SocketAddr,
+) -> bool {
+    use std::net::{IpAddr, Ipv4Addr};
+    if let Some(inet) = expected.as_inet() {
+        if inet.ip() == IpAddr::V4(Ipv4Addr::UNSPECIFIED) {
+            return true;
+        }
+    }
+    if expected == connected {
+        true
+    } else {
+        error!("Crit: pooled stream mismatch: addr: {expected}, peer: {connected}");
+        false
+    }
+}
+
 fn test_reusable_stream(stream: &mut Stream, unexpected_data_conn_count: &AtomicU64) -> bool {
     let mut buf = [0; 1];
     // tokio::task::unconstrained because now_or_never may yield None when the future is ready
