@@ -27,5 +27,7 @@ fi
 export CARGO_LAMBDA="$PWD/$venv/bin/cargo-lambda"
 cargo build --locked -q --manifest-path tests/lambdas/Cargo.toml
 
-# Unit, binary and integration tests (the crate has no doc tests).
+# Unit, binary and integration tests (the crate has no doc tests); with no arguments, also
+# Pingora's own tests for the patched crates under vendor/.
 cargo test --locked --lib --bins --tests "$@"
+if [ $# -eq 0 ]; then ./tests/pingora.sh; fi

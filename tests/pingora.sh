@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Pingora's own unit tests for the patched copies under vendor/ (see vendor/PATCHES.md),
+# against Skyport's lock file. Only the modules that stay in memory or on 127.0.0.1 run:
+# some of Pingora's connector tests dial public hosts, which Skyport's tests never do.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo test --locked -p pingora-core --lib -- \
+  apps:: connectors::idle modules::http protocols::http::authority \
+  protocols::http::compression protocols::http::conditional_filter protocols::http::date \
+  protocols::http::server:: protocols::http::v1:: protocols::l4::socket server::configuration \
+  upstreams::peer
+cargo test --locked -p pingora-proxy --lib
