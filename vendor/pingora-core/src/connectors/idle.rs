@@ -170,8 +170,8 @@ async fn sweep(
         let mut guard = set.lock();
         let now = Instant::now();
         guard.entries.retain_mut(|entry| {
-            let keep = !entry.expired(now)
-                && test_reusable_stream(&mut entry.stream, &unexpected_data);
+            let keep =
+                !entry.expired(now) && test_reusable_stream(&mut entry.stream, &unexpected_data);
             if !keep {
                 held.fetch_sub(1, Ordering::Relaxed);
                 if let Some(callback) = &callback {
