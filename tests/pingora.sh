@@ -9,4 +9,5 @@ cargo test --locked -p pingora-core --lib -- \
   protocols::http::compression protocols::http::conditional_filter protocols::http::date \
   protocols::http::server:: protocols::http::v1:: protocols::l4::socket server::configuration \
   upstreams::peer
+cargo test --locked -p pingora-http --lib
 cargo test --locked -p pingora-proxy --lib

@@ -11,6 +11,8 @@
 // WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 // See the License for the specific language governing permissions and
 // limitations under the License.
+//
+// Modified by the Skyport authors (2026): see vendor/PATCHES.md for each change.
 
 use crate::*;
 use bytes::Bytes;
@@ -38,6 +40,65 @@ impl CaseHeaderName {
 /// A trait that converts into case-sensitive header names.
 pub trait IntoCaseHeaderName {
     fn into_case_header_name(self) -> CaseHeaderName;
+
+    /// The header's name and the case it is written in. By default the name is parsed from the
+    /// case, which allocates for a name outside `http`'s standard set; a [`HeaderName`] or a
+    /// [`HeaderNames`] made once skips the parse.
+    fn into_header_names(self) -> Result<(HeaderName, CaseHeaderName)>
+    where
+        Self: Sized,
+    {
+        let case = self.into_case_header_name();
+        let name = HeaderName::try_from(case.as_slice())
+            .or_err(InvalidHTTPHeader, "invalid header name")?;
+        Ok((name, case))
+    }
+}
+
+/// A header's name and the case to write it in, made once (at start-up, say) so that
+/// inserting the header does not parse or allocate the name again.
+#[derive(Debug, Clone)]
+pub struct HeaderNames {
+    name: HeaderName,
+    case: CaseHeaderName,
+}
+
+impl HeaderNames {
+    /// `case` as written on the wire, e.g. `X-Request-Id`.
+    pub fn from_static(case: &'static str) -> Result<Self> {
+        let name = HeaderName::try_from(case).or_err(InvalidHTTPHeader, "invalid header name")?;
+        // The name's bytes are shared from here on: clones of it do not allocate.
+        let _ = name.clone();
+        Ok(HeaderNames {
+            name,
+            case: CaseHeaderName(Bytes::from_static(case.as_bytes())),
+        })
+    }
+
+    /// The (lower-case) header name.
+    pub fn name(&self) -> &HeaderName {
+        &self.name
+    }
+}
+
+impl IntoCaseHeaderName for HeaderNames {
+    fn into_case_header_name(self) -> CaseHeaderName {
+        self.case
+    }
+
+    fn into_header_names(self) -> Result<(HeaderName, CaseHeaderName)> {
+        Ok((self.name, self.case))
+    }
+}
+
+impl IntoCaseHeaderName for &HeaderNames {
+    fn into_case_header_name(self) -> CaseHeaderName {
+        self.case.clone()
+    }
+
+    fn into_header_names(self) -> Result<(HeaderName, CaseHeaderName)> {
+        Ok((self.name.clone(), self.case.clone()))
+    }
 }
 
 impl IntoCaseHeaderName for CaseHeaderName {
@@ -62,11 +123,20 @@ impl IntoCaseHeaderName for HeaderName {
     fn into_case_header_name(self) -> CaseHeaderName {
         CaseHeaderName(titled_header_name(&self))
     }
+
+    fn into_header_names(self) -> Result<(HeaderName, CaseHeaderName)> {
+        let case = CaseHeaderName(titled_header_name(&self));
+        Ok((self, case))
+    }
 }
 
 impl IntoCaseHeaderName for &HeaderName {
     fn into_case_header_name(self) -> CaseHeaderName {
         CaseHeaderName(titled_header_name(self))
+    }
+
+    fn into_header_names(self) -> Result<(HeaderName, CaseHeaderName)> {
+        Ok((self.clone(), CaseHeaderName(titled_header_name(self))))
     }
 }
 
@@ -97,6 +167,18 @@ pub(crate) fn titled_header_name_str(header_name: &HeaderName) -> Option<&'stati
         header::HOST => "Host",
         header::SERVER => "Server",
         header::SET_COOKIE => "Set-Cookie",
+        header::VIA => "Via",
+        header::LOCATION => "Location",
+        header::VARY => "Vary",
+        header::ETAG => "ETag",
+        header::LAST_MODIFIED => "Last-Modified",
+        header::EXPIRES => "Expires",
+        header::USER_AGENT => "User-Agent",
+        header::ACCEPT => "Accept",
+        header::ACCEPT_ENCODING => "Accept-Encoding",
+        header::AUTHORIZATION => "Authorization",
+        header::TE => "TE",
+        header::WWW_AUTHENTICATE => "WWW-Authenticate",
         // TODO: add more const header here to map to their titled case
         // TODO: automatically upper case the first letter?
         _ => {
@@ -108,6 +190,23 @@ pub(crate) fn titled_header_name_str(header_name: &HeaderName) -> Option<&'stati
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn header_names_made_once_carry_both_forms() {
+        let names = HeaderNames::from_static("X-Request-Id").unwrap();
+        let (name, case) = (&names).into_header_names().unwrap();
+        assert_eq!(name.as_str(), "x-request-id");
+        assert_eq!(case.as_slice(), b"X-Request-Id");
+        assert!(HeaderNames::from_static("bad name").is_err());
+        let (name, case) = header::VIA.into_header_names().unwrap();
+        assert_eq!((name, case.as_slice()), (header::VIA, &b"Via"[..]));
+        let (name, case) = "X-Custom".into_header_names().unwrap();
+        assert_eq!(
+            (name.as_str(), case.as_slice()),
+            ("x-custom", &b"X-Custom"[..])
+        );
+        assert!("bad name".into_header_names().is_err());
+    }
 
     #[test]
     fn test_case_header_name() {
