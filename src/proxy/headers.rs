@@ -5,7 +5,7 @@ use crate::settings::HeaderSettings;
 use http::header::{CONNECTION, TE, UPGRADE};
 use http::HeaderValue;
 use once_cell::sync::Lazy;
-use pingora::http::{RequestHeader, ResponseHeader};
+use pingora::http::{HeaderNames, RequestHeader, ResponseHeader};
 use std::net::IpAddr;
 
 /// Header values of the numbers latency headers usually carry (milliseconds), made once:
@@ -44,16 +44,41 @@ pub fn number(n: u64) -> HeaderValue {
         .unwrap_or_else(|| HeaderValue::from(n))
 }
 
-// Custom names are given as static text, spelled as Kong and nginx spell theirs on the wire:
-// Pingora keeps the written case without copying the name.
+/// A header name Skyport writes, spelled as Kong and nginx spell theirs on the wire, parsed
+/// once: inserting it then neither parses nor allocates the name.
+fn named(case: &'static str) -> HeaderNames {
+    HeaderNames::from_static(case).expect("a valid header name")
+}
+
 /// The request-id header, sent upstream and to the client.
-pub const REQUEST_ID: &str = "X-Skyport-Request-Id";
+pub static REQUEST_ID: Lazy<HeaderNames> = Lazy::new(|| named("X-Skyport-Request-Id"));
 /// Time spent waiting for the upstream's response header, in ms.
-pub const UPSTREAM_LATENCY: &str = "X-Skyport-Upstream-Latency";
+pub static UPSTREAM_LATENCY: Lazy<HeaderNames> = Lazy::new(|| named("X-Skyport-Upstream-Latency"));
 /// Time spent in Skyport before the request went upstream, in ms.
-pub const PROXY_LATENCY: &str = "X-Skyport-Proxy-Latency";
+pub static PROXY_LATENCY: Lazy<HeaderNames> = Lazy::new(|| named("X-Skyport-Proxy-Latency"));
 /// Time Skyport took to produce a response it made itself, in ms.
-pub const RESPONSE_LATENCY: &str = "X-Skyport-Response-Latency";
+pub static RESPONSE_LATENCY: Lazy<HeaderNames> = Lazy::new(|| named("X-Skyport-Response-Latency"));
+
+/// The forwarding headers, in the order they are written.
+struct Forwarding {
+    real_ip: HeaderNames,
+    for_: HeaderNames,
+    proto: HeaderNames,
+    host: HeaderNames,
+    port: HeaderNames,
+    path: HeaderNames,
+    prefix: HeaderNames,
+}
+
+static FORWARDING: Lazy<Forwarding> = Lazy::new(|| Forwarding {
+    real_ip: named("X-Real-IP"),
+    for_: named("X-Forwarded-For"),
+    proto: named("X-Forwarded-Proto"),
+    host: named("X-Forwarded-Host"),
+    port: named("X-Forwarded-Port"),
+    path: named("X-Forwarded-Path"),
+    prefix: named("X-Forwarded-Prefix"),
+});
 
 /// What the client side of the connection looked like.
 pub struct Downstream<'a> {
@@ -169,6 +194,7 @@ pub fn forwarded(
     d: &Downstream<'_>,
     prefix: Option<&str>,
 ) -> pingora::Result<()> {
+    let names = &*FORWARDING;
     if let Some(ip) = d.client_ip.and_then(ip_value) {
         let xff = match req
             .headers
@@ -181,15 +207,15 @@ pub fn forwarded(
             }
             _ => ip.clone(),
         };
-        req.insert_header("X-Real-IP", ip)?;
-        req.insert_header("X-Forwarded-For", xff)?;
+        req.insert_header(&names.real_ip, ip)?;
+        req.insert_header(&names.for_, xff)?;
     }
-    req.insert_header("X-Forwarded-Proto", HeaderValue::from_static(d.proto))?;
-    req.insert_header("X-Forwarded-Host", d.host)?;
-    req.insert_header("X-Forwarded-Port", port_value(d.port))?;
-    req.insert_header("X-Forwarded-Path", d.raw_path)?;
+    req.insert_header(&names.proto, HeaderValue::from_static(d.proto))?;
+    req.insert_header(&names.host, d.host)?;
+    req.insert_header(&names.port, port_value(d.port))?;
+    req.insert_header(&names.path, d.raw_path)?;
     match prefix {
-        Some(p) => req.insert_header("X-Forwarded-Prefix", p)?,
+        Some(p) => req.insert_header(&names.prefix, p)?,
         None => {
             req.remove_header("x-forwarded-prefix");
         }
@@ -235,13 +261,13 @@ pub fn on_response(
         resp.insert_header(http::header::VIA, via_header(via))?;
     }
     if let Some(ms) = upstream_ms.filter(|_| emit.upstream_latency) {
-        resp.insert_header(UPSTREAM_LATENCY, number(ms))?;
+        resp.insert_header(&*UPSTREAM_LATENCY, number(ms))?;
     }
     if let Some(ms) = proxy_ms.filter(|_| emit.proxy_latency) {
-        resp.insert_header(PROXY_LATENCY, number(ms))?;
+        resp.insert_header(&*PROXY_LATENCY, number(ms))?;
     }
     if emit.request_id {
-        resp.insert_header(REQUEST_ID, request_id)?;
+        resp.insert_header(&*REQUEST_ID, request_id)?;
     }
     Ok(())
 }
