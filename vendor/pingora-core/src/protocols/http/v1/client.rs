@@ -11,6 +11,8 @@
 // WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 // See the License for the specific language governing permissions and
 // limitations under the License.
+//
+// Modified by the Skyport authors (2026): see vendor/PATCHES.md for each change.
 
 //! HTTP/1.x client session
 
@@ -30,6 +32,17 @@ use super::common::*;
 use crate::protocols::http::HttpTask;
 use crate::protocols::{Digest, SocketAddr, Stream, UniqueID, UniqueIDType};
 use crate::utils::{BufRef, KVRef};
+
+/// What the session still needs of a response header it handed out whole
+/// ([`HttpSession::read_response_task`]): the values share the read buffer, so keeping them
+/// copies nothing.
+struct HandedOut {
+    status: StatusCode,
+    version: Version,
+    connection: Option<HeaderValue>,
+    keep_alive: Option<HeaderValue>,
+    transfer_encoding: bool,
+}
 
 /// The HTTP 1.x client session
 pub struct HttpSession {
@@ -53,6 +66,7 @@ pub struct HttpSession {
     keepalive_timeout: KeepaliveStatus,
     pub(crate) digest: Box<Digest>,
     response_header: Option<Box<ResponseHeader>>,
+    handed_out: Option<HandedOut>,
     request_written: Option<Box<RequestHeader>>,
     bytes_sent: usize,
     /// Total response body payload bytes received from upstream
@@ -90,6 +104,7 @@ impl HttpSession {
             body_writer: BodyWriter::new(),
             keepalive_timeout: KeepaliveStatus::Off,
             response_header: None,
+            handed_out: None,
             request_written: None,
             read_timeout: None,
             write_timeout: None,
@@ -337,6 +352,7 @@ impl HttpSession {
                         self.preread_body = Some(BufRef(s, total_read));
                         self.buf = buf;
                         self.response_header = Some(response_header);
+                        self.handed_out = None;
                         if let Err(e) = self.validate_response() {
                             return self.fail_response_header_read(e);
                         }
@@ -463,7 +479,55 @@ impl HttpSession {
 
     /// Return the status code of the response if read
     pub fn get_status(&self) -> Option<StatusCode> {
-        self.response_header.as_ref().map(|h| h.status)
+        match (&self.response_header, &self.handed_out) {
+            (Some(h), _) => Some(h.status),
+            (None, Some(h)) => Some(h.status),
+            (None, None) => None,
+        }
+    }
+
+    /// The response's version, also once the header was handed out.
+    fn resp_version(&self) -> Option<Version> {
+        match (&self.response_header, &self.handed_out) {
+            (Some(h), _) => Some(h.version),
+            (None, Some(h)) => Some(h.version),
+            (None, None) => None,
+        }
+    }
+
+    /// The response's first `name` header, for the headers kept once the header was handed
+    /// out (Connection, Keep-Alive).
+    fn resp_kept_header(&self, name: &header::HeaderName) -> Option<&HeaderValue> {
+        match (&self.response_header, &self.handed_out) {
+            (Some(h), _) => h.headers.get(name),
+            (None, Some(h)) if name == header::CONNECTION => h.connection.as_ref(),
+            (None, Some(h)) if name.as_str() == "keep-alive" => h.keep_alive.as_ref(),
+            _ => None,
+        }
+    }
+
+    fn resp_has_transfer_encoding(&self) -> bool {
+        match (&self.response_header, &self.handed_out) {
+            (Some(h), _) => h.headers.contains_key(header::TRANSFER_ENCODING),
+            (None, Some(h)) => h.transfer_encoding,
+            (None, None) => false,
+        }
+    }
+
+    /// Moves the response header out (for the proxy to forward) once the body reader is set up
+    /// from it, keeping what keep-alive decisions still need. `resp_header()` and
+    /// `get_header()` answer `None` afterwards; `get_status()` still answers.
+    fn hand_out_response_header(&mut self) -> Option<Box<ResponseHeader>> {
+        self.init_body_reader();
+        let header = self.response_header.take()?;
+        self.handed_out = Some(HandedOut {
+            status: header.status,
+            version: header.version,
+            connection: header.headers.get(header::CONNECTION).cloned(),
+            keep_alive: header.headers.get("keep-alive").cloned(),
+            transfer_encoding: header.headers.contains_key(header::TRANSFER_ENCODING),
+        });
+        Some(header)
     }
 
     async fn do_read_body(&mut self) -> Result<Option<BufRef>> {
@@ -573,12 +637,7 @@ impl HttpSession {
 
         // Per [RFC 9112 Section 6.1-16](https://datatracker.ietf.org/doc/html/rfc9112#section-6.1-16),
         // if Transfer-Encoding is received in HTTP/1.0 response, connection MUST be closed after processing.
-        if self.resp_header().map(|h| h.version) == Some(Version::HTTP_10)
-            && self
-                .resp_header()
-                .and_then(|h| h.headers.get(header::TRANSFER_ENCODING))
-                .is_some()
-        {
+        if self.resp_version() == Some(Version::HTTP_10) && self.resp_has_transfer_encoding() {
             self.set_keepalive(None);
             return;
         }
@@ -593,7 +652,7 @@ impl HttpSession {
             } else {
                 self.set_keepalive(None);
             }
-        } else if self.resp_header().map(|h| h.version) == Some(Version::HTTP_11) {
+        } else if self.resp_version() == Some(Version::HTTP_11) {
             self.set_keepalive(Some(0)); // on by default for http 1.1
         } else {
             self.set_keepalive(None); // off by default for http 1.0
@@ -614,7 +673,7 @@ impl HttpSession {
         match request_keepalive {
             // ignore what the server sends if request disables keepalive explicitly
             Some(false) => Some(false),
-            _ => is_buf_keepalive(self.get_header(header::CONNECTION)),
+            _ => is_buf_keepalive(self.resp_kept_header(&header::CONNECTION)),
         }
     }
 
@@ -623,7 +682,8 @@ impl HttpSession {
     /// it's behavior is different on different platforms.
     /// https://developer.mozilla.org/en-US/docs/Web/HTTP/Headers/Keep-Alive
     fn get_keepalive_values(&self) -> (Option<u64>, Option<usize>) {
-        let Some(keep_alive_header) = self.get_header("Keep-Alive") else {
+        let keep_alive = header::HeaderName::from_static("keep-alive");
+        let Some(keep_alive_header) = self.resp_kept_header(&keep_alive) else {
             return (None, None);
         };
 
@@ -810,7 +870,11 @@ impl HttpSession {
 
     pub async fn read_response_task(&mut self) -> Result<HttpTask> {
         if self.should_read_resp_header() {
-            let resp_header = self.read_resp_header_parts().await?;
+            self.read_response().await?;
+            // Handed out, not copied: the session keeps only what keep-alive needs.
+            let resp_header = self
+                .hand_out_response_header()
+                .expect("response header just read");
             let end_of_body = self.is_body_done();
             debug!("Response header: {resp_header:?}");
             trace!(
@@ -2324,6 +2388,44 @@ mod tests_stream {
                 .get_keepalive_values(),
             (None, None)
         );
+    }
+
+    /// A header handed out by `read_response_task` still decides keep-alive (patched copy).
+    #[tokio::test]
+    async fn a_handed_out_header_still_decides_keepalive() {
+        async fn after_task(head: &str) -> HttpSession {
+            let input = format!("{head}\r\nContent-Length: 0\r\n\r\n");
+            let mock_io = Builder::new().read(input.as_bytes()).build();
+            let mut http_stream = HttpSession::new(Box::new(mock_io));
+            match http_stream.read_response_task().await.unwrap() {
+                HttpTask::Header(h, eos) => {
+                    assert!(eos);
+                    assert_eq!(h.headers.get("content-length").unwrap(), "0");
+                }
+                _ => panic!("a header first"),
+            }
+            assert!(
+                http_stream.resp_header().is_none(),
+                "handed out, not copied"
+            );
+            http_stream.respect_keepalive();
+            http_stream
+        }
+        let s =
+            after_task("HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nKeep-Alive: timeout=7").await;
+        assert_eq!(s.get_status(), Some(StatusCode::OK));
+        assert_eq!(
+            s.keepalive_timeout,
+            KeepaliveStatus::Timeout(Duration::from_secs(7))
+        );
+        let s = after_task("HTTP/1.1 200 OK\r\nConnection: close").await;
+        assert_eq!(s.keepalive_timeout, KeepaliveStatus::Off);
+        let s = after_task("HTTP/1.0 200 OK").await;
+        assert_eq!(s.keepalive_timeout, KeepaliveStatus::Off);
+        let s = after_task("HTTP/1.0 200 OK\r\nConnection: keep-alive").await;
+        assert_eq!(s.keepalive_timeout, KeepaliveStatus::Infinite);
+        let s = after_task("HTTP/1.1 204 No Content").await;
+        assert_eq!(s.keepalive_timeout, KeepaliveStatus::Infinite);
     }
 
     /* Note: body tests are covered in server.rs */
