@@ -233,6 +233,16 @@ impl RequestHeader {
         )
     }
 
+    /// Makes room for `additional` more headers in both of the header's maps (values, and the
+    /// written case), so that adding them does not grow the maps one step at a time.
+    pub fn reserve(&mut self, additional: usize) {
+        reserve(
+            self.header_name_map.as_mut(),
+            &mut self.base.headers,
+            additional,
+        );
+    }
+
     /// Remove all headers under the name
     pub fn remove_header<'a, N: ?Sized>(&mut self, name: &'a N) -> Option<HeaderValue>
     where
@@ -587,6 +597,16 @@ impl ResponseHeader {
         )
     }
 
+    /// Makes room for `additional` more headers in both of the header's maps (values, and the
+    /// written case), so that adding them does not grow the maps one step at a time.
+    pub fn reserve(&mut self, additional: usize) {
+        reserve(
+            self.header_name_map.as_mut(),
+            &mut self.base.headers,
+            additional,
+        );
+    }
+
     /// Remove all headers under the name
     pub fn remove_header<'a, N: ?Sized>(&mut self, name: &'a N) -> Option<HeaderValue>
     where
@@ -872,6 +892,15 @@ fn append_header_value<T>(
     )
 }
 
+/// Reserves room for `additional` entries in the value map and the case map, without
+/// panicking on overflow (a failed reservation leaves the maps to grow as they go).
+fn reserve<T>(name_map: Option<&mut CaseMap>, value_map: &mut HMap<T>, additional: usize) {
+    if let Some(name_map) = name_map {
+        let _ = name_map.try_reserve(additional);
+    }
+    let _ = value_map.try_reserve(additional);
+}
+
 #[inline]
 fn insert_header_value<T>(
     name_map: Option<&mut CaseMap>,
@@ -1048,6 +1077,28 @@ fn case_header_iter<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reserve_keeps_both_maps_in_step() {
+        let mut req = RequestHeader::build("GET", b"/", Some(1)).unwrap();
+        req.insert_header("X-First", "1").unwrap();
+        req.reserve(16);
+        assert!(req.headers.capacity() >= 17);
+        for i in 0..16 {
+            req.append_header(format!("X-Name-{i}"), i.to_string())
+                .unwrap();
+        }
+        let mut wire = vec![];
+        req.header_to_h1_wire(&mut wire);
+        let wire = String::from_utf8(wire).unwrap();
+        assert!(wire.starts_with("X-First: 1\r\nX-Name-0: 0\r\n"), "{wire}");
+        assert!(wire.ends_with("X-Name-15: 15\r\n"), "{wire}");
+
+        let mut resp = ResponseHeader::build(200, Some(1)).unwrap();
+        resp.reserve(4);
+        resp.insert_header("Via", "1.1 x").unwrap();
+        assert_eq!(resp.headers["via"], "1.1 x");
+    }
 
     #[test]
     fn header_map_upper_bound() {
