@@ -353,6 +353,12 @@ fn is_tls(session: &Session) -> bool {
     session.digest().is_some_and(|d| d.ssl_digest.is_some())
 }
 
+/// Headers Skyport may add to an upstream request: X-Real-IP, X-Forwarded-For/-Proto/-Host/
+/// -Port/-Path/-Prefix, Via, the request id, Host.
+const ADDED_UPSTREAM: usize = 10;
+/// Headers Skyport may add to a proxied response: Via, two latency headers, the request id.
+const ADDED_DOWNSTREAM: usize = 4;
+
 #[async_trait]
 impl ProxyHttp for Gateway {
     type CTX = RequestCtx;
@@ -577,6 +583,8 @@ impl ProxyHttp for Gateway {
         let Some(route) = ctx.route.map(|r| &snapshot.routes[r]) else {
             return Ok(());
         };
+        // Room for what is added below (forwarding headers, Via, request id) at once.
+        upstream.reserve(ADDED_UPSTREAM + ctx.plugins.upstream_set.len());
         if let Some(uri) = ctx.upstream_uri.take() {
             upstream.set_uri(uri);
         }
@@ -660,6 +668,10 @@ impl ProxyHttp for Gateway {
             b.observe_status(m, resp.status.as_u16());
         }
         ctx.upstream_answered = Some(Instant::now());
+        // Room for Via, the latency headers, the request id and the plugins' headers at once.
+        resp.reserve(
+            ADDED_DOWNSTREAM + ctx.plugins.response_headers.len() + ctx.plugins.response_set.len(),
+        );
         let upstream_ms = ctx.upstream_started.map(|t| millis(t.elapsed()));
         let proxy_ms = ctx
             .upstream_started
