@@ -266,17 +266,27 @@ impl Gateway {
                 }
             }
             let p = path::upstream_path(base, &normalized, stripped);
-            let p = normalize::escape_for_upstream(&p);
-            if p == req.uri.path() && req.uri.authority().is_none() {
+            let escaped = match normalize::escape_for_upstream(&p) {
+                std::borrow::Cow::Owned(e) => Some(e),
+                std::borrow::Cow::Borrowed(_) => None,
+            };
+            let upstream = escaped.as_deref().unwrap_or(&p);
+            if upstream == req.uri.path() && req.uri.authority().is_none() {
                 // The upstream request line is the client's: nothing to rebuild.
                 return Ok(m.route);
             }
             let full = match req.uri.query() {
-                Some(q) => format!("{p}?{q}"),
-                None => p.into_owned(),
+                Some(q) => format!("{upstream}?{q}"),
+                None => match escaped {
+                    Some(e) => e,
+                    None => p.into_owned(),
+                },
             };
-            ctx.upstream_uri =
-                Some(http::Uri::try_from(full).map_err(|_| GatewayError::BadRequest)?);
+            // The text becomes the URI's own buffer (no second copy).
+            ctx.upstream_uri = Some(
+                http::Uri::from_maybe_shared(bytes::Bytes::from(full))
+                    .map_err(|_| GatewayError::BadRequest)?,
+            );
         }
         Ok(m.route)
     }

@@ -1,13 +1,20 @@
 //! Upstream path construction from the service path, the matched route prefix and the
 //! request path: Kong's `v0` path handling (its default and only honoured mode).
 
-/// Builds the upstream path.
+use std::borrow::Cow;
+
+/// Builds the upstream path; borrowed from the service path or the request path when it is
+/// one of them (the common cases: no copy).
 ///
 /// * `base`: the service path (`None` = `/`);
 /// * `req`: the normalized request path (no query);
 /// * `stripped`: `Some(prefix_len)` when the route matched by path and `strip_path` is on:
 ///   the number of leading bytes of `req` the route's path matched.
-pub fn upstream_path(base: Option<&str>, req: &str, stripped: Option<usize>) -> String {
+pub fn upstream_path<'a>(
+    base: Option<&'a str>,
+    req: &'a str,
+    stripped: Option<usize>,
+) -> Cow<'a, str> {
     let base = base.unwrap_or("/");
     let base_slash = base.ends_with('/');
     match stripped {
@@ -15,37 +22,46 @@ pub fn upstream_path(base: Option<&str>, req: &str, stripped: Option<usize>) -> 
             let postfix = drop_dot_prefix(req.get(n..).unwrap_or(""));
             if base_slash {
                 if postfix.is_empty() {
-                    if base == "/" {
-                        "/".to_string()
-                    } else if req.ends_with('/') {
-                        base.to_string()
+                    if base == "/" || req.ends_with('/') {
+                        Cow::Borrowed(base)
                     } else {
-                        base[..base.len() - 1].to_string()
+                        Cow::Borrowed(&base[..base.len() - 1])
                     }
                 } else if postfix.starts_with('/') {
-                    format!("{}{}", &base[..base.len() - 1], postfix)
+                    if base == "/" {
+                        Cow::Borrowed(postfix)
+                    } else {
+                        Cow::Owned(format!("{}{}", &base[..base.len() - 1], postfix))
+                    }
                 } else {
-                    format!("{base}{postfix}")
+                    Cow::Owned(format!("{base}{postfix}"))
                 }
             } else if postfix.is_empty() {
                 if req.len() > 1 && req.ends_with('/') {
-                    format!("{base}/")
+                    Cow::Owned(format!("{base}/"))
                 } else {
-                    base.to_string()
+                    Cow::Borrowed(base)
                 }
             } else if postfix.starts_with('/') {
-                format!("{base}{postfix}")
+                Cow::Owned(format!("{base}{postfix}"))
             } else {
-                format!("{base}/{postfix}")
+                Cow::Owned(format!("{base}/{postfix}"))
             }
         }
         None => {
-            if base_slash {
-                format!("{base}{}", req.get(1..).unwrap_or(""))
+            if base == "/" {
+                // "/" + the request path without its leading slash: the request path itself
+                // (normalized paths start with one).
+                match req.strip_prefix('/') {
+                    Some(_) => Cow::Borrowed(req),
+                    None => Cow::Owned(format!("/{}", req.get(1..).unwrap_or(""))),
+                }
+            } else if base_slash {
+                Cow::Owned(format!("{base}{}", req.get(1..).unwrap_or("")))
             } else if req == "/" {
-                base.to_string()
+                Cow::Borrowed(base)
             } else {
-                format!("{base}{req}")
+                Cow::Owned(format!("{base}{req}"))
             }
         }
     }
