@@ -7,6 +7,9 @@
 #   benches/load/profile.sh                 # plain route, 5 s per target
 #   SCENARIO=auth SECS=10 benches/load/profile.sh
 #   BARE=1 benches/load/profile.sh         # also the floor: a bare Pingora proxy (examples/bare_proxy.rs)
+#   BEFORE=/tmp/old BARE=1 ROUNDS=3 PERF=0 benches/load/profile.sh
+#                                           # also another build's skyport and bare_proxy (the
+#                                           # binaries in /tmp/old), in the same minute, 3 rounds
 #
 # Needs perf (Debian: linux-perf) for the syscall counts and the sample breakdown; without
 # it (or with PERF=0) only the /proc figures are printed. Sampling costs Skyport CPU while it
@@ -15,8 +18,9 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 source "$ROOT/benches/load/auth.sh"
-SCENARIO=${SCENARIO:-plain}; SECS=${SECS:-5}; BASE=${BASE_PORT:-19200}
+SCENARIO=${SCENARIO:-plain}; SECS=${SECS:-5}; BASE=${BASE_PORT:-19200}; ROUNDS=${ROUNDS:-1}
 O=$BASE; N=$((BASE + 1)); S=$((BASE + 2)); A=$((BASE + 3)); B=$((BASE + 4)); BARE=${BARE:-0}
+S0=$((BASE + 5)); A0=$((BASE + 6)); B0=$((BASE + 7)); BEFORE=${BEFORE:-}
 D=$(mktemp -d /tmp/skyport-profile.XXXX)
 cargo build --release --locked -q --manifest-path "$ROOT/Cargo.toml" --bin skyport
 [ "$BARE" = 1 ] && cargo build --release --locked -q --manifest-path "$ROOT/Cargo.toml" --example bare_proxy
@@ -45,13 +49,25 @@ TOKEN=$(auth_token)
 
 nginx -c "$D/origin.conf" -p "$D" & PIDS+=($!); OP=$!
 nginx -c "$D/nginx.conf" -p "$D" & PIDS+=($!); NP=$!
-SKYPORT_PROXY_LISTEN=127.0.0.1:$S SKYPORT_ADMIN_LISTEN=127.0.0.1:$A SKYPORT_DECLARATIVE_CONFIG="$D/kong.yml" \
-SKYPORT_WORKER_WORK_STEALING=off SKYPORT_WORKER_THREADS=1 SKYPORT_LOG_LEVEL=error SKYPORT_PID_FILE="$D/sk.pid" SKYPORT_UPGRADE_SOCK="$D/up.sock" \
-  "$ROOT/target/release/skyport" start > "$D/skyport.log" 2>&1 & PIDS+=($!); SP=$!
+# start_skyport NAME BINARY PORT ADMIN_PORT: sets LAST_PID.
+start_skyport() {
+  SKYPORT_PROXY_LISTEN=127.0.0.1:$3 SKYPORT_ADMIN_LISTEN=127.0.0.1:$4 SKYPORT_DECLARATIVE_CONFIG="$D/kong.yml" \
+  SKYPORT_WORKER_WORK_STEALING=off SKYPORT_WORKER_THREADS=1 SKYPORT_LOG_LEVEL=error SKYPORT_PID_FILE="$D/$1.pid" SKYPORT_UPGRADE_SOCK="$D/$1.sock" \
+    "$2" start > "$D/$1.log" 2>&1 & PIDS+=($!); LAST_PID=$!
+}
+start_skyport skyport "$ROOT/target/release/skyport" $S $A; SP=$LAST_PID
 TARGETS="nginx skyport"; PORTS="$O $N $S"
 if [ "$BARE" = 1 ]; then
   "$ROOT/target/release/examples/bare_proxy" 127.0.0.1:$B 127.0.0.1:$O > "$D/bare.log" 2>&1 & PIDS+=($!); BP=$!
   TARGETS="nginx pingora skyport"; PORTS="$PORTS $B"
+fi
+if [ -n "$BEFORE" ]; then
+  start_skyport skyport-before "$BEFORE/skyport" $S0 $A0; SP0=$LAST_PID
+  TARGETS="$TARGETS skyport-before"; PORTS="$PORTS $S0"
+  if [ "$BARE" = 1 ]; then
+    "$BEFORE/bare_proxy" 127.0.0.1:$B0 127.0.0.1:$O > "$D/bare0.log" 2>&1 & PIDS+=($!); BP0=$!
+    TARGETS="$TARGETS pingora-before"; PORTS="$PORTS $B0"
+  fi
 fi
 for p in $PORTS; do
   for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/"$p") 2>/dev/null && break; sleep 0.1; done
@@ -59,17 +75,22 @@ done
 for p in $OP $(pgrep -P $OP || true); do taskset -a -p -c 0 "$p" >/dev/null; done
 taskset -a -p -c 1 $NP >/dev/null; taskset -a -p -c 1 $SP >/dev/null
 [ "$BARE" = 1 ] && taskset -a -p -c 1 $BP >/dev/null
+[ -n "$BEFORE" ] && taskset -a -p -c 1 $SP0 >/dev/null
+[ -n "$BEFORE" ] && [ "$BARE" = 1 ] && taskset -a -p -c 1 $BP0 >/dev/null
 HAVE_PERF=0; [ "${PERF:-1}" = 1 ] && perf --version >/dev/null 2>&1 && HAVE_PERF=1
 
 ticks() { awk '{print $14, $15}' "/proc/$1/stat"; }
 switches() { cat /proc/"$1"/task/*/status | awk '/^voluntary_ctxt/ {v+=$2} /^nonvoluntary_ctxt/ {n+=$2} END {print v, n}'; }
+for round in $(seq 1 "$ROUNDS"); do
+[ "$ROUNDS" -gt 1 ] && echo "round $round"
 for target in $TARGETS; do
-  case $target in nginx) pid=$NP; port=$N; path=/;; skyport) pid=$SP; port=$S; path=/;; pingora) pid=$BP; port=$B; path=/;; esac
+  case $target in nginx) pid=$NP; port=$N; path=/;; skyport) pid=$SP; port=$S; path=/;; pingora) pid=$BP; port=$B; path=/;;
+    skyport-before) pid=$SP0; port=$S0; path=/;; pingora-before) pid=$BP0; port=$B0; path=/;; esac
   args=()
   if [ "$SCENARIO" = auth ]; then
     args=(-H "Authorization: Bearer $TOKEN")
     # nginx and the bare proxy have no jwt: they proxy the plain route, the baseline the issue compares against.
-    [ $target = skyport ] && path=/auth/
+    case $target in skyport*) path=/auth/;; esac
   fi
   url=http://127.0.0.1:$port$path
   taskset -c 0 timeout 20 wrk -t1 -c64 -d2s "${args[@]}" "$url" >/dev/null
@@ -86,12 +107,13 @@ for target in $TARGETS; do
   req=$(awk '/requests in/ {print $1}' "$D/$target.wrk")
   awk -v t=$target -v r="$req" -v s="$SECS" -v u=$((u1 - u0)) -v k=$((s1 - s0)) -v hz="$(getconf CLK_TCK)" \
       -v v=$((v1 - v0)) -v n=$((n1 - n0)) 'BEGIN {
-    printf "%-8s %7.0f req/s  CPU per request %5.1f us (user %4.1f, kernel %4.1f)  context switches/req %.3f\n",
+    printf "%-14s %7.0f req/s  CPU per request %5.1f us (user %4.1f, kernel %4.1f)  context switches/req %.3f\n",
       t, r / s, (u + k) / hz / r * 1e6, u / hz / r * 1e6, k / hz / r * 1e6, (v + n) / r }'
   if [ $HAVE_PERF = 1 ]; then
     grep -E '^ +[0-9,]+ +syscalls' "$D/$target.stat" | tr -d ',' | \
       awk -v r="$req" '$1 / r >= 0.01 { sub("syscalls:sys_enter_", "", $2); printf "    %5.2f %s/req\n", $1 / r, $2 }' | sort -rn
   fi
+done
 done
 if [ $HAVE_PERF = 1 ]; then
   echo "Skyport's samples by component (% of all samples):"
