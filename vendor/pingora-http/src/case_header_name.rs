@@ -75,6 +75,32 @@ impl HeaderNames {
         })
     }
 
+    /// A name known when compiling: `name` as `http` keeps it (lower case) and `case` as
+    /// written on the wire. Panics (when compiling, in a `const` or `static`) if they are not
+    /// the same name or `name` is not a valid lower-case header name.
+    pub const fn new_static(name: &'static str, case: &'static str) -> Self {
+        let (lower, written) = (name.as_bytes(), case.as_bytes());
+        assert!(lower.len() == written.len(), "name and case differ");
+        let mut i = 0;
+        while i < lower.len() {
+            assert!(
+                lower[i] == written[i].to_ascii_lowercase(),
+                "name and case differ"
+            );
+            i += 1;
+        }
+        HeaderNames {
+            name: HeaderName::from_static(name),
+            case: CaseHeaderName(Bytes::from_static(case.as_bytes())),
+        }
+    }
+
+    /// The header as written on the wire.
+    pub fn case(&self) -> &str {
+        // Made from a `&str` (new_static) or a `HeaderName` (from_static): UTF-8.
+        std::str::from_utf8(self.case.as_slice()).unwrap_or_default()
+    }
+
     /// The (lower-case) header name.
     pub fn name(&self) -> &HeaderName {
         &self.name
@@ -190,6 +216,23 @@ pub(crate) fn titled_header_name_str(header_name: &HeaderName) -> Option<&'stati
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn header_names_known_when_compiling() {
+        const NAMES: HeaderNames = HeaderNames::new_static("x-consumer-id", "X-Consumer-ID");
+        let (name, case) = NAMES.into_header_names().unwrap();
+        assert_eq!(name.as_str(), "x-consumer-id");
+        assert_eq!(case.as_slice(), b"X-Consumer-ID");
+        assert_eq!(NAMES.case(), "X-Consumer-ID");
+        const VARY: HeaderNames = HeaderNames::new_static("vary", "Vary");
+        assert_eq!(VARY.name(), header::VARY);
+    }
+
+    #[test]
+    #[should_panic(expected = "name and case differ")]
+    fn header_names_must_agree() {
+        let _ = HeaderNames::new_static("x-a", "X-B");
+    }
 
     #[test]
     fn header_names_made_once_carry_both_forms() {
