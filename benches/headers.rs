@@ -65,7 +65,7 @@ fn bench(c: &mut Criterion) {
             headers::forwarded(&mut up, &d, None).expect("headers set");
             up.insert_header(http::header::HOST, host.clone())
                 .expect("host set");
-            up.insert_header(&*headers::REQUEST_ID, id.header())
+            up.insert_header(&headers::REQUEST_ID, id.header())
                 .expect("id set");
             up
         })

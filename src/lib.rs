@@ -23,8 +23,9 @@
 //! plugins, upstream
 //! model                                   (validated entities: enums, compiled matchers, keys)
 //! router, error, telemetry, settings, issues
-//! lenient, spans                          (field-by-field parsing in Kong's schema phrases; a
-//!                                          request's trace and the tracing settings)
+//! lenient, spans, values                  (field-by-field parsing in Kong's schema phrases; a
+//!                                          request's trace and the tracing settings; shared
+//!                                          header values)
 //! ```
 
 // No function of the gateway over 150 lines (clippy.toml); tests may script longer stories.
@@ -52,3 +53,4 @@ pub mod spans;
 pub mod state;
 pub mod telemetry;
 pub mod upstream;
+pub mod values;

@@ -22,7 +22,7 @@ use std::time::Duration;
 /// median over 500 requests.
 const PLAIN_BUDGET: u64 = 82;
 /// The same through jwt (HS256) + rate-limiting (local, per consumer).
-const AUTH_BUDGET: u64 = 133;
+const AUTH_BUDGET: u64 = 111;
 
 /// The system allocator, counted.
 #[global_allocator]

@@ -15,7 +15,7 @@ const LAYERS: &[&[&str]] = &[
     &["plugins", "upstream"],
     &["model"],
     &["router", "error", "telemetry", "settings", "issues"],
-    &["lenient", "spans"],
+    &["lenient", "spans", "values"],
 ];
 
 fn layer(module: &str) -> Option<usize> {

@@ -7,14 +7,24 @@
 use super::{Consumer, HeaderCase, RequestState};
 use crate::error::GatewayError;
 use http::HeaderValue;
+use pingora::http::HeaderNames;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-const X_CONSUMER_ID: HeaderCase = "X-Consumer-ID";
-const X_CONSUMER_USERNAME: HeaderCase = "X-Consumer-Username";
-const X_CONSUMER_CUSTOM_ID: HeaderCase = "X-Consumer-Custom-ID";
-const X_CREDENTIAL_IDENTIFIER: HeaderCase = "X-Credential-Identifier";
-const X_ANONYMOUS_CONSUMER: HeaderCase = "X-Anonymous-Consumer";
+static X_CONSUMER_ID_NAMES: HeaderNames = HeaderNames::new_static("x-consumer-id", "X-Consumer-ID");
+const X_CONSUMER_ID: HeaderCase = &X_CONSUMER_ID_NAMES;
+static X_CONSUMER_USERNAME_NAMES: HeaderNames =
+    HeaderNames::new_static("x-consumer-username", "X-Consumer-Username");
+const X_CONSUMER_USERNAME: HeaderCase = &X_CONSUMER_USERNAME_NAMES;
+static X_CONSUMER_CUSTOM_ID_NAMES: HeaderNames =
+    HeaderNames::new_static("x-consumer-custom-id", "X-Consumer-Custom-ID");
+const X_CONSUMER_CUSTOM_ID: HeaderCase = &X_CONSUMER_CUSTOM_ID_NAMES;
+static X_CREDENTIAL_IDENTIFIER_NAMES: HeaderNames =
+    HeaderNames::new_static("x-credential-identifier", "X-Credential-Identifier");
+const X_CREDENTIAL_IDENTIFIER: HeaderCase = &X_CREDENTIAL_IDENTIFIER_NAMES;
+static X_ANONYMOUS_CONSUMER_NAMES: HeaderNames =
+    HeaderNames::new_static("x-anonymous-consumer", "X-Anonymous-Consumer");
+const X_ANONYMOUS_CONSUMER: HeaderCase = &X_ANONYMOUS_CONSUMER_NAMES;
 
 /// Kong's upstream identity headers for a consumer, built once per credential (and for the
 /// anonymous consumer) when the snapshot is compiled: `X-Consumer-*`, the credential's

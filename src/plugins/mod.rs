@@ -60,8 +60,9 @@ pub struct Consumer {
 }
 
 /// A header name a plugin writes, spelled as Kong spells it on the wire (`X-RateLimit-Limit-
-/// Minute`). Static text is what Pingora's header API takes without copying the name.
-pub type HeaderCase = &'static str;
+/// Minute`), parsed when compiling (`HeaderNames::new_static`): inserting it neither parses
+/// nor copies the name.
+pub type HeaderCase = &'static pingora::http::HeaderNames;
 
 /// Per-request state plugins share with the proxy and with later plugins.
 #[derive(Debug, Default)]

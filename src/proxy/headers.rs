@@ -4,14 +4,8 @@
 use crate::settings::HeaderSettings;
 use http::header::{CONNECTION, TE, UPGRADE};
 use http::HeaderValue;
-use once_cell::sync::Lazy;
 use pingora::http::{HeaderNames, RequestHeader, ResponseHeader};
 use std::net::IpAddr;
-
-/// Header values of the numbers latency headers usually carry (milliseconds), made once:
-/// a clone shares the text instead of formatting and allocating it per response.
-static NUMBERS: Lazy<Vec<HeaderValue>> =
-    Lazy::new(|| (0..1024u64).map(HeaderValue::from).collect());
 
 thread_local! {
     /// The last listener port written as a header value on this thread (a node has few).
@@ -36,28 +30,22 @@ fn port_value(port: u16) -> HeaderValue {
     })
 }
 
-/// `n` as a header value; shared for small numbers.
-pub fn number(n: u64) -> HeaderValue {
-    NUMBERS
-        .get(n as usize)
-        .cloned()
-        .unwrap_or_else(|| HeaderValue::from(n))
-}
+pub use crate::values::number;
 
-/// A header name Skyport writes, spelled as Kong and nginx spell theirs on the wire, parsed
-/// once: inserting it then neither parses nor allocates the name.
-fn named(case: &'static str) -> HeaderNames {
-    HeaderNames::from_static(case).expect("a valid header name")
-}
-
+// The names Skyport writes, spelled as Kong and nginx spell theirs on the wire, parsed when
+// compiling: inserting one neither parses nor allocates the name.
 /// The request-id header, sent upstream and to the client.
-pub static REQUEST_ID: Lazy<HeaderNames> = Lazy::new(|| named("X-Skyport-Request-Id"));
+pub static REQUEST_ID: HeaderNames =
+    HeaderNames::new_static("x-skyport-request-id", "X-Skyport-Request-Id");
 /// Time spent waiting for the upstream's response header, in ms.
-pub static UPSTREAM_LATENCY: Lazy<HeaderNames> = Lazy::new(|| named("X-Skyport-Upstream-Latency"));
+pub static UPSTREAM_LATENCY: HeaderNames =
+    HeaderNames::new_static("x-skyport-upstream-latency", "X-Skyport-Upstream-Latency");
 /// Time spent in Skyport before the request went upstream, in ms.
-pub static PROXY_LATENCY: Lazy<HeaderNames> = Lazy::new(|| named("X-Skyport-Proxy-Latency"));
+pub static PROXY_LATENCY: HeaderNames =
+    HeaderNames::new_static("x-skyport-proxy-latency", "X-Skyport-Proxy-Latency");
 /// Time Skyport took to produce a response it made itself, in ms.
-pub static RESPONSE_LATENCY: Lazy<HeaderNames> = Lazy::new(|| named("X-Skyport-Response-Latency"));
+pub static RESPONSE_LATENCY: HeaderNames =
+    HeaderNames::new_static("x-skyport-response-latency", "X-Skyport-Response-Latency");
 
 /// The forwarding headers, in the order they are written.
 struct Forwarding {
@@ -70,15 +58,15 @@ struct Forwarding {
     prefix: HeaderNames,
 }
 
-static FORWARDING: Lazy<Forwarding> = Lazy::new(|| Forwarding {
-    real_ip: named("X-Real-IP"),
-    for_: named("X-Forwarded-For"),
-    proto: named("X-Forwarded-Proto"),
-    host: named("X-Forwarded-Host"),
-    port: named("X-Forwarded-Port"),
-    path: named("X-Forwarded-Path"),
-    prefix: named("X-Forwarded-Prefix"),
-});
+static FORWARDING: Forwarding = Forwarding {
+    real_ip: HeaderNames::new_static("x-real-ip", "X-Real-IP"),
+    for_: HeaderNames::new_static("x-forwarded-for", "X-Forwarded-For"),
+    proto: HeaderNames::new_static("x-forwarded-proto", "X-Forwarded-Proto"),
+    host: HeaderNames::new_static("x-forwarded-host", "X-Forwarded-Host"),
+    port: HeaderNames::new_static("x-forwarded-port", "X-Forwarded-Port"),
+    path: HeaderNames::new_static("x-forwarded-path", "X-Forwarded-Path"),
+    prefix: HeaderNames::new_static("x-forwarded-prefix", "X-Forwarded-Prefix"),
+};
 
 /// What the client side of the connection looked like.
 pub struct Downstream<'a> {
@@ -194,7 +182,7 @@ pub fn forwarded(
     d: &Downstream<'_>,
     prefix: Option<&str>,
 ) -> pingora::Result<()> {
-    let names = &*FORWARDING;
+    let names = &FORWARDING;
     if let Some(ip) = d.client_ip.and_then(ip_value) {
         let xff = match req
             .headers
@@ -261,13 +249,13 @@ pub fn on_response(
         resp.insert_header(http::header::VIA, via_header(via))?;
     }
     if let Some(ms) = upstream_ms.filter(|_| emit.upstream_latency) {
-        resp.insert_header(&*UPSTREAM_LATENCY, number(ms))?;
+        resp.insert_header(&UPSTREAM_LATENCY, number(ms))?;
     }
     if let Some(ms) = proxy_ms.filter(|_| emit.proxy_latency) {
-        resp.insert_header(&*PROXY_LATENCY, number(ms))?;
+        resp.insert_header(&PROXY_LATENCY, number(ms))?;
     }
     if emit.request_id {
-        resp.insert_header(&*REQUEST_ID, request_id)?;
+        resp.insert_header(&REQUEST_ID, request_id)?;
     }
     Ok(())
 }

@@ -107,12 +107,12 @@ impl Gateway {
             );
         }
         if self.emit.request_id {
-            let _ = header.insert_header(&*headers::REQUEST_ID, ctx.request_id.header());
+            let _ = header.insert_header(&headers::REQUEST_ID, ctx.request_id.header());
         }
         if proxied {
             if let Some(t) = ctx.upstream_started.filter(|_| self.emit.upstream_latency) {
                 let _ = header.insert_header(
-                    &*headers::UPSTREAM_LATENCY,
+                    &headers::UPSTREAM_LATENCY,
                     headers::number(millis(t.elapsed())),
                 );
             }
@@ -120,7 +120,7 @@ impl Gateway {
         }
         if self.emit.response_latency {
             let _ = header.insert_header(
-                &*headers::RESPONSE_LATENCY,
+                &headers::RESPONSE_LATENCY,
                 headers::number(millis(ctx.started.elapsed())),
             );
         }
@@ -640,13 +640,13 @@ impl ProxyHttp for Gateway {
             upstream.insert_header(http::header::HOST, snapshot.services[s].host_header.clone())?;
         }
         if self.emit.upstream_request_id {
-            upstream.insert_header(&*headers::REQUEST_ID, ctx.request_id.header())?;
+            upstream.insert_header(&headers::REQUEST_ID, ctx.request_id.header())?;
         }
         for (k, v) in &ctx.plugins.upstream_headers {
             match v {
                 Some(v) => upstream.insert_header(*k, v.clone())?,
                 None => {
-                    upstream.remove_header(*k);
+                    upstream.remove_header(k.name());
                 }
             }
         }
@@ -695,12 +695,12 @@ impl ProxyHttp for Gateway {
             proxy_ms,
         )?;
         for k in &ctx.plugins.response_removed {
-            resp.remove_header(*k);
+            resp.remove_header(k.name());
         }
         // Plugins set their headers over the upstream's (as Kong's `set_header`); `Vary`
         // is added to.
         for (k, v) in &ctx.plugins.response_headers {
-            if k.eq_ignore_ascii_case("vary") {
+            if k.name() == http::header::VARY {
                 resp.append_header(*k, v.clone())?;
             } else {
                 resp.insert_header(*k, v.clone())?;

@@ -7,11 +7,14 @@ use crate::plugins::factory::{CheckCtx, Checked, Factory, FieldIssues};
 use crate::plugins::{BuildCtx, Flow, HeaderCase, Plugin, RequestState, Scope};
 use async_trait::async_trait;
 use http::HeaderValue;
+use pingora::http::HeaderNames;
 use pingora::proxy::Session;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
-const X_CONSUMER_GROUPS: HeaderCase = "X-Consumer-Groups";
+static X_CONSUMER_GROUPS_NAMES: HeaderNames =
+    HeaderNames::new_static("x-consumer-groups", "X-Consumer-Groups");
+const X_CONSUMER_GROUPS: HeaderCase = &X_CONSUMER_GROUPS_NAMES;
 
 /// Kong's `acl` config.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]

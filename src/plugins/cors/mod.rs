@@ -11,6 +11,7 @@ use crate::plugins::factory::{CheckCtx, Checked, Factory, FieldIssues};
 use crate::plugins::{BuildCtx, Flow, HeaderCase, Plugin, RequestState, Scope};
 use async_trait::async_trait;
 use http::HeaderValue;
+use pingora::http::HeaderNames;
 use pingora::proxy::Session;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
@@ -19,14 +20,39 @@ use std::sync::Arc;
 const METHODS: [&str; 9] = [
     "GET", "HEAD", "PUT", "PATCH", "POST", "DELETE", "OPTIONS", "TRACE", "CONNECT",
 ];
-const ALLOW_ORIGIN: HeaderCase = "Access-Control-Allow-Origin";
-const ALLOW_CREDENTIALS: HeaderCase = "Access-Control-Allow-Credentials";
-const ALLOW_HEADERS: HeaderCase = "Access-Control-Allow-Headers";
-const ALLOW_METHODS: HeaderCase = "Access-Control-Allow-Methods";
-const MAX_AGE: HeaderCase = "Access-Control-Max-Age";
-const EXPOSE_HEADERS: HeaderCase = "Access-Control-Expose-Headers";
-const ALLOW_PRIVATE_NETWORK: HeaderCase = "Access-Control-Allow-Private-Network";
-const VARY: HeaderCase = "Vary";
+static ALLOW_ORIGIN_NAMES: HeaderNames =
+    HeaderNames::new_static("access-control-allow-origin", "Access-Control-Allow-Origin");
+const ALLOW_ORIGIN: HeaderCase = &ALLOW_ORIGIN_NAMES;
+static ALLOW_CREDENTIALS_NAMES: HeaderNames = HeaderNames::new_static(
+    "access-control-allow-credentials",
+    "Access-Control-Allow-Credentials",
+);
+const ALLOW_CREDENTIALS: HeaderCase = &ALLOW_CREDENTIALS_NAMES;
+static ALLOW_HEADERS_NAMES: HeaderNames = HeaderNames::new_static(
+    "access-control-allow-headers",
+    "Access-Control-Allow-Headers",
+);
+const ALLOW_HEADERS: HeaderCase = &ALLOW_HEADERS_NAMES;
+static ALLOW_METHODS_NAMES: HeaderNames = HeaderNames::new_static(
+    "access-control-allow-methods",
+    "Access-Control-Allow-Methods",
+);
+const ALLOW_METHODS: HeaderCase = &ALLOW_METHODS_NAMES;
+static MAX_AGE_NAMES: HeaderNames =
+    HeaderNames::new_static("access-control-max-age", "Access-Control-Max-Age");
+const MAX_AGE: HeaderCase = &MAX_AGE_NAMES;
+static EXPOSE_HEADERS_NAMES: HeaderNames = HeaderNames::new_static(
+    "access-control-expose-headers",
+    "Access-Control-Expose-Headers",
+);
+const EXPOSE_HEADERS: HeaderCase = &EXPOSE_HEADERS_NAMES;
+static ALLOW_PRIVATE_NETWORK_NAMES: HeaderNames = HeaderNames::new_static(
+    "access-control-allow-private-network",
+    "Access-Control-Allow-Private-Network",
+);
+const ALLOW_PRIVATE_NETWORK: HeaderCase = &ALLOW_PRIVATE_NETWORK_NAMES;
+static VARY_NAMES: HeaderNames = HeaderNames::new_static("vary", "Vary");
+const VARY: HeaderCase = &VARY_NAMES;
 
 /// Kong's `cors` config.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -255,7 +281,7 @@ impl Cors {
             out.push((ALLOW_CREDENTIALS, yes()));
         } else if let Some(o) = origin.and_then(|o| HeaderValue::from_str(o).ok()) {
             out.push((VARY, vary()));
-            out.retain(|(k, _)| *k != ALLOW_ORIGIN);
+            out.retain(|(k, _)| k.name() != ALLOW_ORIGIN.name());
             out.push((ALLOW_ORIGIN, o));
             out.push((ALLOW_CREDENTIALS, yes()));
         }
@@ -311,11 +337,9 @@ impl Cors {
         }
         let mut exit = Exit::empty(200);
         for (k, v) in headers {
-            if let Ok(name) = http::HeaderName::from_bytes(k.as_bytes()) {
-                // The gateway's own answer sets each header once.
-                exit.headers.retain(|(n, _)| *n != name);
-                exit.headers.push((name, v));
-            }
+            // The gateway's own answer sets each header once.
+            exit.headers.retain(|(n, _)| n != k.name());
+            exit.headers.push((k.name().clone(), v));
         }
         exit
     }
@@ -352,7 +376,7 @@ impl Plugin for Cors {
         // Kong clears an upstream's own Allow-Origin when the list refused the origin.
         let refused = matches!(self.prepared.origins, Origins::List(_))
             && (origin.is_some() || self.config.allow_origin_absent)
-            && !headers.iter().any(|(k, _)| *k == ALLOW_ORIGIN);
+            && !headers.iter().any(|(k, _)| k.name() == ALLOW_ORIGIN.name());
         if refused {
             state.response_removed.push(ALLOW_ORIGIN);
         }

@@ -516,8 +516,11 @@ impl Plugin for OpenTelemetry {
             match propagation::inject(format, &ctx) {
                 Ok(set) => {
                     for (name, value) in set {
+                        // Set after the `clear` list is applied, as Kong clears then injects.
                         if let Ok(v) = HeaderValue::from_str(&value) {
-                            state.upstream_headers.push((name, Some(v)));
+                            state
+                                .upstream_set
+                                .push((http::HeaderName::from_static(name), v));
                         }
                     }
                 }

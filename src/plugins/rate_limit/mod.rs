@@ -15,6 +15,7 @@ use async_trait::async_trait;
 pub use config::RateLimitConfig;
 use config::{LimitBy, Policy, Settings};
 use http::HeaderValue;
+use pingora::http::HeaderNames;
 use pingora::proxy::Session;
 use redis_store::RedisStore;
 use std::borrow::Cow;
@@ -29,6 +30,8 @@ enum Backend {
 /// A configured `rate-limiting` instance.
 pub struct RateLimiting {
     limits: Vec<(Period, i64)>,
+    /// Each limit as a header value, made once (clones share it).
+    limit_values: Vec<HeaderValue>,
     by: LimitBy,
     scope: Scope,
     backend: Backend,
@@ -48,22 +51,45 @@ impl std::fmt::Debug for RateLimiting {
     }
 }
 
-const LIMIT_HEADERS: [&str; 6] = [
-    "X-RateLimit-Limit-Second",
-    "X-RateLimit-Limit-Minute",
-    "X-RateLimit-Limit-Hour",
-    "X-RateLimit-Limit-Day",
-    "X-RateLimit-Limit-Month",
-    "X-RateLimit-Limit-Year",
+/// Kong's per-period headers, by period.
+static LIMIT_HEADERS: [HeaderNames; 6] = [
+    HeaderNames::new_static("x-ratelimit-limit-second", "X-RateLimit-Limit-Second"),
+    HeaderNames::new_static("x-ratelimit-limit-minute", "X-RateLimit-Limit-Minute"),
+    HeaderNames::new_static("x-ratelimit-limit-hour", "X-RateLimit-Limit-Hour"),
+    HeaderNames::new_static("x-ratelimit-limit-day", "X-RateLimit-Limit-Day"),
+    HeaderNames::new_static("x-ratelimit-limit-month", "X-RateLimit-Limit-Month"),
+    HeaderNames::new_static("x-ratelimit-limit-year", "X-RateLimit-Limit-Year"),
 ];
-const REMAINING_HEADERS: [&str; 6] = [
-    "X-RateLimit-Remaining-Second",
-    "X-RateLimit-Remaining-Minute",
-    "X-RateLimit-Remaining-Hour",
-    "X-RateLimit-Remaining-Day",
-    "X-RateLimit-Remaining-Month",
-    "X-RateLimit-Remaining-Year",
+static REMAINING_HEADERS: [HeaderNames; 6] = [
+    HeaderNames::new_static(
+        "x-ratelimit-remaining-second",
+        "X-RateLimit-Remaining-Second",
+    ),
+    HeaderNames::new_static(
+        "x-ratelimit-remaining-minute",
+        "X-RateLimit-Remaining-Minute",
+    ),
+    HeaderNames::new_static("x-ratelimit-remaining-hour", "X-RateLimit-Remaining-Hour"),
+    HeaderNames::new_static("x-ratelimit-remaining-day", "X-RateLimit-Remaining-Day"),
+    HeaderNames::new_static("x-ratelimit-remaining-month", "X-RateLimit-Remaining-Month"),
+    HeaderNames::new_static("x-ratelimit-remaining-year", "X-RateLimit-Remaining-Year"),
 ];
+static RATELIMIT_LIMIT_NAMES: HeaderNames =
+    HeaderNames::new_static("ratelimit-limit", "RateLimit-Limit");
+const RATELIMIT_LIMIT: HeaderCase = &RATELIMIT_LIMIT_NAMES;
+static RATELIMIT_REMAINING_NAMES: HeaderNames =
+    HeaderNames::new_static("ratelimit-remaining", "RateLimit-Remaining");
+const RATELIMIT_REMAINING: HeaderCase = &RATELIMIT_REMAINING_NAMES;
+static RATELIMIT_RESET_NAMES: HeaderNames =
+    HeaderNames::new_static("ratelimit-reset", "RateLimit-Reset");
+const RATELIMIT_RESET: HeaderCase = &RATELIMIT_RESET_NAMES;
+static RETRY_AFTER_NAMES: HeaderNames = HeaderNames::new_static("retry-after", "Retry-After");
+const RETRY_AFTER: HeaderCase = &RETRY_AFTER_NAMES;
+
+/// A count as a header value (shared for small counts).
+fn count(n: i64) -> HeaderValue {
+    u64::try_from(n).map_or_else(|_| HeaderValue::from(n), crate::values::number)
+}
 
 impl Factory for RateLimiting {
     type Spec = RateLimitConfig;
@@ -125,6 +151,11 @@ impl RateLimiting {
         };
         RateLimiting {
             limits: typed.limits.clone(),
+            limit_values: typed
+                .limits
+                .iter()
+                .map(|(_, l)| crate::values::shared(*l))
+                .collect(),
             by: typed.by.clone(),
             scope,
             backend,
@@ -219,7 +250,9 @@ impl RateLimiting {
     ) -> Vec<(HeaderCase, HeaderValue)> {
         let mut out = Vec::with_capacity(self.limits.len() * 2 + 4);
         let mut tightest: Option<(i64, i64, Period)> = None;
-        for ((p, limit), used) in self.limits.iter().zip(before) {
+        for (((p, limit), used), limit_value) in
+            self.limits.iter().zip(before).zip(&self.limit_values)
+        {
             let remaining = if allowed {
                 (limit - used - 1).max(0)
             } else if used >= limit {
@@ -227,20 +260,26 @@ impl RateLimiting {
             } else {
                 limit - used
             };
-            out.push((LIMIT_HEADERS[*p as usize], HeaderValue::from(*limit)));
-            out.push((REMAINING_HEADERS[*p as usize], HeaderValue::from(remaining)));
+            out.push((&LIMIT_HEADERS[*p as usize], limit_value.clone()));
+            out.push((&REMAINING_HEADERS[*p as usize], count(remaining)));
             // Ties go to the longer window: later periods replace on equal remaining.
             if tightest.is_none_or(|(r, _, _)| remaining <= r) {
                 tightest = Some((remaining, *limit, *p));
             }
         }
         if let Some((remaining, limit, p)) = tightest {
+            let limit = self
+                .limits
+                .iter()
+                .position(|(q, _)| *q == p)
+                .and_then(|i| self.limit_values.get(i).cloned())
+                .unwrap_or_else(|| count(limit));
             let reset = p.reset_in(now);
-            out.push(("RateLimit-Limit", HeaderValue::from(limit)));
-            out.push(("RateLimit-Remaining", HeaderValue::from(remaining)));
-            out.push(("RateLimit-Reset", HeaderValue::from(reset)));
+            out.push((RATELIMIT_LIMIT, limit));
+            out.push((RATELIMIT_REMAINING, count(remaining)));
+            out.push((RATELIMIT_RESET, count(reset)));
             if !allowed {
-                out.push(("Retry-After", HeaderValue::from(reset)));
+                out.push((RETRY_AFTER, count(reset)));
             }
         }
         out
