@@ -5,6 +5,7 @@ pub mod ctx;
 pub mod edit;
 pub mod headers;
 pub mod log_entry;
+mod ready;
 pub mod request_id;
 
 use crate::error::{self, GatewayError, RenderHints, Rendered};
@@ -25,6 +26,7 @@ use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::prelude::*;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::upstreams::peer::HttpPeer;
+use ready::{done, Hook, Ready};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
@@ -473,33 +475,21 @@ impl ProxyHttp for Gateway {
         Ok(false)
     }
 
-    async fn request_body_filter(
-        &self,
-        _session: &mut Session,
-        body: &mut Option<bytes::Bytes>,
+    fn request_body_filter<'life0, 'life1, 'life2, 'life3, 'async_trait>(
+        &'life0 self,
+        session: &'life1 mut Session,
+        body: &'life2 mut Option<bytes::Bytes>,
         end: bool,
-        ctx: &mut RequestCtx,
-    ) -> Result<()> {
-        if let Some(chunk) = body {
-            ctx.body_bytes += chunk.len() as u64;
-            if self.limits.max_body > 0 && ctx.body_bytes > self.limits.max_body {
-                return Error::e_explain(
-                    ErrorType::HTTPStatus(413),
-                    "request body over client_max_body_size",
-                );
-            }
-        }
-        if let Some(edit) = ctx.plugins.upstream_edit.as_deref_mut() {
-            edit::request_body(edit, body);
-        }
-        if let Some(chain) = ctx.chain.clone() {
-            for plugin in chain.in_phase(Phases::REQUEST_BODY) {
-                if let Err(e) = plugin.request_body(body, end, &mut ctx.plugins) {
-                    return Err(gateway_failure(e));
-                }
-            }
-        }
-        Ok(())
+        ctx: &'life3 mut RequestCtx,
+    ) -> Hook<'async_trait, Result<()>>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        'life2: 'async_trait,
+        'life3: 'async_trait,
+        Self: 'async_trait,
+    {
+        done(self.on_request_body(session, body, end, ctx))
     }
 
     async fn upstream_peer(
@@ -583,148 +573,36 @@ impl ProxyHttp for Gateway {
         e
     }
 
-    async fn upstream_request_filter(
-        &self,
-        session: &mut Session,
-        upstream: &mut RequestHeader,
-        ctx: &mut RequestCtx,
-    ) -> Result<()> {
-        let snapshot = ctx.snapshot.clone();
-        let Some(route) = ctx.route.map(|r| &snapshot.routes[r]) else {
-            return Ok(());
-        };
-        // Room for what is added below (forwarding headers, Via, request id) at once.
-        upstream.reserve(ADDED_UPSTREAM + ctx.plugins.upstream_set.len());
-        if let Some(uri) = ctx.upstream_uri.take() {
-            upstream.set_uri(uri);
-        }
-        let req = session.req_header();
-        let host_value = req.headers.get(http::header::HOST);
-        let host_raw = host_value
-            .and_then(|h| h.to_str().ok())
-            .or_else(|| req.uri.authority().map(|a| a.as_str()))
-            .unwrap_or("");
-        let version = if req.version == http::Version::HTTP_2 {
-            "2"
-        } else {
-            "1.1"
-        };
-        headers::strip_hop_by_hop(upstream);
-        if let Some(e) = ctx.plugins.upstream_edit.as_deref() {
-            edit::headers(e, upstream)?;
-        }
-        let d = headers::Downstream {
-            client_ip: session
-                .client_addr()
-                .and_then(|a| a.as_inet())
-                .map(|a| a.ip()),
-            proto: if is_tls(session) { "https" } else { "http" },
-            port: server_port(session),
-            host: split_host_port(host_raw).0,
-            raw_path: req.uri.path(),
-            version,
-        };
-        headers::forwarded(upstream, &d, ctx.stripped_prefix.as_deref())?;
-        if route.preserve_host {
-            match host_value {
-                // The client's Host is already on the upstream request (a copy of the client's).
-                Some(h) if upstream.headers.get(http::header::HOST) == Some(h) => {}
-                _ if !host_raw.is_empty() => {
-                    upstream.insert_header(http::header::HOST, host_raw)?;
-                }
-                _ => {}
-            }
-        } else if let Some(m) = &ctx.member {
-            upstream.insert_header(http::header::HOST, m.host_header.clone())?;
-        } else if let Some(s) = route.service {
-            upstream.insert_header(http::header::HOST, snapshot.services[s].host_header.clone())?;
-        }
-        if self.emit.upstream_request_id {
-            upstream.insert_header(&headers::REQUEST_ID, ctx.request_id.header())?;
-        }
-        for (k, v) in &ctx.plugins.upstream_headers {
-            match v {
-                Some(v) => upstream.insert_header(*k, v.clone())?,
-                None => {
-                    upstream.remove_header(k.name());
-                }
-            }
-        }
-        for name in &ctx.plugins.upstream_removed {
-            upstream.remove_header(name);
-        }
-        for (name, value) in &ctx.plugins.upstream_set {
-            upstream.insert_header(name.clone(), value.clone())?;
-        }
-        if let Some(e) = ctx.plugins.upstream_edit.as_deref_mut() {
-            edit::request_line(e, upstream)?;
-        }
-        if !ctx.plugins.query_removed.is_empty() {
-            let uri = without_query_args(&upstream.uri, &ctx.plugins.query_removed);
-            upstream.set_uri(uri);
-        }
-        ctx.upstream_started = Some(Instant::now());
-        ctx.upstream_sent = Some(upstream.uri.clone());
-        Ok(())
+    fn upstream_request_filter<'life0, 'life1, 'life2, 'life3, 'async_trait>(
+        &'life0 self,
+        session: &'life1 mut Session,
+        upstream: &'life2 mut RequestHeader,
+        ctx: &'life3 mut RequestCtx,
+    ) -> Hook<'async_trait, Result<()>>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        'life2: 'async_trait,
+        'life3: 'async_trait,
+        Self: 'async_trait,
+    {
+        done(self.on_upstream_request(session, upstream, ctx))
     }
 
-    async fn response_filter(
-        &self,
-        _session: &mut Session,
-        resp: &mut ResponseHeader,
-        ctx: &mut RequestCtx,
-    ) -> Result<()> {
-        if let Some((b, m)) = self.balancer_of(ctx).zip(ctx.member.as_ref()) {
-            b.observe_status(m, resp.status.as_u16());
-        }
-        ctx.upstream_answered = Some(Instant::now());
-        // Room for Via, the latency headers, the request id and the plugins' headers at once.
-        resp.reserve(
-            ADDED_DOWNSTREAM + ctx.plugins.response_headers.len() + ctx.plugins.response_set.len(),
-        );
-        let upstream_ms = ctx.upstream_started.map(|t| millis(t.elapsed()));
-        let proxy_ms = ctx
-            .upstream_started
-            .map(|t| millis(t.duration_since(ctx.started)));
-        headers::strip_hop_by_hop_response(resp);
-        headers::on_response(
-            resp,
-            &self.emit,
-            ctx.request_id.header(),
-            upstream_ms,
-            proxy_ms,
-        )?;
-        for k in &ctx.plugins.response_removed {
-            resp.remove_header(k.name());
-        }
-        // Plugins set their headers over the upstream's (as Kong's `set_header`); `Vary`
-        // is added to.
-        for (k, v) in &ctx.plugins.response_headers {
-            if k.name() == http::header::VARY {
-                resp.append_header(*k, v.clone())?;
-            } else {
-                resp.insert_header(*k, v.clone())?;
-            }
-        }
-        for (name, value) in &ctx.plugins.response_set {
-            resp.insert_header(name.clone(), value.clone())?;
-        }
-        if let Some(chain) = ctx.chain.clone() {
-            for plugin in chain.in_phase(Phases::RESPONSE) {
-                let timed =
-                    spans::timer(&ctx.plugins.trace, Instrumentations::PLUGIN_HEADER_FILTER);
-                let done = plugin.response(resp, &mut ctx.plugins);
-                spans::finish(
-                    &mut ctx.plugins.trace,
-                    timed,
-                    SpanKind::HeaderFilter(plugin.name()),
-                );
-                if let Err(e) = done {
-                    return Err(gateway_failure(e));
-                }
-            }
-        }
-        Ok(())
+    fn response_filter<'life0, 'life1, 'life2, 'life3, 'async_trait>(
+        &'life0 self,
+        session: &'life1 mut Session,
+        resp: &'life2 mut ResponseHeader,
+        ctx: &'life3 mut RequestCtx,
+    ) -> Hook<'async_trait, Result<()>>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        'life2: 'async_trait,
+        'life3: 'async_trait,
+        Self: 'async_trait,
+    {
+        done(self.on_response(session, resp, ctx))
     }
 
     fn response_body_filter(
@@ -823,7 +701,202 @@ impl ProxyHttp for Gateway {
         }
     }
 
-    async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut RequestCtx) {
+    fn logging<'life0, 'life1, 'life2, 'life3, 'async_trait>(
+        &'life0 self,
+        session: &'life1 mut Session,
+        e: Option<&'life2 Error>,
+        ctx: &'life3 mut RequestCtx,
+    ) -> Hook<'async_trait, ()>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        'life2: 'async_trait,
+        'life3: 'async_trait,
+        Self: 'async_trait,
+    {
+        self.on_log(session, e, ctx);
+        Box::pin(Ready)
+    }
+}
+
+/// The hooks that never wait, run when Pingora calls them (it awaits each call at once):
+/// their answer goes back in a future that is ready at once and, on success, zero-sized, so
+/// no future is boxed per call (`async fn` hooks box one each).
+impl Gateway {
+    fn on_request_body(
+        &self,
+        _session: &mut Session,
+        body: &mut Option<bytes::Bytes>,
+        end: bool,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        if let Some(chunk) = body {
+            ctx.body_bytes += chunk.len() as u64;
+            if self.limits.max_body > 0 && ctx.body_bytes > self.limits.max_body {
+                return Error::e_explain(
+                    ErrorType::HTTPStatus(413),
+                    "request body over client_max_body_size",
+                );
+            }
+        }
+        if let Some(edit) = ctx.plugins.upstream_edit.as_deref_mut() {
+            edit::request_body(edit, body);
+        }
+        if let Some(chain) = ctx.chain.clone() {
+            for plugin in chain.in_phase(Phases::REQUEST_BODY) {
+                if let Err(e) = plugin.request_body(body, end, &mut ctx.plugins) {
+                    return Err(gateway_failure(e));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn on_upstream_request(
+        &self,
+        session: &mut Session,
+        upstream: &mut RequestHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        let snapshot = ctx.snapshot.clone();
+        let Some(route) = ctx.route.map(|r| &snapshot.routes[r]) else {
+            return Ok(());
+        };
+        // Room for what is added below (forwarding headers, Via, request id) at once.
+        upstream.reserve(ADDED_UPSTREAM + ctx.plugins.upstream_set.len());
+        if let Some(uri) = ctx.upstream_uri.take() {
+            upstream.set_uri(uri);
+        }
+        let req = session.req_header();
+        let host_value = req.headers.get(http::header::HOST);
+        let host_raw = host_value
+            .and_then(|h| h.to_str().ok())
+            .or_else(|| req.uri.authority().map(|a| a.as_str()))
+            .unwrap_or("");
+        let version = if req.version == http::Version::HTTP_2 {
+            "2"
+        } else {
+            "1.1"
+        };
+        headers::strip_hop_by_hop(upstream);
+        if let Some(e) = ctx.plugins.upstream_edit.as_deref() {
+            edit::headers(e, upstream)?;
+        }
+        let d = headers::Downstream {
+            client_ip: session
+                .client_addr()
+                .and_then(|a| a.as_inet())
+                .map(|a| a.ip()),
+            proto: if is_tls(session) { "https" } else { "http" },
+            port: server_port(session),
+            host: split_host_port(host_raw).0,
+            raw_path: req.uri.path(),
+            version,
+        };
+        headers::forwarded(upstream, &d, ctx.stripped_prefix.as_deref())?;
+        if route.preserve_host {
+            match host_value {
+                // The client's Host is already on the upstream request (a copy of the client's).
+                Some(h) if upstream.headers.get(http::header::HOST) == Some(h) => {}
+                _ if !host_raw.is_empty() => {
+                    upstream.insert_header(http::header::HOST, host_raw)?;
+                }
+                _ => {}
+            }
+        } else if let Some(m) = &ctx.member {
+            upstream.insert_header(http::header::HOST, m.host_header.clone())?;
+        } else if let Some(s) = route.service {
+            upstream.insert_header(http::header::HOST, snapshot.services[s].host_header.clone())?;
+        }
+        if self.emit.upstream_request_id {
+            upstream.insert_header(&headers::REQUEST_ID, ctx.request_id.header())?;
+        }
+        for (k, v) in &ctx.plugins.upstream_headers {
+            match v {
+                Some(v) => upstream.insert_header(*k, v.clone())?,
+                None => {
+                    upstream.remove_header(k.name());
+                }
+            }
+        }
+        for name in &ctx.plugins.upstream_removed {
+            upstream.remove_header(name);
+        }
+        for (name, value) in &ctx.plugins.upstream_set {
+            upstream.insert_header(name.clone(), value.clone())?;
+        }
+        if let Some(e) = ctx.plugins.upstream_edit.as_deref_mut() {
+            edit::request_line(e, upstream)?;
+        }
+        if !ctx.plugins.query_removed.is_empty() {
+            let uri = without_query_args(&upstream.uri, &ctx.plugins.query_removed);
+            upstream.set_uri(uri);
+        }
+        ctx.upstream_started = Some(Instant::now());
+        ctx.upstream_sent = Some(upstream.uri.clone());
+        Ok(())
+    }
+
+    fn on_response(
+        &self,
+        _session: &mut Session,
+        resp: &mut ResponseHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        if let Some((b, m)) = self.balancer_of(ctx).zip(ctx.member.as_ref()) {
+            b.observe_status(m, resp.status.as_u16());
+        }
+        ctx.upstream_answered = Some(Instant::now());
+        // Room for Via, the latency headers, the request id and the plugins' headers at once.
+        resp.reserve(
+            ADDED_DOWNSTREAM + ctx.plugins.response_headers.len() + ctx.plugins.response_set.len(),
+        );
+        let upstream_ms = ctx.upstream_started.map(|t| millis(t.elapsed()));
+        let proxy_ms = ctx
+            .upstream_started
+            .map(|t| millis(t.duration_since(ctx.started)));
+        headers::strip_hop_by_hop_response(resp);
+        headers::on_response(
+            resp,
+            &self.emit,
+            ctx.request_id.header(),
+            upstream_ms,
+            proxy_ms,
+        )?;
+        for k in &ctx.plugins.response_removed {
+            resp.remove_header(k.name());
+        }
+        // Plugins set their headers over the upstream's (as Kong's `set_header`); `Vary`
+        // is added to.
+        for (k, v) in &ctx.plugins.response_headers {
+            if k.name() == http::header::VARY {
+                resp.append_header(*k, v.clone())?;
+            } else {
+                resp.insert_header(*k, v.clone())?;
+            }
+        }
+        for (name, value) in &ctx.plugins.response_set {
+            resp.insert_header(name.clone(), value.clone())?;
+        }
+        if let Some(chain) = ctx.chain.clone() {
+            for plugin in chain.in_phase(Phases::RESPONSE) {
+                let timed =
+                    spans::timer(&ctx.plugins.trace, Instrumentations::PLUGIN_HEADER_FILTER);
+                let done = plugin.response(resp, &mut ctx.plugins);
+                spans::finish(
+                    &mut ctx.plugins.trace,
+                    timed,
+                    SpanKind::HeaderFilter(plugin.name()),
+                );
+                if let Err(e) = done {
+                    return Err(gateway_failure(e));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn on_log(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut RequestCtx) {
         self.metrics.request_done();
         let status = session
             .response_written()

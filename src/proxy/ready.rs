@@ -1,0 +1,38 @@
+//! Futures ready at once, for the hooks that never wait: zero-sized on success, so returning
+//! one allocates nothing (an `async fn` hook boxes its whole state on every call).
+
+use pingora::prelude::*;
+
+/// The boxed future a Pingora hook returns (what `async_trait` makes of an `async fn`).
+pub type Hook<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
+/// A hook's answer, ready at once: zero-sized (nothing allocated) when it is `Ok(())`.
+pub fn done(r: Result<()>) -> Hook<'static, Result<()>> {
+    match r {
+        Ok(()) => Box::pin(ReadyOk),
+        Err(e) => Box::pin(std::future::ready(Err(e))),
+    }
+}
+
+/// A future ready at once with `Ok(())`; zero-sized.
+struct ReadyOk;
+
+impl std::future::Future for ReadyOk {
+    type Output = Result<()>;
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+/// A future ready at once with `()`; zero-sized.
+pub struct Ready;
+
+impl std::future::Future for Ready {
+    type Output = ();
+    fn poll(self: std::pin::Pin<&mut Self>, _: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        std::task::Poll::Ready(())
+    }
+}
