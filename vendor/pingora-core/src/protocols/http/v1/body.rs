@@ -11,6 +11,8 @@
 // WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 // See the License for the specific language governing permissions and
 // limitations under the License.
+//
+// Modified by the Skyport authors (2026): see vendor/PATCHES.md for each change.
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use log::{debug, trace, warn};
@@ -1268,8 +1270,9 @@ impl SendBodyState {
 /// write progress.
 pub struct BodyWriter {
     pub body_mode: BodyMode,
-    // Boxed to reduce inline size. Only used by the cancel-safe proxy task API.
-    send_body_state: Box<SendBodyState>,
+    // Only used by the cancel-safe proxy task API. Skyport patch: inline, not boxed (one
+    // allocation less per session, client and server).
+    send_body_state: SendBodyState,
     send_finish_state: FinishWriteState,
 }
 
@@ -1283,7 +1286,7 @@ impl BodyWriter {
     pub fn new() -> Self {
         BodyWriter {
             body_mode: BM::ToSelect,
-            send_body_state: Box::new(SendBodyState::new()),
+            send_body_state: SendBodyState::new(),
             send_finish_state: FinishWriteState::NotStarted,
         }
     }
