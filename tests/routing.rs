@@ -146,6 +146,33 @@ async fn strip_path_and_path_joining() {
     );
 }
 
+/// X-Forwarded-Prefix carries what strip_path removed: a prefix route's path, a regex
+/// route's match; none when only `/` (or nothing) was stripped.
+#[tokio::test]
+async fn forwarded_prefix_is_the_stripped_part() {
+    let (_up, gw) = setup().await;
+    let prefix = |path: &'static str| {
+        let gw = &gw;
+        async move {
+            let seen = echoed(client().get(gw.url(path)).send().await.expect("req")).await;
+            seen["headers"]["x-forwarded-prefix"]
+                .as_str()
+                .map(str::to_string)
+        }
+    };
+    assert_eq!(prefix("/ss/a").await.as_deref(), Some("/ss"));
+    assert_eq!(prefix("/ss").await.as_deref(), Some("/ss"));
+    assert_eq!(
+        prefix("/api/v12/items/7").await.as_deref(),
+        Some("/api/v12/items")
+    );
+    assert_eq!(
+        prefix("/api/v3/items").await.as_deref(),
+        Some("/api/v3/items")
+    );
+    assert_eq!(prefix("/keep/a").await, None);
+}
+
 #[tokio::test]
 async fn host_header_follows_preserve_host() {
     let (up, gw) = setup().await;

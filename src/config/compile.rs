@@ -232,6 +232,7 @@ fn route_entries(index: usize, route: &Route) -> Vec<Entry> {
         snis: route.matchers.snis.clone(),
         websocket_only: !route.protocols.is_empty()
             && route.protocols.iter().all(|p| p.is_websocket()),
+        prefix_header: None,
     };
     let mut out = Vec::with_capacity(route.matchers.paths.len().max(1));
     if route.matchers.paths.is_empty() {
@@ -241,6 +242,7 @@ fn route_entries(index: usize, route: &Route) -> Vec<Entry> {
     }
     for p in &route.matchers.paths {
         let mut e = template.clone();
+        e.prefix_header = p.prefix_header();
         e.path = Some(std::sync::Arc::new(p.clone()));
         e.rank(route.regex_priority, false);
         out.push(e);

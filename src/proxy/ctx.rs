@@ -23,7 +23,7 @@ pub struct RequestCtx {
     /// Path and query for the upstream request line.
     pub upstream_uri: Option<http::Uri>,
     /// The prefix strip_path removed, when it removed more than `/`.
-    pub stripped_prefix: Option<String>,
+    pub stripped_prefix: Option<http::HeaderValue>,
     /// What plugins established and want applied.
     pub plugins: RequestState,
     /// Connect attempts made so far.

@@ -9,25 +9,62 @@ use std::net::IpAddr;
 
 thread_local! {
     /// The last listener port written as a header value on this thread (a node has few).
-    static PORT: std::cell::RefCell<Option<(u16, HeaderValue)>> = const { std::cell::RefCell::new(None) };
+    static PORT: Remembered<u16> = const { std::cell::RefCell::new(None) };
+    /// The last client address written as a header value on this thread (a keep-alive
+    /// connection's requests repeat it).
+    static CLIENT: Remembered<IpAddr> = const { std::cell::RefCell::new(None) };
+}
+
+/// One header value kept with the key it was made for.
+type Remembered<K> = std::cell::RefCell<Option<(K, HeaderValue)>>;
+
+/// Short text (an address or a port) owned inline by the shared block of a header value.
+struct Text {
+    buf: [u8; 48],
+    len: usize,
+}
+
+impl AsRef<[u8]> for Text {
+    fn as_ref(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+/// `key` formatted as a header value whose clones share its bytes (one allocation), kept in
+/// `cell` while the key repeats (none).
+fn remembered<K: Copy + PartialEq + std::fmt::Display>(
+    cell: &'static std::thread::LocalKey<Remembered<K>>,
+    key: K,
+) -> Option<HeaderValue> {
+    cell.with(|cell| {
+        let mut last = cell.borrow_mut();
+        if let Some((k, v)) = &*last {
+            if *k == key {
+                return Some(v.clone());
+            }
+        }
+        use std::io::Write;
+        let mut text = Text {
+            buf: [0; 48],
+            len: 0,
+        };
+        let mut w = &mut text.buf[..];
+        write!(w, "{key}").ok()?;
+        text.len = 48 - w.len();
+        let v = HeaderValue::from_maybe_shared(bytes::Bytes::from_owner(text)).ok()?;
+        *last = Some((key, v.clone()));
+        Some(v)
+    })
 }
 
 /// A listener port as a header value, shared while the port repeats.
 fn port_value(port: u16) -> HeaderValue {
-    PORT.with(|cell| {
-        let mut last = cell.borrow_mut();
-        match &*last {
-            Some((p, v)) if *p == port => v.clone(),
-            _ => {
-                let v = HeaderValue::from_maybe_shared(bytes::Bytes::from_owner(
-                    port.to_string().into_bytes(),
-                ))
-                .unwrap_or_else(|_| HeaderValue::from(port));
-                *last = Some((port, v.clone()));
-                v
-            }
-        }
-    })
+    remembered(&PORT, port).unwrap_or_else(|| HeaderValue::from(port))
+}
+
+/// A client address as a header value, shared while the address repeats.
+fn ip_value(ip: IpAddr) -> Option<HeaderValue> {
+    remembered(&CLIENT, ip)
 }
 
 pub use crate::values::number;
@@ -166,21 +203,11 @@ fn is_hop_by_hop(name: &http::HeaderName) -> bool {
     )
 }
 
-/// An IP address as a header value, formatted without a heap string.
-fn ip_value(ip: IpAddr) -> Option<HeaderValue> {
-    use std::io::Write;
-    let mut buf = [0u8; 64];
-    let mut w = &mut buf[..];
-    write!(w, "{ip}").ok()?;
-    let n = 64 - w.len();
-    HeaderValue::from_bytes(&buf[..n]).ok()
-}
-
 /// Sets the X-Forwarded-*, X-Real-IP and Via headers for the upstream request.
 pub fn forwarded(
     req: &mut RequestHeader,
     d: &Downstream<'_>,
-    prefix: Option<&str>,
+    prefix: Option<HeaderValue>,
 ) -> pingora::Result<()> {
     let names = &FORWARDING;
     if let Some(ip) = d.client_ip.and_then(ip_value) {
@@ -267,5 +294,27 @@ pub fn via_header(via: std::borrow::Cow<'static, str>) -> HeaderValue {
         std::borrow::Cow::Owned(s) => {
             HeaderValue::from_str(&s).unwrap_or(HeaderValue::from_static(VIA_11))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remembered_values_follow_their_key() {
+        let v4: IpAddr = "10.1.2.3".parse().expect("v4");
+        let v6: IpAddr = "2001:db8::ffff:255.255.255.255".parse().expect("v6");
+        let longest: IpAddr = "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255"
+            .parse()
+            .expect("v6");
+        assert_eq!(ip_value(v4).expect("v4"), "10.1.2.3");
+        assert_eq!(ip_value(v4).expect("again"), "10.1.2.3");
+        assert_eq!(ip_value(v6).expect("v6"), v6.to_string().as_str());
+        assert_eq!(ip_value(longest).expect("45"), longest.to_string().as_str());
+        assert_eq!(ip_value(v4).expect("back"), "10.1.2.3");
+        assert_eq!(port_value(8000), "8000");
+        assert_eq!(port_value(65535), "65535");
+        assert_eq!(port_value(8000), "8000");
     }
 }

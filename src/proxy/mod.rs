@@ -264,7 +264,13 @@ impl Gateway {
             if let Some(n) = stripped {
                 let prefix = &normalized[..n];
                 if prefix != "/" {
-                    ctx.stripped_prefix = Some(prefix.to_string());
+                    // A prefix route's is made once; a regex's match is made here.
+                    ctx.stripped_prefix = ctx
+                        .snapshot
+                        .router
+                        .prefix_header_of(&m)
+                        .cloned()
+                        .or_else(|| http::HeaderValue::from_str(prefix).ok());
                 }
             }
             let p = path::upstream_path(base, &normalized, stripped);
@@ -277,18 +283,23 @@ impl Gateway {
                 // The upstream request line is the client's: nothing to rebuild.
                 return Ok(m.route);
             }
-            let full = match req.uri.query() {
-                Some(q) => format!("{upstream}?{q}"),
-                None => match escaped {
-                    Some(e) => e,
-                    None => p.into_owned(),
-                },
+            let base_bytes = &ctx.snapshot.services[svc].base_bytes;
+            let full = match (req.uri.query(), escaped, p) {
+                (Some(q), e, p) => {
+                    bytes::Bytes::from(format!("{}?{q}", e.as_deref().unwrap_or(&p)))
+                }
+                (None, Some(e), _) => bytes::Bytes::from(e),
+                // The service path, or all of it but its final slash: shared, not copied.
+                (None, None, std::borrow::Cow::Borrowed(b))
+                    if base_bytes.starts_with(b.as_bytes()) =>
+                {
+                    base_bytes.slice(..b.len())
+                }
+                // The text becomes the URI's own buffer (no second copy).
+                (None, None, p) => bytes::Bytes::from(p.into_owned()),
             };
-            // The text becomes the URI's own buffer (no second copy).
-            ctx.upstream_uri = Some(
-                http::Uri::from_maybe_shared(bytes::Bytes::from(full))
-                    .map_err(|_| GatewayError::BadRequest)?,
-            );
+            ctx.upstream_uri =
+                Some(http::Uri::from_maybe_shared(full).map_err(|_| GatewayError::BadRequest)?);
         }
         Ok(m.route)
     }
@@ -793,7 +804,7 @@ impl Gateway {
             raw_path: req.uri.path(),
             version,
         };
-        headers::forwarded(upstream, &d, ctx.stripped_prefix.as_deref())?;
+        headers::forwarded(upstream, &d, ctx.stripped_prefix.clone())?;
         if route.preserve_host {
             match host_value {
                 // The client's Host is already on the upstream request (a copy of the client's).

@@ -20,6 +20,20 @@ pub enum PathMatcher {
 }
 
 impl PathMatcher {
+    /// A prefix path other than `/` as a header value whose clones share its bytes.
+    pub fn prefix_header(&self) -> Option<http::HeaderValue> {
+        match self {
+            PathMatcher::Prefix(p) if p != "/" => {
+                let v = http::HeaderValue::from_maybe_shared(bytes::Bytes::from_owner(
+                    p.clone().into_bytes(),
+                ))
+                .ok()?;
+                Some(v)
+            }
+            _ => None,
+        }
+    }
+
     /// The path as the route wrote it, without the `~` of a regex (Kong's matched `uri`).
     pub fn source(&self) -> &str {
         match self {
@@ -194,6 +208,8 @@ pub struct Entry {
     pub snis: Vec<HostMatcher>,
     /// The route's protocols are `ws`/`wss` alone: only WebSocket handshakes match.
     pub websocket_only: bool,
+    /// A prefix path as a shared header value (`X-Forwarded-Prefix` when it is stripped).
+    pub prefix_header: Option<http::HeaderValue>,
 }
 
 impl Entry {
@@ -386,6 +402,13 @@ impl Router {
         })
     }
 
+    /// The prefix header value of the entry a match was made by (see [`Entry::prefix_header`]).
+    pub fn prefix_header_of(&self, m: &Match) -> Option<&http::HeaderValue> {
+        self.entries
+            .get(m.entry)
+            .and_then(|e| e.prefix_header.as_ref())
+    }
+
     /// The route path a match was made by (`None`: the route has no paths).
     pub fn path_of(&self, m: &Match) -> Option<&std::sync::Arc<PathMatcher>> {
         self.entries.get(m.entry).and_then(|e| e.path.as_ref())
@@ -422,7 +445,9 @@ mod tests {
             tls_ok: true,
             snis: Vec::new(),
             websocket_only: false,
+            prefix_header: None,
         };
+        e.prefix_header = e.path.as_deref().and_then(PathMatcher::prefix_header);
         e.rank(0, false);
         e
     }

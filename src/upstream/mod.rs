@@ -30,6 +30,8 @@ pub struct ServicePeer {
     pub port: u16,
     /// The service path (`None` = `/`).
     pub base_path: Option<String>,
+    /// The service path (`/` when none) as bytes an upstream request line can share.
+    pub base_bytes: bytes::Bytes,
     /// `Host` sent upstream when `preserve_host` is off (`host[:port]`, port when non-default).
     pub host_header: HeaderValue,
     /// Extra attempts after a failed connect.
@@ -92,6 +94,10 @@ impl ServicePeer {
             host: bare.to_string(),
             port: svc.port,
             base_path: svc.path.clone(),
+            base_bytes: match &svc.path {
+                Some(p) => bytes::Bytes::from_owner(p.clone().into_bytes()),
+                None => bytes::Bytes::from_static(b"/"),
+            },
             host_header: svc.host_header.clone(),
             retries: svc.retries,
             ip,
