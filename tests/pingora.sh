@@ -10,4 +10,5 @@ cargo test --locked -p pingora-core --lib -- \
   protocols::http::server:: protocols::http::v1:: protocols::l4::socket server::configuration \
   upstreams::peer
 cargo test --locked -p pingora-http --lib
+cargo test --locked -p pingora-timeout --lib
 cargo test --locked -p pingora-proxy --lib

@@ -11,6 +11,8 @@
 // WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 // See the License for the specific language governing permissions and
 // limitations under the License.
+//
+// Modified by the Skyport authors (2026): see vendor/PATCHES.md for each change.
 
 //! The fast and more complicated version of pingora-timeout
 //!
@@ -89,8 +91,10 @@ pub fn fast_timeout_to_tokio_threshold() -> Option<Duration> {
 pub struct FastTimeout(Duration);
 
 impl ToTimeout for FastTimeout {
-    fn timeout(&self) -> Pin<Box<dyn Future<Output = ()> + Send + Sync>> {
-        Box::pin(TIMER_MANAGER.register_timer(self.0).poll())
+    type Delay = TimerWait;
+
+    fn timeout(&self) -> Self::Delay {
+        TIMER_MANAGER.register_timer(self.0).wait()
     }
 
     fn create(d: Duration) -> Self {
@@ -117,11 +121,37 @@ impl FastOrTokioTimeout {
     }
 }
 
+pin_project! {
+    /// Skyport patch: the timer of a [`FastOrTokioTimeout`], either kind, inline.
+    #[project = FastOrTokioDelayProj]
+    pub enum FastOrTokioDelay {
+        Fast { #[pin] wait: TimerWait },
+        Tokio { #[pin] sleep: tokio::time::Sleep },
+    }
+}
+
+impl Future for FastOrTokioDelay {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut task::Context<'_>) -> Poll<()> {
+        match self.project() {
+            FastOrTokioDelayProj::Fast { wait } => wait.poll(cx),
+            FastOrTokioDelayProj::Tokio { sleep } => sleep.poll(cx),
+        }
+    }
+}
+
 impl ToTimeout for FastOrTokioTimeout {
-    fn timeout(&self) -> Pin<Box<dyn Future<Output = ()> + Send + Sync>> {
+    type Delay = FastOrTokioDelay;
+
+    fn timeout(&self) -> Self::Delay {
         match self.kind {
-            TimeoutKind::Fast => FastTimeout::create(self.duration).timeout(),
-            TimeoutKind::Tokio => TokioTimeout::create(self.duration).timeout(),
+            TimeoutKind::Fast => FastOrTokioDelay::Fast {
+                wait: FastTimeout::create(self.duration).timeout(),
+            },
+            TimeoutKind::Tokio => FastOrTokioDelay::Tokio {
+                sleep: TokioTimeout::create(self.duration).timeout(),
+            },
         }
     }
 
@@ -153,7 +183,7 @@ where
 /// Similar to [tokio::time::sleep] but more efficient.
 pub async fn fast_sleep(duration: Duration) {
     check_clock_thread(&TIMER_MANAGER);
-    TIMER_MANAGER.register_timer(duration).poll().await
+    TIMER_MANAGER.register_timer(duration).wait().await
 }
 
 /// Pause the timer for fork()

@@ -11,6 +11,8 @@
 // WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 // See the License for the specific language governing permissions and
 // limitations under the License.
+//
+// Modified by the Skyport authors (2026): see vendor/PATCHES.md for each change.
 
 #![warn(clippy::all)]
 
@@ -49,7 +51,10 @@ use tokio::time::{sleep as tokio_sleep, Duration};
 ///
 /// Users don't need to interact with this trait
 pub trait ToTimeout {
-    fn timeout(&self) -> Pin<Box<dyn Future<Output = ()> + Send + Sync>>;
+    /// Skyport patch: the timer's own future type, kept inline in [`Timeout`] (it was a
+    /// `Pin<Box<dyn Future>>`: one allocation per timer started).
+    type Delay: Future<Output = ()> + Send + Sync;
+    fn timeout(&self) -> Self::Delay;
     fn create(d: Duration) -> Self;
 }
 
@@ -59,8 +64,10 @@ pub trait ToTimeout {
 pub struct TokioTimeout(Duration);
 
 impl ToTimeout for TokioTimeout {
-    fn timeout(&self) -> Pin<Box<dyn Future<Output = ()> + Send + Sync>> {
-        Box::pin(tokio_sleep(self.0))
+    type Delay = tokio::time::Sleep;
+
+    fn timeout(&self) -> Self::Delay {
+        tokio_sleep(self.0)
     }
 
     fn create(d: Duration) -> Self {
@@ -95,11 +102,15 @@ where
 pin_project! {
     /// The timeout future returned by the timeout functions
     #[must_use = "futures do nothing unless you `.await` or poll them"]
-    pub struct Timeout<T, F> {
+    pub struct Timeout<T, F>
+    where
+        F: ToTimeout,
+    {
         #[pin]
         value: T,
+        // Skyport patch: the timer inline, started on the first pending poll as before.
         #[pin]
-        delay: Option<Pin<Box<dyn Future<Output = ()> + Send + Sync>>>,
+        delay: Option<F::Delay>,
         callback: F, // callback to create the timer
     }
 }
@@ -136,13 +147,12 @@ where
             return Poll::Ready(Ok(v));
         }
 
-        let delay = me
-            .delay
-            .get_or_insert_with(|| Box::pin(me.callback.timeout()));
-
-        match delay.as_mut().poll(cx) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(()) => Poll::Ready(Err(Elapsed {})),
+        if me.delay.is_none() {
+            me.delay.set(Some(me.callback.timeout()));
+        }
+        match me.delay.as_pin_mut().map(|delay| delay.poll(cx)) {
+            Some(Poll::Pending) => Poll::Pending,
+            Some(Poll::Ready(())) | None => Poll::Ready(Err(Elapsed {})),
         }
     }
 }

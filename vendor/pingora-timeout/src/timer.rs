@@ -11,6 +11,8 @@
 // WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 // See the License for the specific language governing permissions and
 // limitations under the License.
+//
+// Modified by the Skyport authors (2026): see vendor/PATCHES.md for each change.
 
 //! Lightweight timer for systems with high rate of operations with timeout
 //! associated with them
@@ -72,10 +74,41 @@ pub struct TimerStub(Arc<Notify>, Arc<AtomicBool>);
 impl TimerStub {
     /// Wait for the timer to expire.
     pub async fn poll(self) {
-        if self.1.load(Ordering::SeqCst) {
-            return;
+        self.wait().await
+    }
+
+    /// Skyport patch: the wait as a named future, so a timeout can keep it inline (no box per
+    /// timer). Its notification is registered before the fired flag is read, so a timer
+    /// firing between the two is not missed.
+    pub fn wait(self) -> TimerWait {
+        TimerWait {
+            notified: self.0.notified_owned(),
+            fired: self.1,
         }
-        self.0.notified().await;
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// Skyport patch: the future of [`TimerStub::wait`]: ready once the timer has fired.
+    pub struct TimerWait {
+        #[pin]
+        notified: tokio::sync::futures::OwnedNotified,
+        fired: Arc<AtomicBool>,
+    }
+}
+
+impl std::future::Future for TimerWait {
+    type Output = ();
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        let me = self.project();
+        if me.fired.load(Ordering::SeqCst) {
+            return std::task::Poll::Ready(());
+        }
+        me.notified.poll(cx)
     }
 }
 
@@ -323,5 +356,25 @@ mod tests {
         tm.unpause();
         t1.poll().await;
         assert_eq!(now.elapsed().as_secs(), 2);
+    }
+
+    // Skyport patch: the named wait future.
+    #[tokio::test]
+    async fn wait_sees_a_fire_between_its_creation_and_its_first_poll() {
+        let timer = Timer::new();
+        let wait = timer.subscribe().wait();
+        timer.fire();
+        let done = tokio::time::timeout(Duration::from_secs(5), wait).await;
+        assert!(done.is_ok(), "a fired timer's wait must be ready");
+    }
+
+    #[tokio::test]
+    async fn wait_is_woken_by_a_later_fire() {
+        let timer = Timer::new();
+        let wait = tokio::spawn(timer.subscribe().wait());
+        tokio::task::yield_now().await;
+        timer.fire();
+        let done = tokio::time::timeout(Duration::from_secs(5), wait).await;
+        assert!(matches!(done, Ok(Ok(()))), "the waiting task must be woken");
     }
 }
