@@ -33,7 +33,8 @@ pub struct RequestCtx {
     /// The upstream target of the current attempt (services that name an upstream).
     pub member: Option<Arc<Member>>,
     /// Target addresses tried so far (retries go to the next one).
-    pub tried: Vec<SocketAddr>,
+    /// Held inline for the first two (no allocation unless a request retries twice).
+    pub tried: smallvec::SmallVec<[SocketAddr; 2]>,
     /// The current attempt's failure was already counted by passive health checks.
     pub member_reported: bool,
     /// When the upstream request was sent.
@@ -61,7 +62,7 @@ impl RequestCtx {
             attempts: 0,
             addrs: None,
             member: None,
-            tried: Vec::new(),
+            tried: smallvec::SmallVec::new(),
             member_reported: false,
             upstream_started: None,
             upstream_answered: None,

@@ -26,7 +26,7 @@ use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::prelude::*;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::upstreams::peer::HttpPeer;
-use ready::{done, Hook, Ready};
+use ready::{done, proceed, Hook, Ready};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
@@ -303,6 +303,95 @@ impl Gateway {
         }
         Ok(m.route)
     }
+
+    /// What the route's chain needs before its first plugin runs: the service id, a trace,
+    /// the matched route for plugins that read it.
+    fn begin_chain(&self, ctx: &mut RequestCtx, chain: &crate::plugins::Chain, route_idx: usize) {
+        ctx.plugins.service_id = ctx.snapshot.routes[route_idx].service_id.clone();
+        if chain.phases.has(Phases::TRACE) {
+            self.start_trace(ctx, route_idx);
+        }
+        if chain.phases.has(Phases::MATCHED) {
+            ctx.plugins.matched = Some((ctx.snapshot.model.clone(), route_idx));
+        }
+    }
+
+    /// The access phase of a route whose plugins may wait (or whose request has no service):
+    /// each plugin in turn, a consumer's own chain once one is known.
+    async fn access_phase(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+        route_idx: usize,
+    ) -> Result<bool> {
+        let snapshot = ctx.snapshot.clone();
+        let route = &snapshot.routes[route_idx];
+        let mut chain = route.chain.clone();
+        self.begin_chain(ctx, &chain, route_idx);
+        let mut next = 0;
+        let mut switched = route.consumer_chains.is_empty();
+        while let Some(plugin) = chain.plugins.get(next) {
+            next += 1;
+            let phases = plugin.phases();
+            if !phases.has(Phases::ACCESS) {
+                continue;
+            }
+            // A consumer's own chain may bring plugins the route's chain did not have.
+            if phases.has(Phases::TRACE) && ctx.plugins.trace.is_none() {
+                self.start_trace(ctx, route_idx);
+            }
+            if phases.has(Phases::MATCHED) && ctx.plugins.matched.is_none() {
+                ctx.plugins.matched = Some((snapshot.model.clone(), route_idx));
+            }
+            let timed = spans::timer(&ctx.plugins.trace, Instrumentations::PLUGIN_ACCESS);
+            let done = plugin.access(session, &mut ctx.plugins).await;
+            spans::finish(
+                &mut ctx.plugins.trace,
+                timed,
+                SpanKind::Access(plugin.name()),
+            );
+            match done {
+                Ok(Flow::Continue) => {}
+                Ok(Flow::Respond(mut exit)) => {
+                    ctx.chain = Some(chain.clone());
+                    if exit.proxied && self.emit.via {
+                        let via = headers::via_value(None, proto_version(session));
+                        exit.headers
+                            .push((http::header::VIA, headers::via_header(via)));
+                    }
+                    let head = session.req_header().method == http::Method::HEAD;
+                    return self
+                        .respond(session, ctx, error::render_exit(&exit, head))
+                        .await;
+                }
+                Err(e) => {
+                    ctx.chain = Some(chain.clone());
+                    return self.respond_error(session, ctx, &e).await;
+                }
+            }
+            // Once a consumer is known, its own plugins take over for the rest of the chain.
+            if !switched {
+                let own = ctx
+                    .plugins
+                    .consumer
+                    .as_ref()
+                    .and_then(|c| route.consumer_chains.get(&c.id));
+                if let Some(own) = own {
+                    let done = chain.priorities[next - 1];
+                    chain = own.clone();
+                    next = chain.after(done);
+                    switched = true;
+                }
+            }
+        }
+        ctx.chain = Some(chain);
+        if route.service.is_none() {
+            return self
+                .respond_error(session, ctx, &GatewayError::NoService)
+                .await;
+        }
+        Ok(false)
+    }
 }
 
 fn hints(req: &RequestHeader) -> RenderHints<'_> {
@@ -394,7 +483,17 @@ impl ProxyHttp for Gateway {
         RequestCtx::new(self.state.load())
     }
 
-    async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
+    fn request_filter<'life0, 'life1, 'life2, 'async_trait>(
+        &'life0 self,
+        session: &'life1 mut Session,
+        ctx: &'life2 mut RequestCtx,
+    ) -> Hook<'async_trait, Result<bool>>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        'life2: 'async_trait,
+        Self: 'async_trait,
+    {
         // The wait for the next request on this connection (Pingora's default: forever).
         if self.limits.keepalive_timeout == 0 {
             session.set_keepalive(None);
@@ -409,81 +508,17 @@ impl ProxyHttp for Gateway {
         }
         let route_idx = match self.route(session, ctx) {
             Ok(r) => r,
-            Err(e) => return self.respond_error(session, ctx, &e).await,
+            Err(e) => return Box::pin(async move { self.respond_error(session, ctx, &e).await }),
         };
-        let snapshot = ctx.snapshot.clone();
-        let route = &snapshot.routes[route_idx];
-        ctx.plugins.service_id = route.service_id.clone();
-        let mut chain = route.chain.clone();
-        if chain.phases.has(Phases::TRACE) {
-            self.start_trace(ctx, route_idx);
+        let route = &ctx.snapshot.routes[route_idx];
+        if route.service.is_some() && !route.chain.phases.has(Phases::ACCESS) {
+            // Nothing in the access phase can wait: done here, no future state to box.
+            let chain = route.chain.clone();
+            self.begin_chain(ctx, &chain, route_idx);
+            ctx.chain = Some(chain);
+            return proceed();
         }
-        if chain.phases.has(Phases::MATCHED) {
-            ctx.plugins.matched = Some((snapshot.model.clone(), route_idx));
-        }
-        let mut next = 0;
-        let mut switched = route.consumer_chains.is_empty();
-        while let Some(plugin) = chain.plugins.get(next) {
-            next += 1;
-            let phases = plugin.phases();
-            if !phases.has(Phases::ACCESS) {
-                continue;
-            }
-            // A consumer's own chain may bring plugins the route's chain did not have.
-            if phases.has(Phases::TRACE) && ctx.plugins.trace.is_none() {
-                self.start_trace(ctx, route_idx);
-            }
-            if phases.has(Phases::MATCHED) && ctx.plugins.matched.is_none() {
-                ctx.plugins.matched = Some((snapshot.model.clone(), route_idx));
-            }
-            let timed = spans::timer(&ctx.plugins.trace, Instrumentations::PLUGIN_ACCESS);
-            let done = plugin.access(session, &mut ctx.plugins).await;
-            spans::finish(
-                &mut ctx.plugins.trace,
-                timed,
-                SpanKind::Access(plugin.name()),
-            );
-            match done {
-                Ok(Flow::Continue) => {}
-                Ok(Flow::Respond(mut exit)) => {
-                    ctx.chain = Some(chain.clone());
-                    if exit.proxied && self.emit.via {
-                        let via = headers::via_value(None, proto_version(session));
-                        exit.headers
-                            .push((http::header::VIA, headers::via_header(via)));
-                    }
-                    let head = session.req_header().method == http::Method::HEAD;
-                    return self
-                        .respond(session, ctx, error::render_exit(&exit, head))
-                        .await;
-                }
-                Err(e) => {
-                    ctx.chain = Some(chain.clone());
-                    return self.respond_error(session, ctx, &e).await;
-                }
-            }
-            // Once a consumer is known, its own plugins take over for the rest of the chain.
-            if !switched {
-                let own = ctx
-                    .plugins
-                    .consumer
-                    .as_ref()
-                    .and_then(|c| route.consumer_chains.get(&c.id));
-                if let Some(own) = own {
-                    let done = chain.priorities[next - 1];
-                    chain = own.clone();
-                    next = chain.after(done);
-                    switched = true;
-                }
-            }
-        }
-        ctx.chain = Some(chain);
-        if route.service.is_none() {
-            return self
-                .respond_error(session, ctx, &GatewayError::NoService)
-                .await;
-        }
-        Ok(false)
+        Box::pin(self.access_phase(session, ctx, route_idx))
     }
 
     fn request_body_filter<'life0, 'life1, 'life2, 'life3, 'async_trait>(

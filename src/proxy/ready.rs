@@ -14,6 +14,24 @@ pub fn done(r: Result<()>) -> Hook<'static, Result<()>> {
     }
 }
 
+/// `request_filter`'s "go on to the upstream" (`Ok(false)`), ready at once; nothing allocated.
+pub fn proceed() -> Hook<'static, Result<bool>> {
+    Box::pin(Proceed)
+}
+
+/// A future ready at once with `Ok(false)`; zero-sized.
+struct Proceed;
+
+impl std::future::Future for Proceed {
+    type Output = Result<bool>;
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<bool>> {
+        std::task::Poll::Ready(Ok(false))
+    }
+}
+
 /// A future ready at once with `Ok(())`; zero-sized.
 struct ReadyOk;
 
