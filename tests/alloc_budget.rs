@@ -9,8 +9,8 @@
 //! too, until the budget is lowered to the new count (the figures in `benches/RESULTS.md`
 //! come from this test: `ALLOC_HISTOGRAM=1 cargo test --test alloc_budget -- --nocapture`).
 //! Each request's count is taken once the gateway is idle again, and the budget holds the
-//! median: a few requests also pay for once-a-second work (the `Date` header) and Pingora's
-//! upstream pool alternates between two paths, so single requests differ by a few.
+//! most frequent count: a few requests also pay for once-a-second work (the `Date` header) or
+//! start a timer where none was due, so single requests differ by a few.
 
 use stats_alloc::{StatsAlloc, INSTRUMENTED_SYSTEM};
 use std::alloc::System;
@@ -19,10 +19,10 @@ use std::net::{TcpListener, TcpStream};
 use std::time::Duration;
 
 /// Allocations per plain proxied request (GET, 2-byte answer, keep-alive both sides): the
-/// median over 500 requests.
-const PLAIN_BUDGET: u64 = 63;
+/// most frequent count over 500 requests.
+const PLAIN_BUDGET: u64 = 61;
 /// The same through jwt (HS256) + rate-limiting (local, per consumer).
-const AUTH_BUDGET: u64 = 93;
+const AUTH_BUDGET: u64 = 92;
 
 /// The system allocator, counted.
 #[global_allocator]
@@ -282,21 +282,20 @@ fn per_request(port: u16, request: &[u8], n: usize) -> (u64, f64) {
         *counts.entry(now - last).or_default() += 1;
         last = now;
     }
-    // The median: a few requests also pay for once-a-second work (the `Date` header) or a
-    // map growing, and under CPU contention some of a request's late work (its log phase)
-    // is counted with the next; the middle of the distribution stays put.
-    let mut seen = 0;
-    let median = counts
+    // The most frequent count: a few requests also pay for once-a-second work (the `Date`
+    // header) or a map growing, some start a timer where none was due in the same 10 ms
+    // (Pingora's fast timers are shared per deadline; more of them when the machine is
+    // slow), and under CPU contention some of a request's late work (its log phase) is
+    // counted with the next. Those spread the distribution's upper side, most under load;
+    // its peak stays put (the median moved with the load).
+    let mode = counts
         .iter()
-        .find(|(_, k)| {
-            seen += **k;
-            seen * 2 > n
-        })
+        .max_by_key(|(count, k)| (**k, std::cmp::Reverse(**count)))
         .map_or(0, |(count, _)| *count);
     if std::env::var_os("ALLOC_HISTOGRAM").is_some() {
         println!("allocations per request (count: requests): {counts:?}");
     }
-    (median, (last - start) as f64 / n as f64)
+    (mode, (last - start) as f64 / n as f64)
 }
 
 #[test]
@@ -334,10 +333,10 @@ consumers:
     let (plain_count, plain_mean) = per_request(port, &plain, n);
     let (auth_count, auth_mean) = per_request(port, &auth, n);
     let (bare_count, bare_mean) = per_request(bare(up), &plain, n);
-    println!("bare Pingora: median {bare_count}, mean {bare_mean:.2}");
+    println!("bare Pingora: most frequent {bare_count}, mean {bare_mean:.2}");
     assert!(bare_count <= plain_count, "the floor is under Skyport");
     println!(
-        "allocations per request (median, mean): plain {plain_count}, {plain_mean:.2}; \
+        "allocations per request (most frequent, mean): plain {plain_count}, {plain_mean:.2}; \
          jwt + rate-limiting {auth_count}, {auth_mean:.2}"
     );
     let check = |what: &str, count: u64, budget: u64| {
