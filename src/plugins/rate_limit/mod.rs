@@ -249,7 +249,7 @@ impl RateLimiting {
         now: i64,
     ) -> Vec<(HeaderCase, HeaderValue)> {
         let mut out = Vec::with_capacity(self.limits.len() * 2 + 4);
-        let mut tightest: Option<(i64, i64, Period)> = None;
+        let mut tightest: Option<(i64, &HeaderValue, Period)> = None;
         for (((p, limit), used), limit_value) in
             self.limits.iter().zip(before).zip(&self.limit_values)
         {
@@ -264,18 +264,12 @@ impl RateLimiting {
             out.push((&REMAINING_HEADERS[*p as usize], count(remaining)));
             // Ties go to the longer window: later periods replace on equal remaining.
             if tightest.is_none_or(|(r, _, _)| remaining <= r) {
-                tightest = Some((remaining, *limit, *p));
+                tightest = Some((remaining, limit_value, *p));
             }
         }
         if let Some((remaining, limit, p)) = tightest {
-            let limit = self
-                .limits
-                .iter()
-                .position(|(q, _)| *q == p)
-                .and_then(|i| self.limit_values.get(i).cloned())
-                .unwrap_or_else(|| count(limit));
             let reset = p.reset_in(now);
-            out.push((RATELIMIT_LIMIT, limit));
+            out.push((RATELIMIT_LIMIT, limit.clone()));
             out.push((RATELIMIT_REMAINING, count(remaining)));
             out.push((RATELIMIT_RESET, count(reset)));
             if !allowed {
