@@ -83,7 +83,9 @@ ticks() { awk '{print $14, $15}' "/proc/$1/stat"; }
 switches() { cat /proc/"$1"/task/*/status | awk '/^voluntary_ctxt/ {v+=$2} /^nonvoluntary_ctxt/ {n+=$2} END {print v, n}'; }
 for round in $(seq 1 "$ROUNDS"); do
 [ "$ROUNDS" -gt 1 ] && echo "round $round"
-for target in $TARGETS; do
+# Odd rounds in the listed order, even rounds reversed: no target always runs first or last.
+ORDER=$TARGETS; [ $((round % 2)) = 0 ] && ORDER=$(echo "$TARGETS" | tr ' ' '\n' | tac | tr '\n' ' ')
+for target in $ORDER; do
   case $target in nginx) pid=$NP; port=$N; path=/;; skyport) pid=$SP; port=$S; path=/;; pingora) pid=$BP; port=$B; path=/;;
     skyport-before) pid=$SP0; port=$S0; path=/;; pingora-before) pid=$BP0; port=$B0; path=/;; esac
   args=()
@@ -108,13 +110,23 @@ for target in $TARGETS; do
   awk -v t=$target -v r="$req" -v s="$SECS" -v u=$((u1 - u0)) -v k=$((s1 - s0)) -v hz="$(getconf CLK_TCK)" \
       -v v=$((v1 - v0)) -v n=$((n1 - n0)) 'BEGIN {
     printf "%-14s %7.0f req/s  CPU per request %5.1f us (user %4.1f, kernel %4.1f)  context switches/req %.3f\n",
-      t, r / s, (u + k) / hz / r * 1e6, u / hz / r * 1e6, k / hz / r * 1e6, (v + n) / r }'
+      t, r / s, (u + k) / hz / r * 1e6, u / hz / r * 1e6, k / hz / r * 1e6, (v + n) / r
+    printf "%s %f %f\n", t, (u + k) / hz / r * 1e6, r / s >> "'"$D/rounds"'" }'
   if [ $HAVE_PERF = 1 ]; then
     grep -E '^ +[0-9,]+ +syscalls' "$D/$target.stat" | tr -d ',' | \
       awk -v r="$req" '$1 / r >= 0.01 { sub("syscalls:sys_enter_", "", $2); printf "    %5.2f %s/req\n", $1 / r, $2 }' | sort -rn
   fi
 done
 done
+if [ "$ROUNDS" -gt 1 ]; then
+  echo "medians over $ROUNDS rounds (CPU per request, × nginx's; req/s, × nginx's):"
+  for t in $TARGETS; do
+    cpu=$(awk -v t=$t '$1 == t {print $2}' "$D/rounds" | sort -n | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}')
+    rps=$(awk -v t=$t '$1 == t {print $3}' "$D/rounds" | sort -n | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}')
+    echo "$t $cpu $rps"
+  done | awk '$1 == "nginx" {nc = $2; nr = $3} {c[NR] = $2; r[NR] = $3; n[NR] = $1}
+    END {for (i = 1; i <= NR; i++) printf "  %-14s %6.1f us  %5.2fx   %7.0f req/s  %5.2fx\n", n[i], c[i], c[i] / nc, r[i], r[i] / nr}'
+fi
 if [ $HAVE_PERF = 1 ]; then
   echo "Skyport's samples by component (% of all samples):"
   perf report -i "$D/perf.data" --no-children --sort dso,sym --stdio -g none 2>/dev/null | grep -E '^ +[0-9.]+%' | \
