@@ -26,7 +26,7 @@ use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::prelude::*;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::upstreams::peer::HttpPeer;
-use ready::{done, proceed, Hook, Ready};
+use ready::{done, hook, proceed, Ready};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
@@ -483,59 +483,50 @@ impl ProxyHttp for Gateway {
         RequestCtx::new(self.state.load())
     }
 
-    fn request_filter<'life0, 'life1, 'life2, 'async_trait>(
-        &'life0 self,
-        session: &'life1 mut Session,
-        ctx: &'life2 mut RequestCtx,
-    ) -> Hook<'async_trait, Result<bool>>
-    where
-        'life0: 'async_trait,
-        'life1: 'async_trait,
-        'life2: 'async_trait,
-        Self: 'async_trait,
-    {
-        // The wait for the next request on this connection (Pingora's default: forever).
-        if self.limits.keepalive_timeout == 0 {
-            session.set_keepalive(None);
-        } else if session.is_http2() {
-            // HTTP/2 idleness is the connection's: `h2_idle_timeout` in the server options.
-        } else {
-            session.set_keepalive(Some(self.limits.keepalive_timeout));
+    hook! {
+        fn request_filter<'life0, 'life1, 'life2>(
+            &'life0 self,
+            session: &'life1 mut Session,
+            ctx: &'life2 mut RequestCtx,
+        ) -> Result<bool> {
+            // The wait for the next request on this connection (Pingora's default: forever).
+            if self.limits.keepalive_timeout == 0 {
+                session.set_keepalive(None);
+            } else if session.is_http2() {
+                // HTTP/2 idleness is the connection's: `h2_idle_timeout` in the server options.
+            } else {
+                session.set_keepalive(Some(self.limits.keepalive_timeout));
+            }
+            if expects_body(session.req_header()) {
+                // A timer per body read: only requests that send one pay for it.
+                session.set_read_timeout(Some(self.limits.body_timeout));
+            }
+            let route_idx = match self.route(session, ctx) {
+                Ok(r) => r,
+                Err(e) => return Box::pin(async move { self.respond_error(session, ctx, &e).await }),
+            };
+            let route = &ctx.snapshot.routes[route_idx];
+            if route.service.is_some() && !route.chain.phases.has(Phases::ACCESS) {
+                // Nothing in the access phase can wait: done here, no future state to box.
+                let chain = route.chain.clone();
+                self.begin_chain(ctx, &chain, route_idx);
+                ctx.chain = Some(chain);
+                return proceed();
+            }
+            Box::pin(self.access_phase(session, ctx, route_idx))
         }
-        if expects_body(session.req_header()) {
-            // A timer per body read: only requests that send one pay for it.
-            session.set_read_timeout(Some(self.limits.body_timeout));
-        }
-        let route_idx = match self.route(session, ctx) {
-            Ok(r) => r,
-            Err(e) => return Box::pin(async move { self.respond_error(session, ctx, &e).await }),
-        };
-        let route = &ctx.snapshot.routes[route_idx];
-        if route.service.is_some() && !route.chain.phases.has(Phases::ACCESS) {
-            // Nothing in the access phase can wait: done here, no future state to box.
-            let chain = route.chain.clone();
-            self.begin_chain(ctx, &chain, route_idx);
-            ctx.chain = Some(chain);
-            return proceed();
-        }
-        Box::pin(self.access_phase(session, ctx, route_idx))
     }
 
-    fn request_body_filter<'life0, 'life1, 'life2, 'life3, 'async_trait>(
-        &'life0 self,
-        session: &'life1 mut Session,
-        body: &'life2 mut Option<bytes::Bytes>,
-        end: bool,
-        ctx: &'life3 mut RequestCtx,
-    ) -> Hook<'async_trait, Result<()>>
-    where
-        'life0: 'async_trait,
-        'life1: 'async_trait,
-        'life2: 'async_trait,
-        'life3: 'async_trait,
-        Self: 'async_trait,
-    {
-        done(self.on_request_body(session, body, end, ctx))
+    hook! {
+        fn request_body_filter<'life0, 'life1, 'life2, 'life3>(
+            &'life0 self,
+            session: &'life1 mut Session,
+            body: &'life2 mut Option<bytes::Bytes>,
+            end: bool,
+            ctx: &'life3 mut RequestCtx,
+        ) -> Result<()> {
+            done(self.on_request_body(session, body, end, ctx))
+        }
     }
 
     async fn upstream_peer(
@@ -619,36 +610,26 @@ impl ProxyHttp for Gateway {
         e
     }
 
-    fn upstream_request_filter<'life0, 'life1, 'life2, 'life3, 'async_trait>(
-        &'life0 self,
-        session: &'life1 mut Session,
-        upstream: &'life2 mut RequestHeader,
-        ctx: &'life3 mut RequestCtx,
-    ) -> Hook<'async_trait, Result<()>>
-    where
-        'life0: 'async_trait,
-        'life1: 'async_trait,
-        'life2: 'async_trait,
-        'life3: 'async_trait,
-        Self: 'async_trait,
-    {
-        done(self.on_upstream_request(session, upstream, ctx))
+    hook! {
+        fn upstream_request_filter<'life0, 'life1, 'life2, 'life3>(
+            &'life0 self,
+            session: &'life1 mut Session,
+            upstream: &'life2 mut RequestHeader,
+            ctx: &'life3 mut RequestCtx,
+        ) -> Result<()> {
+            done(self.on_upstream_request(session, upstream, ctx))
+        }
     }
 
-    fn response_filter<'life0, 'life1, 'life2, 'life3, 'async_trait>(
-        &'life0 self,
-        session: &'life1 mut Session,
-        resp: &'life2 mut ResponseHeader,
-        ctx: &'life3 mut RequestCtx,
-    ) -> Hook<'async_trait, Result<()>>
-    where
-        'life0: 'async_trait,
-        'life1: 'async_trait,
-        'life2: 'async_trait,
-        'life3: 'async_trait,
-        Self: 'async_trait,
-    {
-        done(self.on_response(session, resp, ctx))
+    hook! {
+        fn response_filter<'life0, 'life1, 'life2, 'life3>(
+            &'life0 self,
+            session: &'life1 mut Session,
+            resp: &'life2 mut ResponseHeader,
+            ctx: &'life3 mut RequestCtx,
+        ) -> Result<()> {
+            done(self.on_response(session, resp, ctx))
+        }
     }
 
     fn response_body_filter(
@@ -747,21 +728,16 @@ impl ProxyHttp for Gateway {
         }
     }
 
-    fn logging<'life0, 'life1, 'life2, 'life3, 'async_trait>(
-        &'life0 self,
-        session: &'life1 mut Session,
-        e: Option<&'life2 Error>,
-        ctx: &'life3 mut RequestCtx,
-    ) -> Hook<'async_trait, ()>
-    where
-        'life0: 'async_trait,
-        'life1: 'async_trait,
-        'life2: 'async_trait,
-        'life3: 'async_trait,
-        Self: 'async_trait,
-    {
-        self.on_log(session, e, ctx);
-        Box::pin(Ready)
+    hook! {
+        fn logging<'life0, 'life1, 'life2, 'life3>(
+            &'life0 self,
+            session: &'life1 mut Session,
+            e: Option<&'life2 Error>,
+            ctx: &'life3 mut RequestCtx,
+        ) -> () {
+            self.on_log(session, e, ctx);
+            Box::pin(Ready)
+        }
     }
 }
 

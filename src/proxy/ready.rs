@@ -6,6 +6,24 @@ use pingora::prelude::*;
 /// The boxed future a Pingora hook returns (what `async_trait` makes of an `async fn`).
 pub type Hook<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
 
+/// A hook method written without `async fn`: the signature `async_trait` gives the trait's
+/// method (each borrow its own lifetime, all outliving the returned future), with `$body`
+/// answering a [`Hook`] of `$out`. The lifetimes are named by the caller, one per borrow.
+macro_rules! hook {
+    (
+        fn $name:ident<$($l:lifetime),+>(&$sl:lifetime $self:ident $(, $arg:ident: $ty:ty)* $(,)?)
+            -> $out:ty $body:block
+    ) => {
+        fn $name<$($l,)+ 'async_trait>(&$sl $self $(, $arg: $ty)*)
+            -> $crate::proxy::ready::Hook<'async_trait, $out>
+        where
+            $($l: 'async_trait,)+
+            Self: 'async_trait,
+        $body
+    };
+}
+pub(crate) use hook;
+
 /// A hook's answer, ready at once: zero-sized (nothing allocated) when it is `Ok(())`.
 pub fn done(r: Result<()>) -> Hook<'static, Result<()>> {
     match r {
