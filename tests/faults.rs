@@ -367,3 +367,54 @@ services:
     let r = client().get(gw.url("/good")).send().await.expect("good");
     assert_eq!(r.status(), 200);
 }
+
+/// A client that leaves while its upstream is still preparing the answer: the gateway stops
+/// waiting and closes that upstream connection (as nginx does unless told to ignore client
+/// aborts), long before the service's 60 s read timeout, and keeps serving others.
+#[tokio::test]
+async fn a_client_that_leaves_mid_request_frees_its_upstream_connection() {
+    let good = Upstream::http().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let slow = listener.local_addr().expect("addr");
+    let (got_request, request_seen) = tokio::sync::oneshot::channel();
+    let (got_close, close_seen) = tokio::sync::oneshot::channel();
+    let origin = tokio::spawn(async move {
+        let (mut tcp, _) = listener.accept().await.expect("accept");
+        let mut buf = vec![0u8; 8192];
+        let n = tcp.read(&mut buf).await.expect("request");
+        let _ = got_request.send(String::from_utf8_lossy(&buf[..n]).to_string());
+        // No answer: the next read ends only when the gateway closes the connection.
+        let next = tcp.read(&mut buf).await;
+        let _ = got_close.send(matches!(next, Ok(0) | Err(_)));
+    });
+    let yaml = config(
+        &good,
+        &[],
+        &format!(
+            "  - name: slow\n    url: http://{slow}\n    routes: [{{ name: slow, paths: [/slow] }}]\n"
+        ),
+    );
+    let gw = Gateway::start(&yaml).await;
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", gw.port))
+        .await
+        .expect("connect");
+    s.write_all(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .expect("write");
+    let request = tokio::time::timeout(Duration::from_secs(10), request_seen)
+        .await
+        .expect("the request reaches the origin")
+        .expect("origin alive");
+    assert!(request.starts_with("GET / HTTP/1.1"), "{request}");
+    drop(s);
+    let closed = tokio::time::timeout(Duration::from_secs(10), close_seen)
+        .await
+        .expect("the gateway must let go of the upstream when its client leaves")
+        .expect("origin alive");
+    assert!(closed, "the upstream connection ends without an answer");
+    origin.abort();
+    let r = client().get(gw.url("/good")).send().await.expect("good");
+    assert_eq!(r.status(), 200);
+}

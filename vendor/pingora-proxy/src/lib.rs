@@ -898,6 +898,16 @@ impl Session {
         }
     }
 
+    /// Filter and write one response task downstream: [`Self::write_response_tasks`] with a
+    /// single task (Skyport patch: used by the sequential HTTP/1 path, no vector per task).
+    pub async fn write_response_task(&mut self, mut task: HttpTask) -> Result<bool> {
+        let mut seen_upgraded = self.downstream_task_seen_upgraded || self.was_upgraded();
+        self.downstream_response_task_filter(&mut task, &mut seen_upgraded)
+            .await?;
+        self.downstream_task_seen_upgraded = seen_upgraded;
+        self.downstream_session.response_duplex(task).await
+    }
+
     pub async fn write_response_tasks(&mut self, mut tasks: Vec<HttpTask>) -> Result<bool> {
         let mut seen_upgraded = self.downstream_task_seen_upgraded || self.was_upgraded();
         for task in tasks.iter_mut() {

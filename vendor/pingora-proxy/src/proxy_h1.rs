@@ -115,7 +115,8 @@ where
             return (false, true, Some(e));
         }
 
-        session.set_upstream_h1_upgrade_request_status(is_h1_upgrade_req(&req));
+        let upstream_upgrade_req = is_h1_upgrade_req(&req);
+        session.set_upstream_h1_upgrade_request_status(upstream_upgrade_req);
 
         session.upstream_compression.request_filter(&req);
 
@@ -140,6 +141,18 @@ where
             Ok(reader) => reader,
             Err(e) => return (false, false, Some(e)),
         };
+
+        // Skyport patch: a plain HTTP/1 request without a body, cache or upgrade is proxied in
+        // one sequence (end the request, then read, filter and write each response task)
+        // instead of two halves joined by two channels.
+        if downstream_custom_message_writer.is_none()
+            && downstream_custom_message_reader.is_none()
+            && sequential_h1_eligible(session, upstream_upgrade_req)
+        {
+            return self
+                .proxy_1to1_sequential(session, client_session, ctx)
+                .await;
+        }
 
         let (tx_upstream, rx_upstream) = mpsc::channel::<HttpTask>(TASK_BUFFER_SIZE);
         let (tx_downstream, rx_downstream) = mpsc::channel::<HttpTask>(TASK_BUFFER_SIZE);
@@ -191,6 +204,150 @@ where
             }
             Err(e) => (false, false, Some(e)),
         }
+    }
+
+    /// Skyport patch: the sequential path of [`Self::proxy_1to1`] for requests that
+    /// [`sequential_h1_eligible`] admits. What the two halves do for such a request happens here
+    /// in their order, with the same hooks and results: the request body filters see the
+    /// (empty) body's end, the upstream request is finished, then each upstream response task
+    /// goes through the response filters and is written downstream until the upstream's
+    /// response ends. While a task is awaited the client connection is watched as before: its
+    /// close or stray bytes end the request.
+    async fn proxy_1to1_sequential(
+        &self,
+        session: &mut Session,
+        client_session: &mut HttpSessionV1,
+        ctx: &mut SV::CTX,
+    ) -> (bool, bool, Option<Box<Error>>)
+    where
+        SV: ProxyHttp + Send + Sync,
+        SV::CTX: Send + Sync,
+    {
+        let mut data = None;
+        if let Err(e) = session
+            .downstream_modules_ctx
+            .request_body_filter(&mut data, true)
+            .await
+        {
+            return (false, false, Some(e));
+        }
+        if let Err(e) = self
+            .inner
+            .request_body_filter(session, &mut data, true, ctx)
+            .await
+        {
+            return (false, false, Some(e));
+        }
+
+        let mut upstream_can_reuse = true;
+        let mut send_error = None;
+        match send_body_to1(client_session, Some(HttpTask::Body(data, true))).await {
+            Ok(_) => {}
+            // as on the two-task path (Skyport patch 6): a request the upstream stopped
+            // reading fails at once
+            Err(e) if e.etype() == &WriteTimedout => return (false, false, Some(e.into_up())),
+            Err(e) => {
+                warn!("send error, draining read buf: {e}");
+                upstream_can_reuse = false;
+                send_error = Some(e);
+            }
+        }
+
+        let mut serve_from_cache = proxy_cache::ServeFromCache::new();
+        let mut range_body_filter = proxy_cache::range_filter::RangeBodyFilter::new();
+        let mut watch_downstream = true;
+        loop {
+            let task = tokio::select! {
+                biased;
+                res = client_session.read_response_task() => match res {
+                    Ok(task) => task,
+                    Err(e) => {
+                        // the response's framing was not read: the connection is not reusable
+                        upstream_can_reuse = false;
+                        HttpTask::Failed(send_error.take().unwrap_or(e).into_up())
+                    }
+                },
+                // With no body expected, an HTTP/1 session answers only with an error (the
+                // client closed, or sent bytes that are no request); otherwise it stays pending.
+                res = session.downstream_session.read_body_or_idle(true), if watch_downstream => {
+                    match res {
+                        Err(e) => return (false, false, Some(e.into_down())),
+                        Ok(_) => {
+                            watch_downstream = false;
+                            continue;
+                        }
+                    }
+                }
+            };
+            let upstream_end = task.is_end();
+            let response_done = match self
+                .write_upstream_task(
+                    session,
+                    ctx,
+                    task,
+                    &mut serve_from_cache,
+                    &mut range_body_filter,
+                )
+                .await
+            {
+                Ok(done) => done,
+                Err(e) => return (false, false, Some(e)),
+            };
+            if upstream_end {
+                break;
+            }
+            if response_done {
+                // the downstream response ended first: the upstream's unread rest makes its
+                // connection unsafe to reuse
+                upstream_can_reuse = false;
+                break;
+            }
+        }
+
+        let reuse_downstream = match session.as_mut().finish_body().await {
+            Ok(_) => true,
+            Err(e) => {
+                error!("Error finish sending body to downstream: {}", e);
+                false
+            }
+        };
+        (reuse_downstream, upstream_can_reuse, None)
+    }
+
+    /// Skyport patch: one upstream response task through the response filters and downstream,
+    /// as [`Self::process_upstream_tasks`] does for each task of a batch when the cache is off.
+    async fn write_upstream_task(
+        &self,
+        session: &mut Session,
+        ctx: &mut SV::CTX,
+        mut task: HttpTask,
+        serve_from_cache: &mut ServeFromCache,
+        range_body_filter: &mut RangeBodyFilter,
+    ) -> Result<bool>
+    where
+        SV: ProxyHttp + Send + Sync,
+        SV::CTX: Send + Sync,
+    {
+        #[cfg(feature = "upstream_modules")]
+        if let HttpTask::Header(header, end_of_stream) = &task {
+            self.inner
+                .adjust_upstream_modules(session, header, *end_of_stream, ctx)
+                .await?;
+        }
+        #[cfg(feature = "upstream_modules")]
+        session.upstream_modules_filter_task(&mut task).await?;
+        session.upstream_compression.response_filter(&mut task);
+        let task = self
+            .h1_response_filter(
+                session,
+                task,
+                ctx,
+                serve_from_cache,
+                range_body_filter,
+                false,
+            )
+            .await?;
+        session.write_response_task(task).await
     }
 
     pub(crate) async fn proxy_to_h1_upstream(
@@ -1088,6 +1245,22 @@ where
     }
 }
 
+/// Skyport patch: whether [`HttpProxy::proxy_1to1`] may take its sequential path: an HTTP/1
+/// downstream request with an empty body (nothing to stream or buffer for a retry), no
+/// upgrade on either side, no cache (no cache fill to keep going when the client leaves, no
+/// 304 revalidation) and no cancel-safe task API. Everything else takes the two-task path.
+fn sequential_h1_eligible(session: &mut Session, upstream_upgrade_req: bool) -> bool {
+    session.downstream_session.as_http1().is_some()
+        && !session.downstream_session.supports_proxy_task_api()
+        && !session.downstream_session.is_upgrade_req()
+        && !upstream_upgrade_req
+        && !session.cache.enabled()
+        && !session.cache.bypassing()
+        && session.as_ref().get_retry_buffer().is_none()
+        && session.is_body_empty()
+        && session.as_mut().is_body_done()
+}
+
 pub(crate) async fn send_body_to1(
     client_session: &mut HttpSessionV1,
     recv_task: Option<HttpTask>,
@@ -1283,5 +1456,39 @@ mod tests {
 
         assert_eq!(err.etype(), &InvalidHTTPHeader);
         assert_eq!(err.esource(), &ErrorSource::Upstream);
+    }
+
+    // Skyport patch: which requests take the sequential path.
+    /// The session and its client side (kept open while the session is examined).
+    async fn session_for(request: &[u8]) -> (Session, tokio::io::DuplexStream) {
+        let (mut client, server) = tokio::io::duplex(4096);
+        client.write_all(request).await.expect("written");
+        let mut session = Session::new_h1(Box::new(server) as pingora_core::protocols::Stream);
+        session.read_request().await.expect("parsed");
+        (session, client)
+    }
+
+    #[tokio::test]
+    async fn only_plain_bodyless_h1_requests_take_the_sequential_path() {
+        let (mut get, _get_client) = session_for(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n").await;
+        assert!(sequential_h1_eligible(&mut get, false));
+        let (mut empty, _empty_client) =
+            session_for(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n").await;
+        assert!(sequential_h1_eligible(&mut empty, false));
+
+        let (mut post, _post_client) =
+            session_for(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nhi").await;
+        assert!(!sequential_h1_eligible(&mut post, false));
+        let (mut chunked, _chunked_client) = session_for(
+            b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        )
+        .await;
+        assert!(!sequential_h1_eligible(&mut chunked, false));
+        let mut upgrade = upgrade_request_session().await;
+        assert!(!sequential_h1_eligible(&mut upgrade, true));
+        // a filter that turns the upstream request into an upgrade keeps the two halves
+        assert!(!sequential_h1_eligible(&mut get, true));
+        get.downstream_session.set_proxy_tasks_enabled(true);
+        assert!(!sequential_h1_eligible(&mut get, false));
     }
 }

@@ -304,6 +304,16 @@ impl Session {
         }
     }
 
+    /// Write one response task; the same as [`Self::response_duplex_vec`] with a single task,
+    /// without the vector on HTTP/1 (Skyport patch: the sequential proxy path writes its tasks
+    /// one at a time).
+    pub async fn response_duplex(&mut self, task: HttpTask) -> Result<bool> {
+        match self {
+            Self::H1(s) => s.response_duplex(task).await,
+            _ => self.response_duplex_vec(vec![task]).await,
+        }
+    }
+
     pub async fn response_duplex_vec(&mut self, tasks: Vec<HttpTask>) -> Result<bool> {
         match self {
             Self::H1(s) => s.response_duplex_vec(tasks).await,
