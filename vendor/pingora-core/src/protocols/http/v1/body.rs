@@ -176,7 +176,11 @@ impl BodyReader {
     }
 
     fn prepare_buf(&mut self, buf_to_rewind: &[u8]) {
-        let mut body_buf = BytesMut::with_capacity(self.body_buf_size.max(buf_to_rewind.len()));
+        self.prepare_buf_with_capacity(buf_to_rewind, self.body_buf_size);
+    }
+
+    fn prepare_buf_with_capacity(&mut self, buf_to_rewind: &[u8], capacity: usize) {
+        let mut body_buf = BytesMut::with_capacity(capacity.max(buf_to_rewind.len()));
         if !buf_to_rewind.is_empty() {
             self.rewind_buf_len = buf_to_rewind.len();
             // TODO: this is still 1 copy. Make it zero
@@ -248,7 +252,15 @@ impl BodyReader {
                 }
             }
             _ => {
-                self.prepare_buf(buf_to_rewind);
+                // Skyport patch: a body the header read already holds whole needs no room to
+                // read more (a later read would reserve it): its buffer is its size, not the
+                // 64 KiB read size
+                let capacity = if buf_to_rewind.len() >= cl {
+                    buf_to_rewind.len()
+                } else {
+                    self.body_buf_size
+                };
+                self.prepare_buf_with_capacity(buf_to_rewind, capacity);
                 self.body_state = PS::Partial(0, cl);
             }
         }
@@ -2174,6 +2186,27 @@ mod tests {
         assert_eq!(body_reader.body_state, ParseState::Complete(3));
         assert_eq!(input, body_reader.get_body(&res));
         assert_eq!(body_reader.get_body_overread(), None);
+    }
+
+    // Skyport patch: a body read whole with its header is kept in a buffer of its size.
+    #[tokio::test]
+    async fn read_with_body_content_length_whole_in_rewind() {
+        init_log();
+        let mut mock_io = Builder::new().build();
+        let mut body_reader = BodyReader::new(true);
+        body_reader.init_content_length(2, b"okHTTP");
+        assert_eq!(body_reader.body_buf.as_ref().map(|b| b.capacity()), Some(6));
+        let res = body_reader.read_body(&mut mock_io).await.unwrap().unwrap();
+        assert_eq!(res, BufRef::new(0, 2));
+        assert_eq!(body_reader.body_state, ParseState::Complete(2));
+        assert_eq!(b"ok", body_reader.get_body(&res));
+        assert_eq!(body_reader.get_body_overread(), Some(&b"HTTP"[..]));
+
+        // a body that is still to come keeps the full read size
+        let mut body_reader = BodyReader::new(true);
+        body_reader.init_content_length(3, b"ok");
+        let capacity = body_reader.body_buf.as_ref().map_or(0, |b| b.capacity());
+        assert!(capacity >= BODY_BUFFER_SIZE, "{capacity}");
     }
 
     #[tokio::test]
