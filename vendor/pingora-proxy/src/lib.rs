@@ -1562,6 +1562,17 @@ impl SubrequestSpawner {
     }
 }
 
+/// Skyport patch: a pinned box holding what `make` returns, allocated before `make` runs so the
+/// value can be written straight into it (a large future is not built on the stack and then
+/// copied whole into its box, as `Box::pin(make())` does).
+#[inline(always)]
+fn pin_in_place<F>(make: impl FnOnce() -> F) -> std::pin::Pin<Box<F>> {
+    let mut slot = Box::<F>::new_uninit();
+    slot.write(make());
+    // SAFETY: the slot was written just above.
+    Box::into_pin(unsafe { slot.assume_init() })
+}
+
 #[async_trait]
 impl<SV, C> HttpServerApp for HttpProxy<SV, C>
 where
@@ -1615,7 +1626,9 @@ where
         // Skyport patch: the request's processing is boxed, allocated once a request header has
         // arrived. Inline, its state machine made this future ~13 KB (far more with a large
         // CTX), held by every keep-alive connection parked in `read_request()`.
-        Box::pin(self.process_request(session, ctx)).await
+        // The future is made in its box (allocated first), not made on the stack and copied in:
+        // it is as large as its deepest state, and `Box::pin(fut)` copied all of it per request.
+        pin_in_place(|| self.process_request(session, ctx)).await
     }
 
     async fn http_cleanup(&self) {
