@@ -31,9 +31,8 @@ pub const KEYS: [(&str, &str, &str); 30] = [
     (
         "worker_work_stealing",
         "on",
-        "on: worker threads share one work-stealing scheduler; off: one scheduler per thread \
-         (cheaper per request with worker_threads = 1; with more, Pingora's shared upstream \
-         pool contends across threads)",
+        "on: worker threads share one work-stealing scheduler; off: one scheduler per thread, \
+         each with its own idle upstream connections (cheaper per request)",
     ),
     ("log_level", "info", "error, warn, info, debug or trace"),
     (
