@@ -105,6 +105,8 @@ impl JwtAlgorithm {
 
 /// How a credential's signatures are checked.
 pub enum Verifier {
+    /// HS*: the secret's HMAC key (its inner and outer hash states) made once, at load.
+    Hmac(JwtAlgorithm, Box<aws_lc_rs::hmac::Key>),
     /// Any algorithm `jsonwebtoken` implements.
     Jwt(DecodingKey),
     /// ES512 (P-521), which `jsonwebtoken` lacks: the raw public point for aws-lc-rs.
@@ -114,6 +116,7 @@ pub enum Verifier {
 impl std::fmt::Debug for Verifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
+            Verifier::Hmac(..) => "Verifier::Hmac",
             Verifier::Jwt(_) => "Verifier::Jwt",
             Verifier::Es512(_) => "Verifier::Es512",
         })
@@ -124,6 +127,13 @@ impl Verifier {
     /// Checks `signature` (base64url) over `message`. Any malformed input is `false`.
     pub fn verify(&self, alg: JwtAlgorithm, message: &[u8], signature: &str) -> bool {
         match (self, alg.jsonwebtoken()) {
+            // the signature decoded as `jsonwebtoken` decodes it (base64url, no padding)
+            (Verifier::Hmac(key_alg, key), _) if *key_alg == alg => {
+                use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+                URL_SAFE_NO_PAD
+                    .decode(signature)
+                    .is_ok_and(|sig| aws_lc_rs::hmac::verify(key, message, &sig).is_ok())
+            }
             (Verifier::Jwt(key), Some(alg)) => {
                 jsonwebtoken::crypto::verify(signature, message, key, alg).unwrap_or(false)
             }
@@ -182,10 +192,18 @@ impl KeyMaterial {
         public_key: Option<&str>,
     ) -> Result<KeyMaterial, String> {
         let Some(kind) = alg.key_kind() else {
+            let hmac = |secret: &[u8]| {
+                use aws_lc_rs::hmac::{Key, HMAC_SHA256, HMAC_SHA384, HMAC_SHA512};
+                let digest = match alg {
+                    JwtAlgorithm::HS384 => HMAC_SHA384,
+                    JwtAlgorithm::HS512 => HMAC_SHA512,
+                    _ => HMAC_SHA256,
+                };
+                Verifier::Hmac(alg, Box::new(Key::new(digest, secret)))
+            };
             return Ok(KeyMaterial {
-                verifier: Some(Verifier::Jwt(DecodingKey::from_secret(secret.as_bytes()))),
-                verifier_b64: decode_b64url(secret)
-                    .map(|bytes| Verifier::Jwt(DecodingKey::from_secret(&bytes))),
+                verifier: Some(hmac(secret.as_bytes())),
+                verifier_b64: decode_b64url(secret).map(|bytes| hmac(&bytes)),
             });
         };
         let Some(pem) = public_key else {
@@ -215,6 +233,56 @@ impl KeyMaterial {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hmac_keys_made_once_verify_as_jsonwebtoken_does() {
+        use jsonwebtoken::{encode, EncodingKey, Header};
+        let claims = serde_json::json!({ "iss": "k" });
+        for (alg, jwt_alg) in [
+            (JwtAlgorithm::HS256, Algorithm::HS256),
+            (JwtAlgorithm::HS384, Algorithm::HS384),
+            (JwtAlgorithm::HS512, Algorithm::HS512),
+        ] {
+            let token = encode(
+                &Header::new(jwt_alg),
+                &claims,
+                &EncodingKey::from_secret(b"s3cret"),
+            )
+            .expect("token");
+            let (input, sig) = token.rsplit_once('.').expect("three parts");
+            let material = KeyMaterial::parse(alg, "s3cret", None).expect("material");
+            let v = material.verifier.expect("verifier");
+            assert!(v.verify(alg, input.as_bytes(), sig), "{alg:?}");
+            let via_jsonwebtoken = Verifier::Jwt(DecodingKey::from_secret(b"s3cret"));
+            assert!(via_jsonwebtoken.verify(alg, input.as_bytes(), sig));
+            // another secret, another message, another algorithm, a padded or empty signature
+            let other = KeyMaterial::parse(alg, "other", None).expect("material");
+            assert!(!other
+                .verifier
+                .expect("v")
+                .verify(alg, input.as_bytes(), sig));
+            assert!(!v.verify(alg, b"tampered", sig));
+            let wrong = if alg == JwtAlgorithm::HS256 {
+                JwtAlgorithm::HS512
+            } else {
+                JwtAlgorithm::HS256
+            };
+            assert!(!v.verify(wrong, input.as_bytes(), sig));
+            assert!(!v.verify(alg, input.as_bytes(), &format!("{sig}=")));
+            assert!(!v.verify(alg, input.as_bytes(), ""));
+        }
+        // secret_is_base64: the decoded secret is the key
+        let material = KeyMaterial::parse(JwtAlgorithm::HS256, "czNjcmV0", None).expect("m");
+        let token = encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(b"s3cret"),
+        )
+        .expect("token");
+        let (input, sig) = token.rsplit_once('.').expect("three parts");
+        let b64 = material.verifier_b64.expect("base64 verifier");
+        assert!(b64.verify(JwtAlgorithm::HS256, input.as_bytes(), sig));
+    }
 
     #[test]
     fn names_round_trip_and_keys_are_required_where_asymmetric() {
