@@ -415,6 +415,14 @@ async fn a_client_that_leaves_mid_request_frees_its_upstream_connection() {
         .expect("origin alive");
     assert!(closed, "the upstream connection ends without an answer");
     origin.abort();
-    let r = client().get(gw.url("/good")).send().await.expect("good");
-    assert_eq!(r.status(), 200);
+    let r = client()
+        .get(gw.url("/good/next"))
+        .send()
+        .await
+        .expect("good");
+    let seen = common::echoed(r).await;
+    assert_eq!(
+        seen["uri"], "/next",
+        "the next request reaches its upstream whole"
+    );
 }
