@@ -11,6 +11,8 @@
 // WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 // See the License for the specific language governing permissions and
 // limitations under the License.
+//
+// Modified by the Skyport authors (2026): see vendor/PATCHES.md for each change.
 
 use http::header::{self, HeaderName};
 use pingora_core::protocols::http::authority::{raw_target_authority, RawTargetAuthority};
@@ -175,7 +177,43 @@ impl ConnectionNominations {
     }
 }
 
+/// Whether `name` is one of the standard hop-by-hop fields [`strip_standard_hop_by_hop_headers`]
+/// removes (compared by its text: no hashing).
+fn is_standard_hop_by_hop(name: &HeaderName) -> bool {
+    matches!(
+        name.as_str(),
+        "keep-alive"
+            | "proxy-connection"
+            | "proxy-authenticate"
+            | "proxy-authorization"
+            | "te"
+            | "trailer"
+            | "transfer-encoding"
+            | "connection"
+            | "upgrade"
+            | "http2-settings"
+    )
+}
+
+/// Removes `Connection`, `Upgrade` and `HTTP2-Settings`; the maps are looked up only when one
+/// of them is present (often they are gone already, stripped as hop-by-hop fields).
+fn strip_upgrade_fields(req: &mut RequestHeader) {
+    let present = req.headers.keys().any(|name| {
+        name == header::CONNECTION || name == header::UPGRADE || name.as_str() == HTTP2_SETTINGS
+    });
+    if present {
+        req.remove_header(&header::CONNECTION);
+        req.remove_header(&header::UPGRADE);
+        req.remove_header(HTTP2_SETTINGS);
+    }
+}
+
 fn strip_standard_hop_by_hop_headers(req: &mut RequestHeader) {
+    // Most requests carry none of these: one pass over the names finds that without the ten
+    // hashed lookups (in each of the two maps) removing them would cost.
+    if !req.headers.keys().any(is_standard_hop_by_hop) {
+        return;
+    }
     req.remove_header(KEEP_ALIVE);
     req.remove_header(PROXY_CONNECTION);
     req.remove_header(&header::PROXY_AUTHENTICATE);
@@ -360,19 +398,13 @@ pub(crate) fn sanitize_h1_upstream_request(
 
     match policy.h1_upgrade {
         H1UpgradePolicy::WebSocketOnly => {
-            req.remove_header(&header::CONNECTION);
-            req.remove_header(&header::UPGRADE);
-            req.remove_header(HTTP2_SETTINGS);
+            strip_upgrade_fields(req);
             if websocket_upgrade {
                 req.insert_header(header::CONNECTION, "Upgrade")?;
                 req.insert_header(header::UPGRADE, "websocket")?;
             }
         }
-        H1UpgradePolicy::Deny => {
-            req.remove_header(&header::CONNECTION);
-            req.remove_header(&header::UPGRADE);
-            req.remove_header(HTTP2_SETTINGS);
-        }
+        H1UpgradePolicy::Deny => strip_upgrade_fields(req),
         H1UpgradePolicy::Preserve => {}
     }
 
@@ -559,6 +591,86 @@ mod tests {
                 .unwrap();
         }
         request
+    }
+
+    #[test]
+    fn hop_by_hop_fields_are_stripped_and_the_rest_kept_with_their_case() {
+        let hop_by_hop = [
+            ("Keep-Alive", "timeout=5"),
+            ("Proxy-Connection", "keep-alive"),
+            ("Proxy-Authenticate", "Basic"),
+            ("Proxy-Authorization", "Basic abc"),
+            ("TE", "trailers"),
+            ("Trailer", "X-Sum"),
+            ("Transfer-Encoding", "chunked"),
+            ("Connection", "close"),
+            ("Upgrade", "h2c"),
+            ("HTTP2-Settings", "AAMAAABkAAQAAP__"),
+        ];
+        let end_to_end = [
+            ("Host", "example.com"),
+            ("X-Custom", "1"),
+            ("Accept", "*/*"),
+        ];
+        // Built with the names' case kept, as a parsed request is.
+        let request_with_headers = |headers: &[(&str, &str)]| {
+            let mut request = RequestHeader::build("GET", b"/", None).unwrap();
+            for (name, value) in headers {
+                request
+                    .append_header(name.to_string(), value.to_string())
+                    .unwrap();
+            }
+            request
+        };
+        // The fields as written, sorted: a removal may reorder the rest (http's `swap_remove`).
+        let wire = |request: &RequestHeader| {
+            let mut buf = Vec::new();
+            request.header_to_h1_wire(&mut buf);
+            let mut lines: Vec<String> = String::from_utf8(buf)
+                .unwrap()
+                .split_terminator("\r\n")
+                .map(str::to_string)
+                .collect();
+            lines.sort();
+            lines.join("\n")
+        };
+        let expected = "Accept: */*\nHost: example.com\nX-Custom: 1";
+
+        // Each hop-by-hop field alone, among end-to-end ones, is removed.
+        for field in hop_by_hop {
+            let mut request =
+                request_with_headers(&[end_to_end[0], field, end_to_end[1], end_to_end[2]]);
+            strip_standard_hop_by_hop_headers(&mut request);
+            assert_eq!(wire(&request), expected, "{}", field.0);
+        }
+
+        // All of them at once.
+        let mut all = end_to_end.to_vec();
+        all.extend(hop_by_hop);
+        let mut request = request_with_headers(&all);
+        strip_standard_hop_by_hop_headers(&mut request);
+        assert_eq!(wire(&request), expected);
+
+        // None present: nothing changes.
+        let mut request = request_with_headers(&end_to_end);
+        strip_standard_hop_by_hop_headers(&mut request);
+        assert_eq!(wire(&request), expected);
+
+        // The upgrade fields alone.
+        let mut request = request_with_headers(&[
+            ("Connection", "Upgrade"),
+            end_to_end[0],
+            ("Upgrade", "websocket"),
+            end_to_end[1],
+            ("HTTP2-Settings", "AA"),
+            end_to_end[2],
+            ("TE", "trailers"),
+        ]);
+        strip_upgrade_fields(&mut request);
+        assert_eq!(
+            wire(&request),
+            "Accept: */*\nHost: example.com\nTE: trailers\nX-Custom: 1"
+        );
     }
 
     #[test]
