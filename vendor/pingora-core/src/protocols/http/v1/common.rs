@@ -11,6 +11,8 @@
 // WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 // See the License for the specific language governing permissions and
 // limitations under the License.
+//
+// Modified by the Skyport authors (2026): see vendor/PATCHES.md for each change.
 
 //! Common functions and constants
 
@@ -330,7 +332,14 @@ fn from_digits(bytes: &[u8]) -> Option<u64> {
 /// 8.6](https://www.rfc-editor.org/rfc/rfc9110#section-8.6) this lets identical
 /// duplicates (e.g. `Content-Length: 42, 42`) be collapsed to a single value
 /// while genuinely conflicting framing is rejected.
+#[cfg(test)]
 pub(crate) fn content_length_parse_all(headers: &HMap) -> Option<u64> {
+    content_length_reconcile(headers).ok().flatten()
+}
+
+/// The message's `Content-Length` fields reconciled in one lookup: `Ok(None)` when it has
+/// none, `Err(())` when they are present but do not resolve to a single valid value.
+fn content_length_reconcile(headers: &HMap) -> std::result::Result<Option<u64>, ()> {
     // If multiple Content-Length headers were sent, everything can still be
     // alright if they all contain the same value, and all parse correctly. If
     // not, then it's an error.
@@ -338,18 +347,18 @@ pub(crate) fn content_length_parse_all(headers: &HMap) -> Option<u64> {
     for value in headers.get_all(header::CONTENT_LENGTH) {
         // A non-visible-ASCII value can't be a valid Content-Length, so the
         // framing is ambiguous.
-        let line = value.to_str().ok()?;
+        let line = value.to_str().map_err(|_| ())?;
         for v in line.split(',') {
-            let n = from_digits(v.trim().as_bytes())?;
+            let n = from_digits(v.trim().as_bytes()).ok_or(())?;
             match content_length {
                 None => content_length = Some(n),
-                Some(prev) if prev != n => return None,
+                Some(prev) if prev != n => return Err(()),
                 Some(_) => {}
             }
         }
     }
 
-    content_length
+    Ok(content_length)
 }
 
 /// Resolve the framing `Content-Length` of a message following hyper's decode
@@ -357,8 +366,9 @@ pub(crate) fn content_length_parse_all(headers: &HMap) -> Option<u64> {
 /// present but cannot be resolved to a single value (conflicting duplicates or
 /// an unparseable value), or `None` when the header is absent.
 pub(crate) fn content_length_for_framing(headers: &HMap) -> Result<Option<usize>> {
-    match content_length_parse_all(headers) {
-        Some(cl) => {
+    // One lookup: whether the header is absent or invalid comes from the same pass.
+    match content_length_reconcile(headers) {
+        Ok(Some(cl)) => {
             // Content-Length frames the body, so a value that does not fit in
             // `usize` cannot be represented and must not be silently truncated
             // (which would misframe bodies larger than `usize::MAX`, e.g. on
@@ -373,13 +383,13 @@ pub(crate) fn content_length_for_framing(headers: &HMap) -> Result<Option<usize>
                 )
             })
         }
-        None if headers.contains_key(header::CONTENT_LENGTH) => {
+        Err(()) => {
             // debug, not warn: per-message, client-influenced; avoids log floods
             // under adversarial load. The error is returned to the caller.
             debug!("invalid Content-Length header");
             Error::e_explain(InvalidHTTPHeader, "invalid Content-Length header")
         }
-        None => Ok(None),
+        Ok(None) => Ok(None),
     }
 }
 
@@ -390,7 +400,7 @@ pub(crate) fn content_length_for_framing(headers: &HMap) -> Result<Option<usize>
 /// `Content-Length` fields having differing values (or a single invalid value)
 /// has invalid framing and the recipient MUST treat it as an unrecoverable
 /// error. Identical duplicates and comma-combined identical values are
-/// reconciled to a single value via [`content_length_parse_all`].
+/// reconciled to a single value via [`content_length_reconcile`].
 ///
 /// HTTP/2 does not use `Content-Length` for framing, but reconciling it here
 /// keeps the H2 and downgraded-H1 paths consistent and rejects genuinely
@@ -542,6 +552,15 @@ mod test {
         // present but invalid -> Err
         let mut headers = HMap::new();
         headers.insert(CONTENT_LENGTH, "abc".try_into().unwrap());
+        let err = content_length_for_framing(&headers).unwrap_err();
+        assert_eq!(
+            err.context.as_ref().map(|c| c.as_str()),
+            Some("invalid Content-Length header")
+        );
+
+        // present but empty -> Err (absent and invalid come from one lookup)
+        let mut headers = HMap::new();
+        headers.insert(CONTENT_LENGTH, "".try_into().unwrap());
         let err = content_length_for_framing(&headers).unwrap_err();
         assert_eq!(
             err.context.as_ref().map(|c| c.as_str()),
