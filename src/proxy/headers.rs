@@ -121,15 +121,19 @@ pub struct Downstream<'a> {
     pub version: &'static str,
 }
 
-/// The header names a `Connection` header lists, lower-cased.
-fn connection_tokens(headers: &http::HeaderMap) -> Vec<String> {
+/// The header names a `Connection` header lists, but for the tokens in `spared` (compared
+/// without case; those the caller removes anyway or keeps). Nothing is allocated when every
+/// token is spared, the common `Connection: keep-alive` or `close`; a token that is not a
+/// valid header name names no header and is left out.
+fn connection_listed(headers: &http::HeaderMap, spared: &[&str]) -> Vec<http::HeaderName> {
     headers
         .get_all(CONNECTION)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .map(|s| s.trim().to_ascii_lowercase())
-        .filter(|s| !s.is_empty())
+        .map(str::trim)
+        .filter(|t| !t.is_empty() && !spared.iter().any(|s| t.eq_ignore_ascii_case(s)))
+        .filter_map(|t| http::HeaderName::from_bytes(t.as_bytes()).ok())
         .collect()
 }
 
@@ -139,17 +143,25 @@ pub fn strip_hop_by_hop(req: &mut RequestHeader) {
     if !req.headers.keys().any(is_hop_by_hop) {
         return;
     }
-    let listed = connection_tokens(&req.headers);
     let websocket = req
         .headers
         .get(UPGRADE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
-    for name in listed {
-        if websocket && name == "upgrade" {
-            continue;
-        }
-        req.remove_header(name.as_str());
+    // The fixed set is removed below; a WebSocket handshake keeps its Upgrade.
+    let spared: &[&str] = if websocket {
+        &["keep-alive", "proxy-connection", "proxy", "upgrade"]
+    } else {
+        &[
+            "keep-alive",
+            "proxy-connection",
+            "proxy",
+            "upgrade",
+            "connection",
+        ]
+    };
+    for name in connection_listed(&req.headers, spared) {
+        req.remove_header(&name);
     }
     for name in ["keep-alive", "proxy-connection", "proxy"] {
         req.remove_header(name);
@@ -176,22 +188,31 @@ pub fn strip_hop_by_hop(req: &mut RequestHeader) {
 /// `Proxy-Connection`, `Upgrade` (unless it switches protocols) and every header the
 /// upstream's `Connection` names; the client connection's own headers are Pingora's.
 pub fn strip_hop_by_hop_response(resp: &mut ResponseHeader) {
-    if !resp.headers.keys().any(is_hop_by_hop) {
-        return;
-    }
     let switching = resp.status == http::StatusCode::SWITCHING_PROTOCOLS;
-    if !switching {
-        let listed = connection_tokens(&resp.headers);
-        for name in listed
-            .into_iter()
-            .filter(|s| s != "close" && s != "keep-alive")
-        {
-            resp.remove_header(name.as_str());
+    // One pass over the names: most answers carry only `Connection: keep-alive`, which
+    // leaves nothing to remove.
+    let (mut listed, mut fixed) = (false, false);
+    for name in resp.headers.keys() {
+        match name.as_str() {
+            "connection" => listed = true,
+            "keep-alive" | "proxy-connection" => fixed = true,
+            "upgrade" => fixed |= !switching,
+            _ => {}
         }
-        resp.remove_header(&UPGRADE);
     }
-    for name in ["keep-alive", "proxy-connection"] {
-        resp.remove_header(name);
+    if listed && !switching {
+        let spared = ["close", "keep-alive", "proxy-connection", "upgrade"];
+        for name in connection_listed(&resp.headers, &spared) {
+            resp.remove_header(&name);
+        }
+    }
+    if fixed {
+        if !switching {
+            resp.remove_header(&UPGRADE);
+        }
+        for name in ["keep-alive", "proxy-connection"] {
+            resp.remove_header(name);
+        }
     }
 }
 
@@ -213,7 +234,7 @@ pub fn forwarded(
     if let Some(ip) = d.client_ip.and_then(ip_value) {
         let xff = match req
             .headers
-            .get("x-forwarded-for")
+            .get(names.for_.name())
             .and_then(|v| v.to_str().ok())
         {
             Some(prev) if !prev.is_empty() => {
@@ -232,7 +253,7 @@ pub fn forwarded(
     match prefix {
         Some(p) => req.insert_header(&names.prefix, p)?,
         None => {
-            req.remove_header("x-forwarded-prefix");
+            req.remove_header(names.prefix.name());
         }
     }
     let via = via_value(
@@ -300,6 +321,84 @@ pub fn via_header(via: std::borrow::Cow<'static, str>) -> HeaderValue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn names(map: &http::HeaderMap) -> Vec<&str> {
+        let mut names: Vec<&str> = map.keys().map(|k| k.as_str()).collect();
+        names.sort_unstable();
+        names
+    }
+
+    #[test]
+    fn hop_by_hop_fields_leave_the_request() {
+        let mut req = RequestHeader::build("GET", b"/", None).expect("request");
+        for (k, v) in [
+            ("Connection", "keep-alive, X-Hop, bad name"),
+            ("X-Hop", "1"),
+            ("Keep-Alive", "timeout=5"),
+            ("TE", "gzip, trailers"),
+            ("X-End", "1"),
+        ] {
+            req.append_header(k.to_string(), v).expect("header");
+        }
+        strip_hop_by_hop(&mut req);
+        assert_eq!(names(&req.headers), ["te", "x-end"]);
+        assert_eq!(req.headers["te"], "trailers");
+
+        // A WebSocket handshake keeps its Upgrade, even when Connection lists it.
+        let mut req = RequestHeader::build("GET", b"/", None).expect("request");
+        req.append_header("Connection", "Upgrade").expect("header");
+        req.append_header("Upgrade", "websocket").expect("header");
+        strip_hop_by_hop(&mut req);
+        assert_eq!(names(&req.headers), ["connection", "upgrade"]);
+    }
+
+    #[test]
+    fn hop_by_hop_fields_leave_the_response() {
+        let answer = |status: u16, headers: &[(&str, &str)]| {
+            let mut resp = ResponseHeader::build(status, None).expect("response");
+            for (k, v) in headers {
+                resp.append_header(k.to_string(), *v).expect("header");
+            }
+            strip_hop_by_hop_response(&mut resp);
+            names(&resp.headers).join(" ")
+        };
+        // The usual answer: nothing to remove.
+        assert_eq!(
+            answer(200, &[("Connection", "keep-alive"), ("X-End", "1")]),
+            "connection x-end"
+        );
+        assert_eq!(
+            answer(
+                200,
+                &[
+                    ("Connection", "Keep-Alive, X-Secret, close"),
+                    ("X-Secret", "1"),
+                    ("Keep-Alive", "timeout=5"),
+                    ("Proxy-Connection", "keep-alive"),
+                    ("Upgrade", "h2c"),
+                    ("X-End", "1"),
+                ]
+            ),
+            "connection x-end"
+        );
+        // A header named only by Connection goes too.
+        assert_eq!(
+            answer(200, &[("Connection", "x-secret"), ("X-Secret", "1")]),
+            "connection"
+        );
+        // Switching protocols keeps Upgrade and what Connection lists.
+        assert_eq!(
+            answer(
+                101,
+                &[
+                    ("Connection", "Upgrade"),
+                    ("Upgrade", "websocket"),
+                    ("Keep-Alive", "timeout=5"),
+                ]
+            ),
+            "connection upgrade"
+        );
+    }
 
     #[test]
     fn remembered_values_follow_their_key() {
