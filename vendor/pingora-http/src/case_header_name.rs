@@ -172,6 +172,59 @@ impl IntoCaseHeaderName for Bytes {
     }
 }
 
+/// The byte at `i` of a lower-case name in its title case: capitalised at the start of the
+/// name and after each dash.
+fn title_byte(lower: &[u8], i: usize) -> u8 {
+    if i == 0 || lower[i - 1] == b'-' {
+        lower[i].to_ascii_uppercase()
+    } else {
+        lower[i]
+    }
+}
+
+/// Whether `case` is the name's canonical case: the usual spelling of a standard name
+/// (`ETag`, `TE`, `WWW-Authenticate` ...), else each dash-separated word capitalised
+/// (`X-Forwarded-For`). A name in its canonical case needs no record of how it was written.
+pub(crate) fn is_canonical_case(name: &HeaderName, case: &[u8]) -> bool {
+    match titled_header_name_str(name) {
+        Some(titled) => titled.as_bytes() == case,
+        None => {
+            let lower = name.as_str().as_bytes();
+            lower.len() == case.len() && (0..lower.len()).all(|i| case[i] == title_byte(lower, i))
+        }
+    }
+}
+
+/// Writes the name in its canonical case (see [`is_canonical_case`]).
+pub(crate) fn put_canonical_case(name: &HeaderName, buf: &mut impl bytes::BufMut) {
+    if let Some(titled) = titled_header_name_str(name) {
+        buf.put_slice(titled.as_bytes());
+        return;
+    }
+    for (i, word) in name.as_str().as_bytes().split(|&b| b == b'-').enumerate() {
+        if i > 0 {
+            buf.put_u8(b'-');
+        }
+        if let Some((first, rest)) = word.split_first() {
+            buf.put_u8(first.to_ascii_uppercase());
+            buf.put_slice(rest);
+        }
+    }
+}
+
+/// The name in its canonical case, as a case name (allocates for a name outside the
+/// standard list).
+pub(crate) fn canonical_case(name: &HeaderName) -> CaseHeaderName {
+    match titled_header_name_str(name) {
+        Some(titled) => CaseHeaderName(Bytes::from_static(titled.as_bytes())),
+        None => {
+            let mut buf = Vec::with_capacity(name.as_str().len());
+            put_canonical_case(name, &mut buf);
+            CaseHeaderName(buf.into())
+        }
+    }
+}
+
 fn titled_header_name(header_name: &HeaderName) -> Bytes {
     titled_header_name_str(header_name).map_or_else(
         || Bytes::copy_from_slice(header_name.as_str().as_bytes()),

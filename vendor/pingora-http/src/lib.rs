@@ -52,14 +52,14 @@ pub mod prelude {
     pub use crate::ResponseHeader;
 }
 
-/* an ordered header map to store the original case of each header name
+/* the written case of the header names not in their canonical case (see
+`case_header_name::is_canonical_case`): a name the map holds has one case per value, in the
+order of its values in the map of header values; any other name is written in its canonical
+case. Most names on the wire (`Host`, `Content-Type`, `X-Forwarded-For` ...) are canonical,
+so the map is usually empty and costs neither an allocation nor a lookup.
 HMap({
     "foo": ["Foo", "foO", "FoO"]
 })
-The order how HeaderMap iter over its items is "arbitrary, but consistent".
-Hopefully this property makes sure this map of header names always iterates in the
-same order of the map of header values.
-This idea is inspaired by hyper @nox
 */
 type CaseMap = HMap<CaseHeaderName>;
 
@@ -169,9 +169,8 @@ impl RequestHeader {
         size_hint: Option<usize>,
     ) -> Result<Self> {
         let mut req = Self::build_no_case(method, path, size_hint)?;
-        req.header_name_map = Some(CaseMap::with_capacity(http_header_map_upper_bound(
-            size_hint,
-        )));
+        // Empty until a name comes in a case other than its canonical one: no allocation.
+        req.header_name_map = Some(CaseMap::default());
         Ok(req)
     }
 
@@ -236,11 +235,7 @@ impl RequestHeader {
     /// Makes room for `additional` more headers in both of the header's maps (values, and the
     /// written case), so that adding them does not grow the maps one step at a time.
     pub fn reserve(&mut self, additional: usize) {
-        reserve(
-            self.header_name_map.as_mut(),
-            &mut self.base.headers,
-            additional,
-        );
+        reserve(&mut self.base.headers, additional);
     }
 
     /// Remove all headers under the name
@@ -262,7 +257,7 @@ impl RequestHeader {
     /// Otherwise returns an empty iterator.
     ///
     /// Headers of the same name are visited in insertion order.
-    pub fn case_header_iter(&self) -> impl Iterator<Item = (&CaseHeaderName, &HeaderValue)> + '_ {
+    pub fn case_header_iter(&self) -> impl Iterator<Item = (CaseHeaderName, &HeaderValue)> + '_ {
         case_header_iter(self.header_name_map.as_ref(), &self.base.headers)
     }
 
@@ -275,27 +270,7 @@ impl RequestHeader {
         &self,
         mut f: F,
     ) -> Result<()> {
-        let key_map = self.header_name_map.as_ref();
-        let value_map = &self.base.headers;
-
-        if let Some(key_map) = key_map {
-            let iter = key_map.iter().zip(value_map.iter());
-            for ((header, case_header), (header2, val)) in iter {
-                if header != header2 {
-                    // in case the header iteration order changes in future versions of HMap
-                    panic!("header iter mismatch {}, {}", header, header2)
-                }
-                f(HeaderNameVariant::Case(case_header), val)?;
-            }
-        } else {
-            for (header, value) in value_map {
-                let titled_header =
-                    case_header_name::titled_header_name_str(header).unwrap_or(header.as_str());
-                f(HeaderNameVariant::Titled(titled_header), value)?;
-            }
-        }
-
-        Ok(())
+        map_fields(self.header_name_map.as_ref(), &self.base.headers, &mut f)
     }
 
     /// Return mutable access to the request extensions.
@@ -519,9 +494,8 @@ impl From<Box<ResponseHeader>> for Box<RespParts> {
 impl ResponseHeader {
     fn new(size_hint: Option<usize>) -> Self {
         let mut resp_header = Self::new_no_case(size_hint);
-        resp_header.header_name_map = Some(CaseMap::with_capacity(http_header_map_upper_bound(
-            size_hint,
-        )));
+        // Empty until a name comes in a case other than its canonical one: no allocation.
+        resp_header.header_name_map = Some(CaseMap::default());
         resp_header
     }
 
@@ -600,11 +574,7 @@ impl ResponseHeader {
     /// Makes room for `additional` more headers in both of the header's maps (values, and the
     /// written case), so that adding them does not grow the maps one step at a time.
     pub fn reserve(&mut self, additional: usize) {
-        reserve(
-            self.header_name_map.as_mut(),
-            &mut self.base.headers,
-            additional,
-        );
+        reserve(&mut self.base.headers, additional);
     }
 
     /// Remove all headers under the name
@@ -626,7 +596,7 @@ impl ResponseHeader {
     /// Otherwise returns an empty iterator.
     ///
     /// Headers of the same name are visited in insertion order.
-    pub fn case_header_iter(&self) -> impl Iterator<Item = (&CaseHeaderName, &HeaderValue)> + '_ {
+    pub fn case_header_iter(&self) -> impl Iterator<Item = (CaseHeaderName, &HeaderValue)> + '_ {
         case_header_iter(self.header_name_map.as_ref(), &self.base.headers)
     }
 
@@ -639,27 +609,7 @@ impl ResponseHeader {
         &self,
         mut f: F,
     ) -> Result<()> {
-        let key_map = self.header_name_map.as_ref();
-        let value_map = &self.base.headers;
-
-        if let Some(key_map) = key_map {
-            let iter = key_map.iter().zip(value_map.iter());
-            for ((header, case_header), (header2, val)) in iter {
-                if header != header2 {
-                    // in case the header iteration order changes in future versions of HMap
-                    panic!("header iter mismatch {}, {}", header, header2)
-                }
-                f(HeaderNameVariant::Case(case_header), val)?;
-            }
-        } else {
-            for (header, value) in value_map {
-                let titled_header =
-                    case_header_name::titled_header_name_str(header).unwrap_or(header.as_str());
-                f(HeaderNameVariant::Titled(titled_header), value)?;
-            }
-        }
-
-        Ok(())
+        map_fields(self.header_name_map.as_ref(), &self.base.headers, &mut f)
     }
 
     /// Return mutable access to the response extensions.
@@ -875,29 +825,51 @@ fn append_header_value<T>(
     value: T,
 ) -> Result<bool> {
     let (header_name, case_header_name) = name.into_header_names()?;
-    // store the original case in the map
     if let Some(name_map) = name_map {
-        // Use the non-panicking `try_append`: the infallible `append` calls
-        // `.expect("size overflows MAX_SIZE")` internally, which would abort the
-        // process if the case map ever exceeded `http`'s `MAX_SIZE` (1 << 15).
-        name_map
-            .try_append(header_name.clone(), case_header_name)
-            .or_err(InvalidHTTPHeader, "header name map size overflows MAX_SIZE")?;
+        record_appended_case(name_map, value_map, &header_name, case_header_name)?;
     }
 
-    // Non-panicking `try_append` for the same reason as the case map above.
+    // Non-panicking `try_append`: the infallible `append` calls
+    // `.expect("size overflows MAX_SIZE")` internally, which would abort the
+    // process if the map ever exceeded `http`'s `MAX_SIZE` (1 << 15).
     value_map.try_append(header_name, value).or_err(
         InvalidHTTPHeader,
         "header value map size overflows MAX_SIZE",
     )
 }
 
-/// Reserves room for `additional` entries in the value map and the case map, without
-/// panicking on overflow (a failed reservation leaves the maps to grow as they go).
-fn reserve<T>(name_map: Option<&mut CaseMap>, value_map: &mut HMap<T>, additional: usize) {
-    if let Some(name_map) = name_map {
-        let _ = name_map.try_reserve(additional);
+/// Keeps the case map in step with a value appended under `name`, before it is appended.
+fn record_appended_case<T>(
+    name_map: &mut CaseMap,
+    value_map: &HMap<T>,
+    name: &HeaderName,
+    case: CaseHeaderName,
+) -> Result<()> {
+    const OVERFLOW: &str = "header name map size overflows MAX_SIZE";
+    if !name_map.is_empty() && name_map.contains_key(name) {
+        // The name's values have their cases recorded: this one's too, whatever it is.
+        name_map
+            .try_append(name.clone(), case)
+            .or_err(InvalidHTTPHeader, OVERFLOW)?;
+    } else if !case_header_name::is_canonical_case(name, case.as_slice()) {
+        // The name's earlier values, if any, were written in the canonical case: record them
+        // so, then this one as it came.
+        for _ in value_map.get_all(name) {
+            name_map
+                .try_append(name.clone(), case_header_name::canonical_case(name))
+                .or_err(InvalidHTTPHeader, OVERFLOW)?;
+        }
+        name_map
+            .try_append(name.clone(), case)
+            .or_err(InvalidHTTPHeader, OVERFLOW)?;
     }
+    Ok(())
+}
+
+/// Reserves room for `additional` entries in the value map, without panicking on overflow (a
+/// failed reservation leaves the map to grow as it goes). The case map is left as it is:
+/// usually empty, it would be allocated for nothing.
+fn reserve<T>(value_map: &mut HMap<T>, additional: usize) {
     let _ = value_map.try_reserve(additional);
 }
 
@@ -910,10 +882,19 @@ fn insert_header_value<T>(
 ) -> Result<()> {
     let (header_name, case_header_name) = name.into_header_names()?;
     if let Some(name_map) = name_map {
-        // store the original case in the map
-        name_map.insert(header_name.clone(), case_header_name);
+        // The value replaces the name's values: its case replaces theirs.
+        if !case_header_name::is_canonical_case(&header_name, case_header_name.as_slice()) {
+            name_map
+                .try_insert(header_name.clone(), case_header_name)
+                .or_err(InvalidHTTPHeader, "header name map size overflows MAX_SIZE")?;
+        } else if !name_map.is_empty() {
+            name_map.remove(&header_name);
+        }
     }
-    value_map.insert(header_name, value);
+    value_map.try_insert(header_name, value).or_err(
+        InvalidHTTPHeader,
+        "header value map size overflows MAX_SIZE",
+    )?;
     Ok(())
 }
 
@@ -929,7 +910,7 @@ where
 {
     let removed = value_map.remove(name);
     if removed.is_some() {
-        if let Some(name_map) = name_map {
+        if let Some(name_map) = name_map.filter(|m| !m.is_empty()) {
             name_map.remove(name);
         }
     }
@@ -1039,12 +1020,15 @@ fn header_to_h1_wire(key_map: Option<&CaseMap>, value_map: &HMap, buf: &mut impl
     const HEADER_KV_DELIMITER: &[u8; 2] = b": ";
 
     if let Some(key_map) = key_map {
-        case_header_iter(key_map.into(), value_map).for_each(|(case_header, val)| {
-            buf.put_slice(case_header.as_slice());
+        for (name, val) in written_fields(key_map, value_map) {
+            match name {
+                Written::Case(case) => buf.put_slice(case.as_slice()),
+                Written::Canonical(name) => case_header_name::put_canonical_case(name, buf),
+            }
             buf.put_slice(HEADER_KV_DELIMITER);
             buf.put_slice(val.as_ref());
             buf.put_slice(CRLF);
-        });
+        }
     } else {
         for (header, value) in value_map {
             let titled_header =
@@ -1057,21 +1041,101 @@ fn header_to_h1_wire(key_map: Option<&CaseMap>, value_map: &HMap, buf: &mut impl
     }
 }
 
+/// How a field's name is written: as recorded, or in its canonical case.
+enum Written<'a> {
+    Case(&'a CaseHeaderName),
+    Canonical(&'a HeaderName),
+}
+
+/// The recorded cases of one name's values, in order.
+enum RecordedCases<'a> {
+    /// Found by walking a small case map (cheaper than hashing the name).
+    Scan {
+        name: &'a HeaderName,
+        all: http::header::Iter<'a, CaseHeaderName>,
+    },
+    /// Found by looking the name up.
+    Lookup(http::header::ValueIter<'a, CaseHeaderName>),
+}
+
+impl<'a> Iterator for RecordedCases<'a> {
+    type Item = &'a CaseHeaderName;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            Self::Scan { name, all } => all.find(|(n, _)| *n == *name).map(|(_, case)| case),
+            Self::Lookup(values) => values.next(),
+        }
+    }
+}
+
+/// Up to this many recorded cases, a name's are found by walking the case map.
+const CASE_SCAN_MAX: usize = 4;
+
+/// Every field of `value_map` in order, with the case its name is written in.
+fn written_fields<'a>(
+    name_map: &'a CaseMap,
+    value_map: &'a HMap,
+) -> impl Iterator<Item = (Written<'a>, &'a HeaderValue)> + 'a {
+    let mut current: Option<(&'a HeaderName, RecordedCases<'a>)> = None;
+    value_map.iter().map(move |(name, value)| {
+        if name_map.is_empty() {
+            return (Written::Canonical(name), value);
+        }
+        // A name's values come one after the other: its cases are found once.
+        if !matches!(&current, Some((n, _)) if *n == name) {
+            let cases = if name_map.len() <= CASE_SCAN_MAX {
+                RecordedCases::Scan {
+                    name,
+                    all: name_map.iter(),
+                }
+            } else {
+                RecordedCases::Lookup(name_map.get_all(name).iter())
+            };
+            current = Some((name, cases));
+        }
+        let case = current.as_mut().and_then(|(_, cases)| cases.next());
+        (case.map_or(Written::Canonical(name), Written::Case), value)
+    })
+}
+
 #[inline]
 fn case_header_iter<'a>(
     name_map: Option<&'a CaseMap>,
     value_map: &'a HMap,
-) -> impl Iterator<Item = (&'a CaseHeaderName, &'a HeaderValue)> + 'a {
+) -> impl Iterator<Item = (CaseHeaderName, &'a HeaderValue)> + 'a {
     name_map.into_iter().flat_map(|name_map| {
-        name_map
-            .iter()
-            .zip(value_map.iter())
-            .map(|((h1, name), (h2, value))| {
-                // in case the header iteration order changes in future versions of HMap
-                assert_eq!(h1, h2, "header iter mismatch {}, {}", h1, h2);
-                (name, value)
-            })
+        written_fields(name_map, value_map).map(|(name, value)| match name {
+            Written::Case(case) => (case.clone(), value),
+            Written::Canonical(name) => (case_header_name::canonical_case(name), value),
+        })
     })
+}
+
+/// Calls `f` with each field, its name as written.
+fn map_fields<F: FnMut(HeaderNameVariant, &HeaderValue) -> Result<()>>(
+    key_map: Option<&CaseMap>,
+    value_map: &HMap,
+    f: &mut F,
+) -> Result<()> {
+    if let Some(key_map) = key_map {
+        for (name, value) in written_fields(key_map, value_map) {
+            match name {
+                Written::Case(case) => f(HeaderNameVariant::Case(case), value)?,
+                Written::Canonical(name) => {
+                    let case = case_header_name::canonical_case(name);
+                    f(HeaderNameVariant::Case(&case), value)?
+                }
+            }
+        }
+    } else {
+        for (header, value) in value_map {
+            let titled_header =
+                case_header_name::titled_header_name_str(header).unwrap_or(header.as_str());
+            f(HeaderNameVariant::Titled(titled_header), value)?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -1098,6 +1162,112 @@ mod tests {
         resp.reserve(4);
         resp.insert_header("Via", "1.1 x").unwrap();
         assert_eq!(resp.headers["via"], "1.1 x");
+    }
+
+    /// The header as written on the wire, and how many cases its case map holds.
+    fn wire_and_recorded(req: &RequestHeader) -> (String, usize) {
+        let mut buf = vec![];
+        req.header_to_h1_wire(&mut buf);
+        let recorded = req.header_name_map.as_ref().map_or(0, |m| m.len());
+        (String::from_utf8(buf).unwrap(), recorded)
+    }
+
+    #[test]
+    fn only_names_outside_their_canonical_case_are_recorded() {
+        // Canonical names (standard spellings, capitalised words) need no record.
+        let mut req = RequestHeader::build("GET", b"/", None).unwrap();
+        for (name, value) in [
+            ("Host", "x"),
+            ("ETag", "\"1\""),
+            ("TE", "trailers"),
+            ("WWW-Authenticate", "Basic"),
+            ("X-Forwarded-For", "1.2.3.4"),
+            ("Accept-Language", "en"),
+        ] {
+            req.append_header(name, value).unwrap();
+        }
+        req.insert_header(http::header::CONTENT_LENGTH, "0")
+            .unwrap();
+        let (wire, recorded) = wire_and_recorded(&req);
+        assert_eq!(
+            wire,
+            "Host: x\r\nETag: \"1\"\r\nTE: trailers\r\nWWW-Authenticate: Basic\r\n\
+             X-Forwarded-For: 1.2.3.4\r\nAccept-Language: en\r\nContent-Length: 0\r\n"
+        );
+        assert_eq!(recorded, 0);
+
+        // Others are kept as written: lower case, odd capitals, a standard name spelt otherwise.
+        let mut req = RequestHeader::build("GET", b"/", None).unwrap();
+        for (name, value) in [
+            ("host", "x"),
+            ("X-Real-IP", "1.2.3.4"),
+            ("Etag", "\"1\""),
+            ("x-api-key", "k"),
+        ] {
+            req.append_header(name, value).unwrap();
+        }
+        req.insert_header(http::header::HeaderName::from_static("x-lower"), "1")
+            .unwrap();
+        let (wire, recorded) = wire_and_recorded(&req);
+        assert_eq!(
+            wire,
+            "host: x\r\nX-Real-IP: 1.2.3.4\r\nEtag: \"1\"\r\nx-api-key: k\r\nx-lower: 1\r\n"
+        );
+        assert_eq!(recorded, 5);
+    }
+
+    #[test]
+    fn one_names_values_keep_their_own_cases() {
+        // Canonical first, then another case: the first is recorded as canonical.
+        let mut req = RequestHeader::build("GET", b"/", None).unwrap();
+        req.append_header("X-Tag", "1").unwrap();
+        req.append_header("Other", "o").unwrap();
+        req.append_header("X-TAG", "2").unwrap();
+        req.append_header("X-Tag", "3").unwrap();
+        let (wire, recorded) = wire_and_recorded(&req);
+        assert_eq!(wire, "X-Tag: 1\r\nX-TAG: 2\r\nX-Tag: 3\r\nOther: o\r\n");
+        assert_eq!(recorded, 3);
+        let cases: Vec<_> = req
+            .case_header_iter()
+            .map(|(k, v)| {
+                format!(
+                    "{}={}",
+                    String::from_utf8_lossy(k.as_slice()),
+                    v.to_str().unwrap()
+                )
+            })
+            .collect();
+        assert_eq!(cases, ["X-Tag=1", "X-TAG=2", "X-Tag=3", "Other=o"]);
+
+        // Inserting in the canonical case drops the record; removing drops it too.
+        req.insert_header("X-Tag", "4").unwrap();
+        assert_eq!(
+            wire_and_recorded(&req),
+            ("X-Tag: 4\r\nOther: o\r\n".into(), 0)
+        );
+        req.insert_header("x-tag", "5").unwrap();
+        assert_eq!(
+            wire_and_recorded(&req),
+            ("x-tag: 5\r\nOther: o\r\n".into(), 1)
+        );
+        req.remove_header("X-TAG");
+        assert_eq!(wire_and_recorded(&req), ("Other: o\r\n".into(), 0));
+
+        // Many recorded names (found by lookup rather than by walking the map).
+        let mut req = RequestHeader::build("GET", b"/", None).unwrap();
+        let mut expected = String::new();
+        for i in 0..2 * CASE_SCAN_MAX {
+            req.append_header(format!("x-n{i}"), "a").unwrap();
+            req.append_header(format!("X-N{i}"), "b").unwrap();
+            expected.push_str(&format!("x-n{i}: a\r\nX-N{i}: b\r\n"));
+        }
+        req.append_header("Plain", "p").unwrap();
+        expected.push_str("Plain: p\r\n");
+        assert_eq!(wire_and_recorded(&req), (expected, 4 * CASE_SCAN_MAX));
+
+        // A clone writes the same.
+        let clone = req.clone();
+        assert_eq!(wire_and_recorded(&clone), wire_and_recorded(&req));
     }
 
     #[test]
