@@ -53,6 +53,18 @@ pub trait IntoCaseHeaderName {
             .or_err(InvalidHTTPHeader, "invalid header name")?;
         Ok((name, case))
     }
+
+    /// The header's name and, when it is not written in its canonical case (see
+    /// [`is_canonical_case`]), the case it is written in. By default the case is compared
+    /// with the canonical one; names made once know the answer already.
+    fn into_name_and_case(self) -> Result<(HeaderName, Option<CaseHeaderName>)>
+    where
+        Self: Sized,
+    {
+        let (name, case) = self.into_header_names()?;
+        let canonical = is_canonical_case(&name, case.as_slice());
+        Ok((name, (!canonical).then_some(case)))
+    }
 }
 
 /// A header's name and the case to write it in, made once (at start-up, say) so that
@@ -61,6 +73,8 @@ pub trait IntoCaseHeaderName {
 pub struct HeaderNames {
     name: HeaderName,
     case: CaseHeaderName,
+    /// `case` is each dash-separated word of `name` capitalised (checked once, when made).
+    capitalised: bool,
 }
 
 impl HeaderNames {
@@ -70,6 +84,7 @@ impl HeaderNames {
         // The name's bytes are shared from here on: clones of it do not allocate.
         let _ = name.clone();
         Ok(HeaderNames {
+            capitalised: is_capitalised(name.as_str().as_bytes(), case.as_bytes()),
             name,
             case: CaseHeaderName(Bytes::from_static(case.as_bytes())),
         })
@@ -92,6 +107,7 @@ impl HeaderNames {
         HeaderNames {
             name: HeaderName::from_static(name),
             case: CaseHeaderName(Bytes::from_static(case.as_bytes())),
+            capitalised: is_capitalised(lower, written),
         }
     }
 
@@ -107,6 +123,17 @@ impl HeaderNames {
     }
 }
 
+impl HeaderNames {
+    /// Whether `case` is the name's canonical case: known from when the names were made,
+    /// unless the name is one of the standard ones with a spelling of their own.
+    fn is_canonical(&self) -> bool {
+        match titled_header_name_str(&self.name) {
+            Some(titled) => titled.as_bytes() == self.case.as_slice(),
+            None => self.capitalised,
+        }
+    }
+}
+
 impl IntoCaseHeaderName for HeaderNames {
     fn into_case_header_name(self) -> CaseHeaderName {
         self.case
@@ -114,6 +141,11 @@ impl IntoCaseHeaderName for HeaderNames {
 
     fn into_header_names(self) -> Result<(HeaderName, CaseHeaderName)> {
         Ok((self.name, self.case))
+    }
+
+    fn into_name_and_case(self) -> Result<(HeaderName, Option<CaseHeaderName>)> {
+        let canonical = self.is_canonical();
+        Ok((self.name, (!canonical).then_some(self.case)))
     }
 }
 
@@ -124,6 +156,11 @@ impl IntoCaseHeaderName for &HeaderNames {
 
     fn into_header_names(self) -> Result<(HeaderName, CaseHeaderName)> {
         Ok((self.name.clone(), self.case.clone()))
+    }
+
+    fn into_name_and_case(self) -> Result<(HeaderName, Option<CaseHeaderName>)> {
+        let case = (!self.is_canonical()).then(|| self.case.clone());
+        Ok((self.name.clone(), case))
     }
 }
 
@@ -154,6 +191,11 @@ impl IntoCaseHeaderName for HeaderName {
         let case = CaseHeaderName(titled_header_name(&self));
         Ok((self, case))
     }
+
+    fn into_name_and_case(self) -> Result<(HeaderName, Option<CaseHeaderName>)> {
+        let case = header_name_case(&self);
+        Ok((self, case))
+    }
 }
 
 impl IntoCaseHeaderName for &HeaderName {
@@ -164,6 +206,21 @@ impl IntoCaseHeaderName for &HeaderName {
     fn into_header_names(self) -> Result<(HeaderName, CaseHeaderName)> {
         Ok((self.clone(), CaseHeaderName(titled_header_name(self))))
     }
+
+    fn into_name_and_case(self) -> Result<(HeaderName, Option<CaseHeaderName>)> {
+        Ok((self.clone(), header_name_case(self)))
+    }
+}
+
+/// The case a [`HeaderName`] given without one is written in, when it is not its canonical
+/// case: a standard name's usual spelling is canonical; another name is written as `http`
+/// keeps it (lower case), as it always was.
+fn header_name_case(name: &HeaderName) -> Option<CaseHeaderName> {
+    if titled_header_name_str(name).is_some() {
+        return None;
+    }
+    let lower = name.as_str().as_bytes();
+    (!is_capitalised(lower, lower)).then(|| CaseHeaderName(Bytes::copy_from_slice(lower)))
 }
 
 impl IntoCaseHeaderName for Bytes {
@@ -172,14 +229,27 @@ impl IntoCaseHeaderName for Bytes {
     }
 }
 
-/// The byte at `i` of a lower-case name in its title case: capitalised at the start of the
-/// name and after each dash.
-fn title_byte(lower: &[u8], i: usize) -> u8 {
-    if i == 0 || lower[i - 1] == b'-' {
-        lower[i].to_ascii_uppercase()
-    } else {
-        lower[i]
+/// Whether `case` is the lower-case name `lower` with each dash-separated word capitalised
+/// (`X-Forwarded-For`). A `const fn`, so that names known when compiling are checked then.
+const fn is_capitalised(lower: &[u8], case: &[u8]) -> bool {
+    if lower.len() != case.len() {
+        return false;
     }
+    let mut start = true;
+    let mut i = 0;
+    while i < lower.len() {
+        let want = if start {
+            lower[i].to_ascii_uppercase()
+        } else {
+            lower[i]
+        };
+        if case[i] != want {
+            return false;
+        }
+        start = lower[i] == b'-';
+        i += 1;
+    }
+    true
 }
 
 /// Whether `case` is the name's canonical case: the usual spelling of a standard name
@@ -188,10 +258,7 @@ fn title_byte(lower: &[u8], i: usize) -> u8 {
 pub(crate) fn is_canonical_case(name: &HeaderName, case: &[u8]) -> bool {
     match titled_header_name_str(name) {
         Some(titled) => titled.as_bytes() == case,
-        None => {
-            let lower = name.as_str().as_bytes();
-            lower.len() == case.len() && (0..lower.len()).all(|i| case[i] == title_byte(lower, i))
-        }
+        None => is_capitalised(name.as_str().as_bytes(), case),
     }
 }
 
@@ -201,14 +268,19 @@ pub(crate) fn put_canonical_case(name: &HeaderName, buf: &mut impl bytes::BufMut
         buf.put_slice(titled.as_bytes());
         return;
     }
-    for (i, word) in name.as_str().as_bytes().split(|&b| b == b'-').enumerate() {
-        if i > 0 {
-            buf.put_u8(b'-');
+    // Copied in pieces through a small buffer, capitalised there, written a piece at a time.
+    let mut piece = [0u8; 64];
+    let mut start = true;
+    for part in name.as_str().as_bytes().chunks(piece.len()) {
+        let out = &mut piece[..part.len()];
+        out.copy_from_slice(part);
+        for b in out.iter_mut() {
+            if start {
+                b.make_ascii_uppercase();
+            }
+            start = *b == b'-';
         }
-        if let Some((first, rest)) = word.split_first() {
-            buf.put_u8(first.to_ascii_uppercase());
-            buf.put_slice(rest);
-        }
+        buf.put_slice(out);
     }
 }
 

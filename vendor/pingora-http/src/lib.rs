@@ -824,9 +824,9 @@ fn append_header_value<T>(
     name: impl IntoCaseHeaderName,
     value: T,
 ) -> Result<bool> {
-    let (header_name, case_header_name) = name.into_header_names()?;
+    let (header_name, case) = name.into_name_and_case()?;
     if let Some(name_map) = name_map {
-        record_appended_case(name_map, value_map, &header_name, case_header_name)?;
+        record_appended_case(name_map, value_map, &header_name, case)?;
     }
 
     // Non-panicking `try_append`: the infallible `append` calls
@@ -838,20 +838,22 @@ fn append_header_value<T>(
     )
 }
 
-/// Keeps the case map in step with a value appended under `name`, before it is appended.
+/// Keeps the case map in step with a value appended under `name`, before it is appended;
+/// `case` is `None` when the value's name comes in its canonical case.
 fn record_appended_case<T>(
     name_map: &mut CaseMap,
     value_map: &HMap<T>,
     name: &HeaderName,
-    case: CaseHeaderName,
+    case: Option<CaseHeaderName>,
 ) -> Result<()> {
     const OVERFLOW: &str = "header name map size overflows MAX_SIZE";
-    if !name_map.is_empty() && name_map.contains_key(name) {
+    if is_recorded(name_map, name) {
         // The name's values have their cases recorded: this one's too, whatever it is.
+        let case = case.unwrap_or_else(|| case_header_name::canonical_case(name));
         name_map
             .try_append(name.clone(), case)
             .or_err(InvalidHTTPHeader, OVERFLOW)?;
-    } else if !case_header_name::is_canonical_case(name, case.as_slice()) {
+    } else if let Some(case) = case {
         // The name's earlier values, if any, were written in the canonical case: record them
         // so, then this one as it came.
         for _ in value_map.get_all(name) {
@@ -864,6 +866,15 @@ fn record_appended_case<T>(
             .or_err(InvalidHTTPHeader, OVERFLOW)?;
     }
     Ok(())
+}
+
+/// Whether the case map holds `name`: a small map is walked (cheaper than hashing the name).
+fn is_recorded(name_map: &CaseMap, name: &HeaderName) -> bool {
+    match name_map.len() {
+        0 => false,
+        n if n <= CASE_SCAN_MAX => name_map.keys().any(|k| k == name),
+        _ => name_map.contains_key(name),
+    }
 }
 
 /// Reserves room for `additional` entries in the value map, without panicking on overflow (a
@@ -880,14 +891,14 @@ fn insert_header_value<T>(
     name: impl IntoCaseHeaderName,
     value: T,
 ) -> Result<()> {
-    let (header_name, case_header_name) = name.into_header_names()?;
+    let (header_name, case) = name.into_name_and_case()?;
     if let Some(name_map) = name_map {
         // The value replaces the name's values: its case replaces theirs.
-        if !case_header_name::is_canonical_case(&header_name, case_header_name.as_slice()) {
+        if let Some(case) = case {
             name_map
-                .try_insert(header_name.clone(), case_header_name)
+                .try_insert(header_name.clone(), case)
                 .or_err(InvalidHTTPHeader, "header name map size overflows MAX_SIZE")?;
-        } else if !name_map.is_empty() {
+        } else if is_recorded(name_map, &header_name) {
             name_map.remove(&header_name);
         }
     }
@@ -1047,28 +1058,6 @@ enum Written<'a> {
     Canonical(&'a HeaderName),
 }
 
-/// The recorded cases of one name's values, in order.
-enum RecordedCases<'a> {
-    /// Found by walking a small case map (cheaper than hashing the name).
-    Scan {
-        name: &'a HeaderName,
-        all: http::header::Iter<'a, CaseHeaderName>,
-    },
-    /// Found by looking the name up.
-    Lookup(http::header::ValueIter<'a, CaseHeaderName>),
-}
-
-impl<'a> Iterator for RecordedCases<'a> {
-    type Item = &'a CaseHeaderName;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        match self {
-            Self::Scan { name, all } => all.find(|(n, _)| *n == *name).map(|(_, case)| case),
-            Self::Lookup(values) => values.next(),
-        }
-    }
-}
-
 /// Up to this many recorded cases, a name's are found by walking the case map.
 const CASE_SCAN_MAX: usize = 4;
 
@@ -1077,24 +1066,23 @@ fn written_fields<'a>(
     name_map: &'a CaseMap,
     value_map: &'a HMap,
 ) -> impl Iterator<Item = (Written<'a>, &'a HeaderValue)> + 'a {
-    let mut current: Option<(&'a HeaderName, RecordedCases<'a>)> = None;
+    type Cases<'a> = Option<http::header::ValueIter<'a, CaseHeaderName>>;
+    let mut current: Option<(&'a HeaderName, Cases<'a>)> = None;
     value_map.iter().map(move |(name, value)| {
         if name_map.is_empty() {
             return (Written::Canonical(name), value);
         }
-        // A name's values come one after the other: its cases are found once.
+        // A name's values come one after the other: whether it has recorded cases is found
+        // once, by walking a small case map (cheaper than hashing), and only a recorded name
+        // is looked up.
         if !matches!(&current, Some((n, _)) if *n == name) {
-            let cases = if name_map.len() <= CASE_SCAN_MAX {
-                RecordedCases::Scan {
-                    name,
-                    all: name_map.iter(),
-                }
-            } else {
-                RecordedCases::Lookup(name_map.get_all(name).iter())
-            };
+            let cases = is_recorded(name_map, name).then(|| name_map.get_all(name).iter());
             current = Some((name, cases));
         }
-        let case = current.as_mut().and_then(|(_, cases)| cases.next());
+        let case = current
+            .as_mut()
+            .and_then(|(_, cases)| cases.as_mut())
+            .and_then(|cases| cases.next());
         (case.map_or(Written::Canonical(name), Written::Case), value)
     })
 }
@@ -1214,6 +1202,62 @@ mod tests {
             "host: x\r\nX-Real-IP: 1.2.3.4\r\nEtag: \"1\"\r\nx-api-key: k\r\nx-lower: 1\r\n"
         );
         assert_eq!(recorded, 5);
+    }
+
+    #[test]
+    fn names_made_once_know_whether_their_case_is_recorded() {
+        static CAPITALISED: HeaderNames =
+            HeaderNames::new_static("x-forwarded-for", "X-Forwarded-For");
+        static ODD: HeaderNames = HeaderNames::new_static("x-real-ip", "X-Real-IP");
+        static STANDARD: HeaderNames = HeaderNames::new_static("etag", "ETag");
+        static STANDARD_ODD: HeaderNames = HeaderNames::new_static("etag", "Etag");
+        let mut req = RequestHeader::build("GET", b"/", None).unwrap();
+        req.insert_header(&CAPITALISED, "1").unwrap();
+        req.insert_header(&STANDARD, "\"e\"").unwrap();
+        req.insert_header(http::header::VIA, "1.1 x").unwrap();
+        assert_eq!(wire_and_recorded(&req).1, 0);
+        req.insert_header(&ODD, "2").unwrap();
+        req.append_header(STANDARD_ODD.clone(), "\"f\"").unwrap();
+        let (wire, recorded) = wire_and_recorded(&req);
+        assert_eq!(
+            wire,
+            "X-Forwarded-For: 1\r\nETag: \"e\"\r\nEtag: \"f\"\r\nVia: 1.1 x\r\nX-Real-IP: 2\r\n"
+        );
+        assert_eq!(recorded, 3);
+        let runtime = HeaderNames::from_static("X-Real-IP").unwrap();
+        req.insert_header(&runtime, "3").unwrap();
+        assert!(wire_and_recorded(&req).0.ends_with("X-Real-IP: 3\r\n"));
+    }
+
+    #[test]
+    fn canonical_case_is_written_as_it_is_recognised() {
+        let long = format!("{}-{}", "a".repeat(63), "b".repeat(70));
+        for lower in [
+            "x",
+            "x-y",
+            "a-b-c-d",
+            "x--y",
+            "x-1a",
+            "-x",
+            "x-",
+            long.as_str(),
+        ] {
+            let name = HeaderName::from_bytes(lower.as_bytes()).unwrap();
+            let mut written = vec![];
+            case_header_name::put_canonical_case(&name, &mut written);
+            assert!(
+                case_header_name::is_canonical_case(&name, &written),
+                "{lower}"
+            );
+            assert!(written.eq_ignore_ascii_case(lower.as_bytes()), "{lower}");
+        }
+        let name = HeaderName::from_bytes(long.as_bytes()).unwrap();
+        let mut written = vec![];
+        case_header_name::put_canonical_case(&name, &mut written);
+        assert_eq!(
+            String::from_utf8(written).unwrap(),
+            format!("A{}-B{}", "a".repeat(62), "b".repeat(69))
+        );
     }
 
     #[test]
