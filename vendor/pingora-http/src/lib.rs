@@ -284,8 +284,9 @@ impl RequestHeader {
         )
     }
 
-    /// Makes room for `additional` more headers in both of the header's maps (values, and the
-    /// written case), so that adding them does not grow the maps one step at a time.
+    /// Makes room for `additional` more headers in the header's value map, so that adding them
+    /// does not grow it one step at a time (the map of written cases is usually empty and is
+    /// left so).
     pub fn reserve(&mut self, additional: usize) {
         reserve(&mut self.base.headers, additional);
     }
@@ -623,8 +624,9 @@ impl ResponseHeader {
         )
     }
 
-    /// Makes room for `additional` more headers in both of the header's maps (values, and the
-    /// written case), so that adding them does not grow the maps one step at a time.
+    /// Makes room for `additional` more headers in the header's value map, so that adding them
+    /// does not grow it one step at a time (the map of written cases is usually empty and is
+    /// left so).
     pub fn reserve(&mut self, additional: usize) {
         reserve(&mut self.base.headers, additional);
     }
@@ -1163,7 +1165,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reserve_keeps_both_maps_in_step() {
+    fn reserve_makes_room_and_keeps_the_order() {
         let mut req = RequestHeader::build("GET", b"/", Some(1)).unwrap();
         req.insert_header("X-First", "1").unwrap();
         req.reserve(16);
