@@ -34,6 +34,10 @@ use crate::protocols::http::HttpTask;
 use crate::protocols::{Digest, SocketAddr, Stream, UniqueID, UniqueIDType};
 use crate::utils::{BufRef, KVRef};
 
+/// Fields a proxy commonly adds to an upstream's response header: the header map parsed from
+/// the upstream is made with room for them.
+const PROXY_ADDED_FIELDS: usize = 8;
+
 /// What the session still needs of a response header it handed out whole
 /// ([`HttpSession::read_response_task`]): the values share the read buffer, so keeping them
 /// copies nothing.
@@ -304,9 +308,11 @@ impl HttpSession {
                         // while header_refs doesn't as it is still empty
                         let _num_headers = populate_headers(base, &mut header_refs, resp.headers);
 
+                        // Room for the fields a proxy adds to the answer as well (Via, ids,
+                        // timings), so that adding them does not grow the map again.
                         let mut response_header = match ResponseHeader::build(
                             resp.code.unwrap(),
-                            Some(resp.headers.len()),
+                            Some(resp.headers.len() + PROXY_ADDED_FIELDS),
                         ) {
                             Ok(header) => Box::new(header),
                             Err(e) => return self.fail_response_header_read(e),
@@ -1045,6 +1051,18 @@ mod tests_stream {
         let res = http_stream.read_response().await;
         assert_eq!(input.len(), res.unwrap());
         assert_eq!(0, http_stream.resp_header().unwrap().headers.len());
+    }
+
+    #[tokio::test]
+    async fn a_parsed_response_header_has_room_for_a_proxys_fields() {
+        init_log();
+        let input = b"HTTP/1.1 200 OK\r\nServer: origin\r\nContent-Length: 0\r\n\r\n";
+        let mock_io = Builder::new().read(&input[..]).build();
+        let mut http_stream = HttpSession::new(Box::new(mock_io));
+        http_stream.read_response().await.unwrap();
+        let headers = &http_stream.resp_header().unwrap().headers;
+        assert_eq!(headers.len(), 2);
+        assert!(headers.capacity() >= 2 + PROXY_ADDED_FIELDS);
     }
 
     #[tokio::test]
