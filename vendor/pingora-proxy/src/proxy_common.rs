@@ -177,53 +177,45 @@ impl ConnectionNominations {
     }
 }
 
-/// Whether `name` is one of the standard hop-by-hop fields [`strip_standard_hop_by_hop_headers`]
-/// removes (compared by its text: no hashing).
-fn is_standard_hop_by_hop(name: &HeaderName) -> bool {
-    matches!(
-        name.as_str(),
-        "keep-alive"
-            | "proxy-connection"
-            | "proxy-authenticate"
-            | "proxy-authorization"
-            | "te"
-            | "trailer"
-            | "transfer-encoding"
-            | "connection"
-            | "upgrade"
-            | "http2-settings"
-    )
+/// The standard hop-by-hop fields, stripped from a request going upstream.
+const STANDARD_HOP_BY_HOP: [&str; 10] = [
+    KEEP_ALIVE,
+    PROXY_CONNECTION,
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "connection",
+    "upgrade",
+    HTTP2_SETTINGS,
+];
+
+/// The fields of an HTTP/1 upgrade, stripped unless the upgrade policy keeps them.
+const UPGRADE_FIELDS: [&str; 3] = ["connection", "upgrade", HTTP2_SETTINGS];
+
+/// Removes the fields `names` lists (lower case). Most requests carry none of them: one pass
+/// over the request's names, compared as text, finds that without the hashed lookups (in each
+/// of the two maps) removing them would cost.
+fn remove_present(req: &mut RequestHeader, names: &[&str]) {
+    if !req
+        .headers
+        .keys()
+        .any(|name| names.contains(&name.as_str()))
+    {
+        return;
+    }
+    for name in names {
+        req.remove_header(*name);
+    }
 }
 
-/// Removes `Connection`, `Upgrade` and `HTTP2-Settings`; the maps are looked up only when one
-/// of them is present (often they are gone already, stripped as hop-by-hop fields).
 fn strip_upgrade_fields(req: &mut RequestHeader) {
-    let present = req.headers.keys().any(|name| {
-        name == header::CONNECTION || name == header::UPGRADE || name.as_str() == HTTP2_SETTINGS
-    });
-    if present {
-        req.remove_header(&header::CONNECTION);
-        req.remove_header(&header::UPGRADE);
-        req.remove_header(HTTP2_SETTINGS);
-    }
+    remove_present(req, &UPGRADE_FIELDS);
 }
 
 fn strip_standard_hop_by_hop_headers(req: &mut RequestHeader) {
-    // Most requests carry none of these: one pass over the names finds that without the ten
-    // hashed lookups (in each of the two maps) removing them would cost.
-    if !req.headers.keys().any(is_standard_hop_by_hop) {
-        return;
-    }
-    req.remove_header(KEEP_ALIVE);
-    req.remove_header(PROXY_CONNECTION);
-    req.remove_header(&header::PROXY_AUTHENTICATE);
-    req.remove_header(&header::PROXY_AUTHORIZATION);
-    req.remove_header(&header::TE);
-    req.remove_header(&header::TRAILER);
-    req.remove_header(&header::TRANSFER_ENCODING);
-    req.remove_header(&header::CONNECTION);
-    req.remove_header(&header::UPGRADE);
-    req.remove_header(HTTP2_SETTINGS);
+    remove_present(req, &STANDARD_HOP_BY_HOP);
 }
 
 /// Set H1 `Host` from the URI or absolute-form authority.
