@@ -46,7 +46,7 @@ fn bench(c: &mut Criterion) {
     let host = http::HeaderValue::from_static("127.0.0.1:8080");
     let d = Downstream {
         client_ip: Some("127.0.0.1".parse().expect("an IP")),
-        proto: "http",
+        proto: headers::HTTP,
         port: 8000,
         host: "api.example.com",
         raw_path: "/api/users/42",

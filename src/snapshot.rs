@@ -38,6 +38,8 @@ pub struct RouteRuntime {
     /// For consumers that have plugins of their own here: the chain once they are
     /// authenticated (Kong's precedence, consumer-scoped instances included), by consumer id.
     pub consumer_chains: std::collections::HashMap<String, Arc<Chain>>,
+    /// The route's metric handles, made on its first request.
+    pub metrics: crate::telemetry::handles::RouteMetrics,
 }
 
 /// One loaded configuration.

@@ -9,12 +9,13 @@
 #
 #   benches/load/instructions.sh                     # needs valgrind (Debian: valgrind)
 #   N=2000 BEFORE=/tmp/old benches/load/instructions.sh
+#   KEEP=/tmp/cg benches/load/instructions.sh        # keep the profiles: callgrind_annotate /tmp/cg/skyport-now.*
 #
 # 127.0.0.1 only; every process started here is stopped by PID; the client is bounded by N.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 source "$ROOT/benches/load/auth.sh"
-N=${N:-2000}; WARM=${WARM:-300}; BASE=${BASE_PORT:-19300}; BEFORE=${BEFORE:-}
+N=${N:-2000}; WARM=${WARM:-300}; BASE=${BASE_PORT:-19300}; BEFORE=${BEFORE:-}; KEEP=${KEEP:-}
 O=$BASE; P=$((BASE + 1)); A=$((BASE + 2))
 D=$(mktemp -d /tmp/skyport-instr.XXXX)
 cargo build --release --locked -q --manifest-path "$ROOT/Cargo.toml" --bin skyport --example bare_proxy
@@ -68,6 +69,7 @@ measure() {
   callgrind_control -d $pid >/dev/null
   local ir
   ir=$(grep -h '^summary:' "$D/$name".$pid.* 2>/dev/null | awk '{s += $2} END {print s}')
+  if [ -n "$KEEP" ]; then mkdir -p "$KEEP"; cp "$D/$name".$pid.* "$KEEP/"; fi
   kill $pid; wait $pid 2>/dev/null || true
   awk -v n="$name" -v ir="$ir" -v r="$N" 'BEGIN { printf "%-22s %9.0f instructions per request\n", n, ir / r }'
   rm -f "$D/$name".$pid.*

@@ -68,6 +68,7 @@ pub fn compile(model: Model, hash: String, resolved: &Resolved, lasting: &Lastin
                 && !route.protocols.contains(&Protocol::Grpc),
             chain,
             consumer_chains,
+            metrics: Default::default(),
         });
     }
     Snapshot {

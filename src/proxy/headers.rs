@@ -109,8 +109,8 @@ static FORWARDING: Forwarding = Forwarding {
 pub struct Downstream<'a> {
     /// Client IP.
     pub client_ip: Option<IpAddr>,
-    /// `https` when the client connection is TLS.
-    pub proto: &'static str,
+    /// `https` when the client connection is TLS, else `http`: [`HTTPS`] or [`HTTP`].
+    pub proto: HeaderValue,
     /// Listener port.
     pub port: u16,
     /// Host name the client asked for (without port).
@@ -126,15 +126,23 @@ pub struct Downstream<'a> {
 /// token is spared, the common `Connection: keep-alive` or `close`; a token that is not a
 /// valid header name names no header and is left out.
 fn connection_listed(headers: &http::HeaderMap, spared: &[&str]) -> Vec<http::HeaderName> {
-    headers
-        .get_all(CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .filter(|t| !t.is_empty() && !spared.iter().any(|s| t.eq_ignore_ascii_case(s)))
-        .filter_map(|t| http::HeaderName::from_bytes(t.as_bytes()).ok())
-        .collect()
+    let mut listed = Vec::new();
+    for value in headers.get_all(CONNECTION) {
+        for token in value.as_bytes().split(|&b| b == b',') {
+            let token = token.trim_ascii();
+            if token.is_empty()
+                || spared
+                    .iter()
+                    .any(|s| token.eq_ignore_ascii_case(s.as_bytes()))
+            {
+                continue;
+            }
+            if let Ok(name) = http::HeaderName::from_bytes(token) {
+                listed.push(name);
+            }
+        }
+    }
+    listed
 }
 
 /// Removes hop-by-hop headers: those listed in `Connection`, and the fixed set.
@@ -246,7 +254,7 @@ pub fn forwarded(
         req.insert_header(&names.real_ip, ip)?;
         req.insert_header(&names.for_, xff)?;
     }
-    req.insert_header(&names.proto, HeaderValue::from_static(d.proto))?;
+    req.insert_header(&names.proto, d.proto.clone())?;
     req.insert_header(&names.host, d.host)?;
     req.insert_header(&names.port, port_value(d.port))?;
     req.insert_header(&names.path, d.raw_path)?;
@@ -256,25 +264,32 @@ pub fn forwarded(
             req.remove_header(names.prefix.name());
         }
     }
-    let via = via_value(
-        req.headers
-            .get(http::header::VIA)
-            .and_then(|v| v.to_str().ok()),
-        d.version,
-    );
-    req.insert_header(http::header::VIA, via_header(via))?;
+    let via = via(req.headers.get(http::header::VIA), d.version);
+    req.insert_header(http::header::VIA, via)?;
     Ok(())
 }
 
-const VIA_11: &str = concat!("1.1 skyport/", env!("CARGO_PKG_VERSION"));
-const VIA_2: &str = concat!("2 skyport/", env!("CARGO_PKG_VERSION"));
+/// `X-Forwarded-Proto` of a TLS client connection.
+pub const HTTPS: HeaderValue = HeaderValue::from_static("https");
+/// `X-Forwarded-Proto` of a plain one.
+pub const HTTP: HeaderValue = HeaderValue::from_static("http");
 
-/// `<previous Via>, <version> skyport/<v>`; no formatting when there is no previous Via.
-pub fn via_value(prev: Option<&str>, version: &str) -> std::borrow::Cow<'static, str> {
+// Skyport's own Via entries, checked when compiling: sending one copies no bytes.
+const VIA_11: HeaderValue =
+    HeaderValue::from_static(concat!("1.1 skyport/", env!("CARGO_PKG_VERSION")));
+const VIA_2: HeaderValue =
+    HeaderValue::from_static(concat!("2 skyport/", env!("CARGO_PKG_VERSION")));
+
+/// `<previous Via>, <version> skyport/<v>` for a message that came over HTTP `version` (`1.1`
+/// or `2`); Skyport's entry alone, without formatting, when there is no previous one.
+pub fn via(prev: Option<&HeaderValue>, version: &str) -> HeaderValue {
     let me = if version == "2" { VIA_2 } else { VIA_11 };
-    match prev {
-        Some(p) if !p.is_empty() => std::borrow::Cow::Owned(format!("{p}, {me}")),
-        _ => std::borrow::Cow::Borrowed(me),
+    match prev.and_then(|p| p.to_str().ok()).filter(|p| !p.is_empty()) {
+        Some(p) => {
+            let joined = format!("{p}, {}", me.to_str().unwrap_or_default());
+            HeaderValue::from_str(&joined).unwrap_or(me)
+        }
+        None => me,
     }
 }
 
@@ -288,13 +303,8 @@ pub fn on_response(
     proxy_ms: Option<u64>,
 ) -> pingora::Result<()> {
     if emit.via {
-        let via = via_value(
-            resp.headers
-                .get(http::header::VIA)
-                .and_then(|v| v.to_str().ok()),
-            "1.1",
-        );
-        resp.insert_header(http::header::VIA, via_header(via))?;
+        let via = via(resp.headers.get(http::header::VIA), "1.1");
+        resp.insert_header(http::header::VIA, via)?;
     }
     if let Some(ms) = upstream_ms.filter(|_| emit.upstream_latency) {
         resp.insert_header(&UPSTREAM_LATENCY, number(ms))?;
@@ -306,16 +316,6 @@ pub fn on_response(
         resp.insert_header(&REQUEST_ID, request_id)?;
     }
     Ok(())
-}
-
-/// A Via value as a header, without copying the common static case.
-pub fn via_header(via: std::borrow::Cow<'static, str>) -> HeaderValue {
-    match via {
-        std::borrow::Cow::Borrowed(s) => HeaderValue::from_static(s),
-        std::borrow::Cow::Owned(s) => {
-            HeaderValue::from_str(&s).unwrap_or(HeaderValue::from_static(VIA_11))
-        }
-    }
 }
 
 #[cfg(test)]

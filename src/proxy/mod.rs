@@ -16,6 +16,7 @@ use crate::settings::HeaderSettings;
 use crate::spans::{self, Instrumentations, SpanKind, Trace, TracingSettings};
 use crate::state::State;
 use crate::telemetry::access_log::{AccessLog, AccessRecord};
+use crate::telemetry::handles::Finished;
 use crate::telemetry::Metrics;
 use crate::upstream::balancer::{Balancer, HashRequest};
 use crate::upstream::dns::Resolver;
@@ -103,10 +104,7 @@ impl Gateway {
             let _ = header.insert_header(http::header::SERVER, error::SERVER);
         }
         if proxied && self.emit.via {
-            let _ = header.insert_header(
-                http::header::VIA,
-                headers::via_header(headers::via_value(None, "1.1")),
-            );
+            let _ = header.insert_header(http::header::VIA, headers::via(None, "1.1"));
         }
         if self.emit.request_id {
             let _ = header.insert_header(&headers::REQUEST_ID, ctx.request_id.header());
@@ -355,9 +353,8 @@ impl Gateway {
                 Ok(Flow::Respond(mut exit)) => {
                     ctx.chain = Some(chain.clone());
                     if exit.proxied && self.emit.via {
-                        let via = headers::via_value(None, proto_version(session));
-                        exit.headers
-                            .push((http::header::VIA, headers::via_header(via)));
+                        let via = headers::via(None, proto_version(session));
+                        exit.headers.push((http::header::VIA, via));
                     }
                     let head = session.req_header().method == http::Method::HEAD;
                     return self
@@ -809,7 +806,11 @@ impl Gateway {
                 .client_addr()
                 .and_then(|a| a.as_inet())
                 .map(|a| a.ip()),
-            proto: if is_tls(session) { "https" } else { "http" },
+            proto: if is_tls(session) {
+                headers::HTTPS
+            } else {
+                headers::HTTP
+            },
             port: server_port(session),
             host: split_host_port(host_raw).0,
             raw_path: req.uri.path(),
@@ -868,12 +869,13 @@ impl Gateway {
         if let Some((b, m)) = self.balancer_of(ctx).zip(ctx.member.as_ref()) {
             b.observe_status(m, resp.status.as_u16());
         }
-        ctx.upstream_answered = Some(Instant::now());
+        let now = Instant::now();
+        ctx.upstream_answered = Some(now);
         // Room for Via, the latency headers, the request id and the plugins' headers at once.
         resp.reserve(
             ADDED_DOWNSTREAM + ctx.plugins.response_headers.len() + ctx.plugins.response_set.len(),
         );
-        let upstream_ms = ctx.upstream_started.map(|t| millis(t.elapsed()));
+        let upstream_ms = ctx.upstream_started.map(|t| millis(now.duration_since(t)));
         let proxy_ms = ctx
             .upstream_started
             .map(|t| millis(t.duration_since(ctx.started)));
@@ -933,21 +935,21 @@ impl Gateway {
         let service_label = service
             .map(|s| s.name.as_deref().unwrap_or(s.id.as_str()))
             .unwrap_or("");
-        let elapsed = ctx.started.elapsed();
-        self.metrics
-            .requests
-            .with_label_values(&[route_label, service_label, status_label(status)])
-            .inc();
-        self.metrics
-            .latency
-            .with_label_values(&[route_label])
-            .observe(elapsed.as_secs_f64());
-        if let (Some(t), Some(_)) = (ctx.upstream_started, service) {
-            self.metrics
-                .upstream_latency
-                .with_label_values(&[service_label])
-                .observe(t.elapsed().as_secs_f64());
-        }
+        let now = Instant::now();
+        let elapsed = now.duration_since(ctx.started);
+        self.metrics.observe(
+            route.map(|r| &r.metrics),
+            &Finished {
+                route: route_label,
+                service: service_label,
+                status,
+                latency: elapsed,
+                upstream: ctx
+                    .upstream_started
+                    .filter(|_| service.is_some())
+                    .map(|t| now.duration_since(t)),
+            },
+        );
         let chain = ctx.chain.clone();
         let logged = chain.as_ref().is_some_and(|c| c.phases.has(Phases::LOG));
         if self.access_log.enabled() || logged {
@@ -1055,37 +1057,4 @@ fn proto_version(session: &Session) -> &'static str {
 /// Whole milliseconds, for the latency headers.
 fn millis(d: std::time::Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
-}
-
-/// The status as a label without formatting a string per request.
-fn status_label(status: u16) -> &'static str {
-    const COMMON: [(u16, &str); 16] = [
-        (200, "200"),
-        (201, "201"),
-        (204, "204"),
-        (301, "301"),
-        (302, "302"),
-        (304, "304"),
-        (400, "400"),
-        (401, "401"),
-        (403, "403"),
-        (404, "404"),
-        (429, "429"),
-        (500, "500"),
-        (502, "502"),
-        (503, "503"),
-        (504, "504"),
-        (0, "0"),
-    ];
-    COMMON
-        .iter()
-        .find(|(c, _)| *c == status)
-        .map(|(_, s)| *s)
-        .unwrap_or(match status {
-            100..=199 => "1xx",
-            200..=299 => "2xx",
-            300..=399 => "3xx",
-            400..=499 => "4xx",
-            _ => "5xx",
-        })
 }

@@ -141,8 +141,10 @@ pub fn split_host_port(raw: &str) -> (&str, Option<&str>) {
         }
         return (raw, None);
     }
-    match raw.rsplit_once(':') {
-        Some((h, p)) if !h.contains(':') => (h, Some(p)),
+    // Bytes, not chars: a host is short and ASCII, and this runs on every request.
+    let b = raw.as_bytes();
+    match b.iter().rposition(|&c| c == b':') {
+        Some(i) if !b[..i].contains(&b':') => (&raw[..i], Some(&raw[i + 1..])),
         _ => (raw, None),
     }
 }

@@ -2,6 +2,7 @@
 //! request: counters are atomic and the access log goes through a bounded channel.
 
 pub mod access_log;
+pub mod handles;
 pub mod kong;
 pub mod throttle;
 
