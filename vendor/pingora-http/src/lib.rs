@@ -26,9 +26,7 @@
 
 use bytes::BufMut;
 use http::header::{AsHeaderName, HeaderName, HeaderValue};
-use http::request::Builder as ReqBuilder;
 use http::request::Parts as ReqParts;
-use http::response::Builder as RespBuilder;
 use http::response::Parts as RespParts;
 use http::uri::Uri;
 use pingora_error::{ErrorType::*, OrErr, Result};
@@ -202,7 +200,7 @@ impl Deref for RequestHeader {
 
 impl RequestHeader {
     fn new_no_case(size_hint: Option<usize>) -> Self {
-        let mut base = ReqBuilder::new().body(()).unwrap().into_parts().0;
+        let mut base = empty_req_parts();
         base.headers.reserve(http_header_map_upper_bound(size_hint));
         RequestHeader {
             base,
@@ -553,7 +551,7 @@ impl ResponseHeader {
     }
 
     fn new_no_case(size_hint: Option<usize>) -> Self {
-        let mut base = RespBuilder::new().body(()).unwrap().into_parts().0;
+        let mut base = empty_resp_parts();
         base.headers.reserve(http_header_map_upper_bound(size_hint));
         ResponseHeader {
             base,
@@ -821,28 +819,31 @@ fn parse_request_target(target: &[u8]) -> Result<ParsedRequestTarget> {
     })
 }
 
+/// Empty request parts (GET, `/`, HTTP/1.1, no fields), made directly: `http`'s builder moves
+/// the parts through a `Result` at every step.
+fn empty_req_parts() -> ReqParts {
+    http::Request::new(()).into_parts().0
+}
+
+/// Empty response parts (200, HTTP/1.1, no fields), made directly as [empty_req_parts].
+fn empty_resp_parts() -> RespParts {
+    http::Response::new(()).into_parts().0
+}
+
 fn clone_req_parts(me: &ReqParts) -> ReqParts {
-    let mut parts = ReqBuilder::new()
-        .method(me.method.clone())
-        .uri(me.uri.clone())
-        .version(me.version)
-        .body(())
-        .unwrap()
-        .into_parts()
-        .0;
+    let mut parts = empty_req_parts();
+    parts.method = me.method.clone();
+    parts.uri = me.uri.clone();
+    parts.version = me.version;
     parts.headers = me.headers.clone();
     parts.extensions = me.extensions.clone();
     parts
 }
 
 fn clone_resp_parts(me: &RespParts) -> RespParts {
-    let mut parts = RespBuilder::new()
-        .status(me.status)
-        .version(me.version)
-        .body(())
-        .unwrap()
-        .into_parts()
-        .0;
+    let mut parts = empty_resp_parts();
+    parts.status = me.status;
+    parts.version = me.version;
     parts.headers = me.headers.clone();
     parts.extensions = me.extensions.clone();
     parts
@@ -1163,6 +1164,30 @@ fn map_fields<F: FnMut(HeaderNameVariant, &HeaderValue) -> Result<()>>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parts_made_without_the_builder_keep_defaults_and_copies() {
+        let empty = RequestHeader::build_no_case("GET", b"/", None).unwrap();
+        assert_eq!(empty.version, http::Version::HTTP_11);
+        let resp = ResponseHeader::build(204, None).unwrap();
+        assert_eq!(resp.version, http::Version::HTTP_11);
+        assert_eq!(resp.as_owned_parts().status, 204);
+
+        let mut req = RequestHeader::build("PUT", b"/a?b=c", None).unwrap();
+        req.set_version(http::Version::HTTP_10);
+        req.insert_header("X-One", "1").unwrap();
+        req.append_header("x-one", "2").unwrap();
+        req.base.extensions.insert(7u8);
+        let copy = req.clone();
+        assert_eq!(copy.method, http::Method::PUT);
+        assert_eq!(copy.uri, "/a?b=c");
+        assert_eq!(copy.version, http::Version::HTTP_10);
+        assert_eq!(copy.headers, req.headers);
+        assert_eq!(copy.extensions.get::<u8>(), Some(&7));
+        let mut wire = vec![];
+        copy.header_to_h1_wire(&mut wire);
+        assert_eq!(wire, b"X-One: 1\r\nx-one: 2\r\n");
+    }
 
     #[test]
     fn reserve_makes_room_and_keeps_the_order() {
