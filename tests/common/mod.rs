@@ -373,7 +373,14 @@ impl Gateway {
             let proxy_up = tokio::net::TcpStream::connect(("127.0.0.1", self.port))
                 .await
                 .is_ok();
-            if admin_up && proxy_up {
+            // The TLS listener is its own service: it can open after the plain one.
+            let tls_up = match self.tls_port {
+                Some(p) => tokio::net::TcpStream::connect(("127.0.0.1", p))
+                    .await
+                    .is_ok(),
+                None => true,
+            };
+            if admin_up && proxy_up && tls_up {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
