@@ -560,11 +560,18 @@ services:
     }
     assert_eq!(echoed, frame);
     drop(s);
-    let upstream_head = tokio::time::timeout(std::time::Duration::from_secs(10), upstream)
+    let upstream_raw = tokio::time::timeout(std::time::Duration::from_secs(10), upstream)
         .await
         .expect("upstream done")
-        .expect("join")
-        .to_ascii_lowercase();
+        .expect("join");
+    // Kong's spellings on the wire.
+    for field in [
+        "\r\nX-Real-IP: 127.0.0.1\r\n",
+        "\r\nX-Forwarded-For: 127.0.0.1\r\n",
+    ] {
+        assert!(upstream_raw.contains(field), "{field:?} in {upstream_raw}");
+    }
+    let upstream_head = upstream_raw.to_ascii_lowercase();
     assert!(
         upstream_head.contains("upgrade: websocket"),
         "{upstream_head}"

@@ -332,6 +332,9 @@ pub(crate) fn titled_header_name_str(header_name: &HeaderName) -> Option<&'stati
         header::WWW_AUTHENTICATE => "WWW-Authenticate",
         // TODO: add more const header here to map to their titled case
         // TODO: automatically upper case the first letter?
+        // Not a standard name, but one most proxies add, spelled as nginx's documentation
+        // and Kong spell it (its capitalised-words form would be `X-Real-Ip`).
+        _ if header_name.as_str() == "x-real-ip" => "X-Real-IP",
         _ => {
             return None;
         }
