@@ -20,7 +20,7 @@ use std::time::Duration;
 
 /// Allocations per plain proxied request (GET, 2-byte answer, keep-alive both sides): the
 /// most frequent count over 500 requests.
-const PLAIN_BUDGET: u64 = 39;
+const PLAIN_BUDGET: u64 = 37;
 /// The same through jwt (HS256) + rate-limiting (local, per consumer).
 const AUTH_BUDGET: u64 = 73;
 
