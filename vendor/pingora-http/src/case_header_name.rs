@@ -304,6 +304,10 @@ fn titled_header_name(header_name: &HeaderName) -> Bytes {
     )
 }
 
+/// Compared as a name, not as text: a standard name differs from it without its text being
+/// looked up.
+static X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
+
 pub(crate) fn titled_header_name_str(header_name: &HeaderName) -> Option<&'static str> {
     Some(match *header_name {
         header::ACCEPT_RANGES => "Accept-Ranges",
@@ -334,7 +338,7 @@ pub(crate) fn titled_header_name_str(header_name: &HeaderName) -> Option<&'stati
         // TODO: automatically upper case the first letter?
         // Not a standard name, but one most proxies add, spelled as nginx's documentation
         // and Kong spell it (its capitalised-words form would be `X-Real-Ip`).
-        _ if header_name.as_str() == "x-real-ip" => "X-Real-IP",
+        _ if *header_name == X_REAL_IP => "X-Real-IP",
         _ => {
             return None;
         }
