@@ -86,7 +86,8 @@ impl CaseMap {
 
     /// Whether `name` has its cases recorded.
     fn holds(&self, name: &HeaderName) -> bool {
-        self.filter & Self::bit(name) != 0 && self.names.contains_key(name)
+        // An empty map (the usual case) answers without the name's bit being worked out.
+        self.filter != 0 && self.filter & Self::bit(name) != 0 && self.names.contains_key(name)
     }
 
     fn append(&mut self, name: &HeaderName, case: CaseHeaderName) -> Result<()> {
