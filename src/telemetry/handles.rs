@@ -137,19 +137,37 @@ mod tests {
             m.observe(Some(&route), &done(status));
         }
         m.observe(None, &done(200));
+        // A reload compiles the route again with new, empty handles: they find the same
+        // series, so its counts go on.
+        let reloaded = RouteMetrics::default();
+        m.observe(Some(&reloaded), &done(200));
         let t = text(&m);
         assert!(
-            t.contains(r#"skyport_requests_total{route="r",service="s",status="200"} 3"#),
+            t.contains(r#"skyport_requests_total{route="r",service="s",status="200"} 4"#),
             "{t}"
         );
         assert!(t.contains(r#"status="4xx"} 1"#), "{t}");
+        // Another route's handles count under its own route label; the service is shared.
+        let other = RouteMetrics::default();
+        m.observe(
+            Some(&other),
+            &Finished {
+                route: "q",
+                ..done(200)
+            },
+        );
+        let t = text(&m);
+        assert!(
+            t.contains(r#"skyport_requests_total{route="q",service="s",status="200"} 1"#),
+            "{t}"
+        );
         assert!(t.contains(r#"status="404"} 1"#), "{t}");
         assert!(
-            t.contains(r#"skyport_request_duration_seconds_count{route="r"} 5"#),
+            t.contains(r#"skyport_request_duration_seconds_count{route="r"} 6"#),
             "{t}"
         );
         assert!(
-            t.contains(r#"skyport_upstream_duration_seconds_count{service="s"} 5"#),
+            t.contains(r#"skyport_upstream_duration_seconds_count{service="s"} 7"#),
             "{t}"
         );
     }
