@@ -522,3 +522,97 @@ async fn rate_limiting_config_shows_the_redis_block_as_kong() {
     assert_eq!(c["redis"]["password"], "<redacted>");
     assert_eq!(c["redis_password"], "<redacted>");
 }
+
+/// `skyport_upstream_duration_seconds` ends at the upstream's response header, not at the end
+/// of its body: the upstream sends its header at once and the rest of its body `HOLD` later,
+/// so the whole request outlasts the upstream's share by about `HOLD` (asserted with half of
+/// it to spare; before the fix the two were equal). Like Pingora and nginx, the gateway passes
+/// a header on together with the first body bytes, so the client cannot see it earlier.
+#[tokio::test]
+async fn upstream_duration_ends_at_the_response_header() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    const HOLD: std::time::Duration = std::time::Duration::from_millis(1000);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let origin = tokio::spawn(async move {
+        let (mut tcp, _) = listener.accept().await.expect("accept");
+        let mut buf = vec![0u8; 8192];
+        let mut have = 0;
+        while !buf[..have].windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = tcp.read(&mut buf[have..]).await.expect("read");
+            assert!(n > 0, "the request ended early");
+            have += n;
+        }
+        tcp.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\no")
+            .await
+            .expect("head");
+        tcp.flush().await.expect("flush");
+        tokio::time::sleep(HOLD).await;
+        tcp.write_all(b"k").await.expect("body");
+    });
+    let yaml = format!(
+        r#"_format_version: "3.0"
+services:
+  - name: slow-service
+    url: http://127.0.0.1:{port}
+    routes: [{{ name: slow-route, paths: [/slow] }}]
+"#
+    );
+    let gw = Gateway::start(&yaml).await;
+    let mut conn = tokio::net::TcpStream::connect(("127.0.0.1", gw.port))
+        .await
+        .expect("connect");
+    conn.write_all(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .expect("send");
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        while !got.ends_with(b"ok") {
+            let n = conn.read(&mut buf).await.expect("read");
+            assert!(n > 0, "closed before the body");
+            got.extend_from_slice(&buf[..n]);
+        }
+    })
+    .await
+    .expect("the body");
+    origin.await.expect("origin");
+
+    let sum = |text: &str, series: &str| -> Option<f64> {
+        text.lines()
+            .find_map(|l| l.strip_prefix(series))
+            .and_then(|v| v.trim().parse().ok())
+    };
+    let c = client();
+    let mut text = String::new();
+    for _ in 0..100 {
+        text = c
+            .get(gw.admin("/metrics"))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("text");
+        if text.contains(r#"skyport_upstream_duration_seconds_count{service="slow-service"} 1"#) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let whole = sum(
+        &text,
+        r#"skyport_request_duration_seconds_sum{route="slow-route"}"#,
+    )
+    .unwrap_or_else(|| panic!("no request duration: {text}"));
+    let upstream = sum(
+        &text,
+        r#"skyport_upstream_duration_seconds_sum{service="slow-service"}"#,
+    )
+    .unwrap_or_else(|| panic!("no upstream duration: {text}"));
+    assert!(
+        whole - upstream >= HOLD.as_secs_f64() / 2.0,
+        "upstream {upstream} s of {whole} s: the wait for the body was counted upstream"
+    );
+}

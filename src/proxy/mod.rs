@@ -944,10 +944,11 @@ impl Gateway {
                 service: service_label,
                 status,
                 latency: elapsed,
+                // To the upstream's response header; to the end when none came.
                 upstream: ctx
                     .upstream_started
                     .filter(|_| service.is_some())
-                    .map(|t| now.duration_since(t)),
+                    .map(|t| ctx.upstream_answered.unwrap_or(now).duration_since(t)),
             },
         );
         let chain = ctx.chain.clone();

@@ -69,7 +69,8 @@ pub struct Finished<'a> {
     pub status: u16,
     /// The whole request.
     pub latency: Duration,
-    /// From sending upstream to the end, when a service was asked.
+    /// From sending upstream to its response header (to the end when no header came), when
+    /// a service was asked.
     pub upstream: Option<Duration>,
 }
 
