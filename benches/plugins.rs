@@ -23,7 +23,7 @@ fn directory(n: usize) -> Directory {
     let keys = consumers.iter().enumerate().map(|(i, c)| {
         let key = ApiKey {
             consumer: c.clone(),
-            id: c.id.clone(),
+            id: c.id.as_str().into(),
             headers: identity_headers(c, Some(&c.id)),
         };
         (format!("key-{i}-a7f3c9e1b2d4"), key)

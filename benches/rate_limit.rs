@@ -6,7 +6,7 @@
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use skyport::plugins::rate_limit::local::LocalStore;
-use skyport::plugins::rate_limit::window::Period;
+use skyport::plugins::rate_limit::window::{PerPeriod, Period};
 use skyport::plugins::Scope;
 
 fn bench(c: &mut Criterion) {
@@ -18,7 +18,7 @@ fn bench(c: &mut Criterion) {
     let now = 1_700_000_040;
     let one = [(Period::Minute, i64::MAX)];
     let two = [(Period::Second, i64::MAX), (Period::Minute, i64::MAX)];
-    let mut before = Vec::with_capacity(2);
+    let mut before = PerPeriod::new();
     c.bench_function("local_check_one_period_hot_key", |b| {
         b.iter(|| black_box(store.check(&scope, "203.0.113.7", &one, now, &mut before)))
     });
@@ -63,7 +63,7 @@ fn memory_per_key(_: &mut Criterion) {
         service_id: "service".into(),
     });
     let limits = [(Period::Minute, 100)];
-    let mut before = Vec::new();
+    let mut before = PerPeriod::new();
     let start = rss();
     for i in 0..KEYS {
         let id = format!("198.51.{}.{}", (i >> 8) & 255, i & 255);

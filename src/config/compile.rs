@@ -180,7 +180,7 @@ fn build_ctx(model: &Model, lasting: &Lasting) -> plugins::BuildCtx {
         let consumer = consumers[k.consumer].clone();
         let key = ApiKey {
             headers: identity_headers(&consumer, Some(&k.id)),
-            id: k.id.clone(),
+            id: Arc::from(k.id.as_str()),
             consumer,
         };
         (k.key.clone(), key)
@@ -189,7 +189,7 @@ fn build_ctx(model: &Model, lasting: &Lasting) -> plugins::BuildCtx {
         let consumer = consumers[b.consumer].clone();
         let password = Password {
             headers: identity_headers(&consumer, Some(&b.username)),
-            username: b.username.clone(),
+            username: Arc::from(b.username.as_str()),
             hash: b.password.clone(),
             consumer,
         };

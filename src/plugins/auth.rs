@@ -56,12 +56,12 @@ pub fn identity_headers(consumer: &Consumer, credential: Option<&str>) -> Identi
 pub fn identify(
     state: &mut RequestState,
     consumer: &Arc<Consumer>,
-    credential: Option<&str>,
+    credential: Option<&Arc<str>>,
     headers: &IdentityHeaders,
 ) {
     state.upstream_headers.extend(headers.iter().cloned());
     state.consumer = Some(consumer.clone());
-    state.credential = credential.map(str::to_string);
+    state.credential = credential.cloned();
 }
 
 /// The anonymous consumer of an auth plugin, resolved when the snapshot is compiled.
@@ -137,7 +137,7 @@ pub struct ApiKey {
     /// Who the key belongs to.
     pub consumer: Arc<Consumer>,
     /// The credential's id (Kong's `X-Credential-Identifier` for key-auth).
-    pub id: String,
+    pub id: Arc<str>,
     /// The upstream identity headers of a request authenticated by it.
     pub headers: IdentityHeaders,
 }
@@ -146,7 +146,7 @@ pub struct ApiKey {
 #[derive(Debug)]
 pub struct Password {
     /// The username (Kong's `X-Credential-Identifier` for basic-auth).
-    pub username: String,
+    pub username: Arc<str>,
     /// Who the credential belongs to.
     pub consumer: Arc<Consumer>,
     /// Hex SHA-1 of the password and the consumer id (Kong's stored form).

@@ -70,7 +70,7 @@ pub struct RequestState {
     /// The consumer an auth plugin authenticated (used by `limit_by: consumer`).
     pub consumer: Option<Arc<Consumer>>,
     /// The credential's identifier (the jwt secret's key).
-    pub credential: Option<String>,
+    pub credential: Option<Arc<str>>,
     /// The matched route's service id (for `limit_by: service`).
     pub service_id: Option<Arc<str>>,
     /// Headers to set on the upstream request (`None` removes one the client sent).

@@ -12,7 +12,7 @@ pub struct Credential {
     /// The credential's id.
     pub id: String,
     /// The value the token's key claim carries.
-    pub key: String,
+    pub key: Arc<str>,
     /// The algorithm tokens must name.
     pub algorithm: JwtAlgorithm,
     /// The verifiers of its secret or public key.
@@ -55,7 +55,7 @@ impl Credential {
     ) -> Credential {
         Credential {
             id: id.to_string(),
-            key: key.to_string(),
+            key: Arc::from(key),
             algorithm,
             material,
             headers: crate::plugins::auth::identity_headers(&consumer, Some(key)),
@@ -68,7 +68,7 @@ impl Credential {
 /// [`crate::plugins::auth::Directory`]).
 #[derive(Debug, Default)]
 pub struct Keyring {
-    by_key: HashMap<String, Arc<Credential>>,
+    by_key: HashMap<Arc<str>, Arc<Credential>>,
 }
 
 impl Keyring {

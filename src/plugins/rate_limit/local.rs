@@ -19,7 +19,7 @@
 //! exactness, but 3x the cost on a hot key and ~10 µs per check while the store was full of
 //! one-shot identifiers (`benches/RESULTS.md`), which an attacker controls.
 
-use super::window::Period;
+use super::window::{PerPeriod, Period};
 use crate::plugins::Scope;
 use indexmap::IndexMap;
 use std::collections::HashMap;
@@ -189,7 +189,7 @@ impl LocalStore {
         id: &str,
         limits: &[(Period, i64)],
         now: i64,
-        before: &mut Vec<i64>,
+        before: &mut PerPeriod,
     ) -> bool {
         KEY.with_borrow_mut(|key| {
             key.clear();
@@ -238,7 +238,7 @@ impl LocalStore {
 }
 
 /// The check and the increment of every period, under the shard's lock.
-fn count(usage: &mut Usage, limits: &[(Period, i64)], now: i64, before: &mut Vec<i64>) -> bool {
+fn count(usage: &mut Usage, limits: &[(Period, i64)], now: i64, before: &mut PerPeriod) -> bool {
     usage.last_seen = now;
     before.clear();
     let mut allowed = true;
@@ -279,7 +279,7 @@ mod tests {
         let s = scope(&store, "r");
         let limits = [(Period::Minute, 3)];
         let t0 = 1_700_000_040; // :00 of a minute
-        let mut before = Vec::new();
+        let mut before = PerPeriod::new();
         let mut passed = 0;
         for i in 0..5 {
             if store.check(&s, "k", &limits, t0 + i, &mut before) {
@@ -288,15 +288,15 @@ mod tests {
         }
         assert_eq!(passed, 3);
         assert_eq!(
-            before,
-            vec![3],
+            before.as_slice(),
+            [3],
             "a rejected request sees usage 3 and is not counted"
         );
         assert!(
             store.check(&s, "k", &limits, t0 + 60, &mut before),
             "next minute starts afresh"
         );
-        assert_eq!(before, vec![0]);
+        assert_eq!(before.as_slice(), [0]);
         assert!(
             store.check(&s, "other", &limits, t0 + 1, &mut before),
             "keys count apart"
@@ -306,7 +306,7 @@ mod tests {
             store.check(&other_scope, "k", &limits, t0 + 1, &mut before),
             "scopes count apart"
         );
-        assert_eq!(before, vec![0]);
+        assert_eq!(before.as_slice(), [0]);
     }
 
     #[test]
@@ -315,17 +315,17 @@ mod tests {
         let s = scope(&store, "r");
         let limits = [(Period::Second, 2), (Period::Minute, 3)];
         let t0 = 1_700_000_040;
-        let mut b = Vec::new();
+        let mut b = PerPeriod::new();
         assert!(store.check(&s, "k", &limits, t0, &mut b));
         assert!(store.check(&s, "k", &limits, t0, &mut b));
         assert!(!store.check(&s, "k", &limits, t0, &mut b), "second limit");
-        assert_eq!(b, vec![2, 2]);
+        assert_eq!(b.as_slice(), [2, 2]);
         assert!(store.check(&s, "k", &limits, t0 + 1, &mut b));
         assert!(
             !store.check(&s, "k", &limits, t0 + 2, &mut b),
             "minute limit"
         );
-        assert_eq!(b, vec![0, 3]);
+        assert_eq!(b.as_slice(), [0, 3]);
     }
 
     #[test]
@@ -338,7 +338,7 @@ mod tests {
             .map(|_| {
                 let (store, passed, s) = (store.clone(), passed.clone(), s.clone());
                 std::thread::spawn(move || {
-                    let mut b = Vec::new();
+                    let mut b = PerPeriod::new();
                     for _ in 0..50 {
                         if store.check(&s, "hot", &limits, 1_700_000_040, &mut b) {
                             passed.fetch_add(1, Ordering::SeqCst);
@@ -365,7 +365,7 @@ mod tests {
             for half in 0..2u32 {
                 let (store, s, limited) = (&store, &s, &limited);
                 t.spawn(move || {
-                    let mut b = Vec::new();
+                    let mut b = PerPeriod::new();
                     for i in half * 500_000..(half + 1) * 500_000 {
                         if !store.check(s, &i.to_string(), &limits, t0 + 1, &mut b) {
                             limited.fetch_add(1, Ordering::Relaxed);
@@ -379,7 +379,7 @@ mod tests {
             0,
             "no client sent more than one request"
         );
-        let mut b = Vec::new();
+        let mut b = PerPeriod::new();
         let fresh: Vec<bool> = (0..4)
             .map(|_| store.check(&s, "fresh", &limits, t0 + 2, &mut b))
             .collect();
@@ -398,7 +398,7 @@ mod tests {
         let s = scope(&store, "r");
         let limits = [(Period::Minute, 2)];
         let t0 = 1_700_000_040;
-        let mut b = Vec::new();
+        let mut b = PerPeriod::new();
         for round in 0..3 {
             for i in 0..20_000u32 {
                 let allowed = store.check(&s, &format!("c{i}"), &limits, t0 + 1, &mut b);

@@ -20,7 +20,7 @@ use pingora::proxy::Session;
 use redis_store::RedisStore;
 use std::borrow::Cow;
 use std::sync::Arc;
-use window::Period;
+use window::{PerPeriod, Period};
 
 enum Backend {
     Local(Arc<local::LocalStore>, local::ScopeId),
@@ -88,7 +88,7 @@ const RETRY_AFTER: HeaderCase = &RETRY_AFTER_NAMES;
 
 /// A count as a header value (shared for small counts).
 fn count(n: i64) -> HeaderValue {
-    u64::try_from(n).map_or_else(|_| HeaderValue::from(n), crate::values::number)
+    crate::values::signed(n)
 }
 
 impl Factory for RateLimiting {
@@ -178,7 +178,7 @@ impl RateLimiting {
         match &self.by {
             LimitBy::Consumer => match (&state.consumer, &state.credential) {
                 (Some(c), _) => Cow::Borrowed(c.id.as_str()),
-                (None, Some(cred)) => Cow::Borrowed(cred.as_str()),
+                (None, Some(cred)) => Cow::Borrowed(&**cred),
                 _ => ip(),
             },
             LimitBy::Credential => state
@@ -210,10 +210,10 @@ impl RateLimiting {
     }
 
     /// Usage before this request, per configured period, or `None` when the store failed.
-    async fn count(&self, id: &str, now: i64) -> Result<(bool, Vec<i64>), String> {
+    async fn count(&self, id: &str, now: i64) -> Result<(bool, PerPeriod), String> {
         match &self.backend {
             Backend::Local(store, scope) => {
-                let mut before = Vec::with_capacity(self.limits.len());
+                let mut before = PerPeriod::new();
                 let ok = store.check(scope, id, &self.limits, now, &mut before);
                 Ok((ok, before))
             }
@@ -234,21 +234,23 @@ impl RateLimiting {
                     })
                     .collect();
                 let counts = store.incr(&keys).await?;
-                let before: Vec<i64> = counts.iter().map(|c| c - 1).collect();
+                let before: PerPeriod = counts.iter().map(|c| c - 1).collect();
                 let ok = self.limits.iter().zip(&counts).all(|((_, l), c)| c <= l);
                 Ok((ok, before))
             }
         }
     }
 
-    /// Kong's headers for a decision: per period, then the most constrained one.
+    /// Kong's headers for a decision, added to `out`: per period, then the most constrained
+    /// one.
     pub fn headers(
         &self,
         allowed: bool,
         before: &[i64],
         now: i64,
-    ) -> Vec<(HeaderCase, HeaderValue)> {
-        let mut out = Vec::with_capacity(self.limits.len() * 2 + 4);
+        out: &mut Vec<(HeaderCase, HeaderValue)>,
+    ) {
+        out.reserve(self.limits.len() * 2 + 4);
         let mut tightest: Option<(i64, &HeaderValue, Period)> = None;
         for (((p, limit), used), limit_value) in
             self.limits.iter().zip(before).zip(&self.limit_values)
@@ -276,7 +278,6 @@ impl RateLimiting {
                 out.push((RETRY_AFTER, count(reset)));
             }
         }
-        out
     }
 }
 
@@ -305,9 +306,8 @@ impl Plugin for RateLimiting {
             }
             Err(e) => return Err(GatewayError::Internal(format!("rate-limiting: {e}"))),
         };
-        let headers = self.headers(allowed, &before, now);
         if !self.hide_headers {
-            state.response_headers.extend(headers);
+            self.headers(allowed, &before, now, &mut state.response_headers);
         }
         if !allowed {
             return Err(GatewayError::Limited {

@@ -3,6 +3,9 @@
 
 use chrono::{Datelike, TimeZone, Utc};
 
+/// One count per configured period, kept inline (there are six periods at most).
+pub type PerPeriod = smallvec::SmallVec<[i64; 6]>;
+
 /// A rate-limit period.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Period {
