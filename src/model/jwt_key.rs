@@ -130,9 +130,11 @@ impl Verifier {
             // the signature decoded as `jsonwebtoken` decodes it (base64url, no padding)
             (Verifier::Hmac(key_alg, key), _) if *key_alg == alg => {
                 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+                // An HMAC is at most 64 bytes: a longer signature fails to decode here.
+                let mut sig = [0u8; 96];
                 URL_SAFE_NO_PAD
-                    .decode(signature)
-                    .is_ok_and(|sig| aws_lc_rs::hmac::verify(key, message, &sig).is_ok())
+                    .decode_slice(signature, &mut sig)
+                    .is_ok_and(|n| aws_lc_rs::hmac::verify(key, message, &sig[..n]).is_ok())
             }
             (Verifier::Jwt(key), Some(alg)) => {
                 jsonwebtoken::crypto::verify(signature, message, key, alg).unwrap_or(false)
@@ -149,6 +151,25 @@ impl Verifier {
             _ => false,
         }
     }
+}
+
+/// Decodes base64url (as [`decode_b64url`] does) onto the end of `out`; `None` (with `out`
+/// as it was) when the text is not base64.
+pub fn decode_b64url_into(s: &str, out: &mut Vec<u8>) -> Option<()> {
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    let len = out.len();
+    if URL_SAFE_NO_PAD
+        .decode_vec(s.trim_end_matches('='), out)
+        .is_ok()
+    {
+        return Some(());
+    }
+    out.truncate(len);
+    if STANDARD.decode_vec(s, out).is_ok() {
+        return Some(());
+    }
+    out.truncate(len);
+    None
 }
 
 /// Decodes base64url, with or without padding, falling back to the standard alphabet.

@@ -17,7 +17,9 @@ use http::HeaderValue;
 use keyring::Keyring;
 use pingora::proxy::Session;
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 use std::sync::Arc;
+use token::{Member, Object};
 
 /// A configured `jwt` plugin instance.
 pub struct Jwt {
@@ -111,36 +113,36 @@ impl Jwt {
         query: Option<&str>,
         headers: &http::HeaderMap,
     ) -> Result<Arc<keyring::Credential>, Refusal> {
-        let tokens = token::candidates(&self.config, query, headers);
-        let token = match tokens.as_slice() {
-            [] => return Err(Refusal::NoToken),
-            [one] => one,
-            _ => return Err(msg("Multiple tokens provided")),
+        let token = match token::candidates(&self.config, query, headers) {
+            token::Found::Nothing => return Err(Refusal::NoToken),
+            token::Found::One(one) => one,
+            token::Found::Several => return Err(msg("Multiple tokens provided")),
         };
-        let decoded = token::decode(token).ok_or_else(|| msg("Bad token; invalid JSON"))?;
-        let alg = match decoded
-            .header
-            .get("alg")
-            .and_then(Value::as_str)
-            .and_then(JwtAlgorithm::parse)
-        {
-            Some(a) => a,
-            None => return Err(msg("Bad token; invalid alg")),
+        let decoded = token::decode(&token).ok_or_else(|| msg("Bad token; invalid JSON"))?;
+        let (header, payload) = decoded
+            .objects()
+            .ok_or_else(|| msg("Bad token; invalid JSON"))?;
+        let alg = match header.get("alg") {
+            Member::Text(a) => JwtAlgorithm::parse(&a),
+            _ => None,
+        };
+        let Some(alg) = alg else {
+            return Err(msg("Bad token; invalid alg"));
         };
         let claim = &self.config.key_claim_name;
-        let key = decoded
-            .payload
-            .get(claim)
-            .or_else(|| decoded.header.get(claim));
+        // The claims' member first, even a null one; the header's only when there is none.
+        let key = if payload.has(claim) {
+            payload.get(claim)
+        } else {
+            header.get(claim)
+        };
         let key = match key {
-            None | Some(Value::Null) => {
-                return Err(msg(&format!("No mandatory '{claim}' in claims")))
-            }
-            Some(Value::String(s)) if s.is_empty() => {
+            Member::Missing => return Err(msg(&format!("No mandatory '{claim}' in claims"))),
+            Member::Text(s) if s.is_empty() => {
                 return Err(msg(&format!("Invalid '{claim}' in claims")))
             }
-            Some(Value::String(s)) => s.clone(),
-            Some(other) => other.to_string(),
+            Member::Text(s) => s,
+            Member::Other(s) => Cow::Owned(s),
         };
         let credential = self
             .keyring
@@ -158,7 +160,7 @@ impl Jwt {
         if !verifier.verify(alg, decoded.signing_input.as_bytes(), decoded.signature) {
             return Err(msg("Invalid signature"));
         }
-        check_claims(&self.config, &decoded.payload, (self.clock)())?;
+        check_claims(&self.config, &payload, (self.clock)())?;
         Ok(credential.clone())
     }
 
@@ -184,14 +186,10 @@ fn msg(m: &str) -> Refusal {
 
 /// Kong's claim checks (no leeway): `exp <= now` is expired, `nbf > now` is not yet valid,
 /// and `maximum_expiration` bounds `exp - now`.
-pub fn check_claims(
-    config: &JwtConfig,
-    payload: &Map<String, Value>,
-    now: i64,
-) -> Result<(), Refusal> {
+pub fn check_claims(config: &JwtConfig, payload: &Object<'_>, now: i64) -> Result<(), Refusal> {
     let mut errors = Map::new();
     for claim in &config.claims_to_verify {
-        let value = payload.get(claim).and_then(Value::as_f64);
+        let value = payload.number(claim);
         match (claim.as_str(), value) {
             (_, None) => {
                 errors.insert(claim.clone(), Value::from("must be a number"));
@@ -209,7 +207,7 @@ pub fn check_claims(
         return Err(Refusal::Claims(errors));
     }
     if config.maximum_expiration > 0 {
-        let too_long = match payload.get("exp").and_then(Value::as_f64) {
+        let too_long = match payload.number("exp") {
             Some(exp) => exp - now as f64 > config.maximum_expiration as f64,
             None => true,
         };
@@ -270,11 +268,11 @@ impl Plugin for Jwt {
 mod tests {
     use super::*;
 
-    fn claims(v: Value) -> Map<String, Value> {
-        match v {
-            Value::Object(m) => m,
-            _ => Map::new(),
-        }
+    /// `check_claims` over the claims `v`, read as a token's payload is.
+    fn check(c: &JwtConfig, v: Value, now: i64) -> Result<(), Refusal> {
+        let text = v.to_string();
+        let payload = Object::parse(text.as_bytes()).expect("a JSON object");
+        check_claims(c, &payload, now)
     }
 
     fn cfg(verify: &[&str], max: u64) -> JwtConfig {
@@ -295,21 +293,13 @@ mod tests {
     #[test]
     fn exp_is_expired_exactly_at_now() {
         let c = cfg(&["exp"], 0);
-        assert!(check_claims(&c, &claims(serde_json::json!({"exp": 1001})), 1000).is_ok());
+        assert!(check(&c, serde_json::json!({"exp": 1001}), 1000).is_ok());
         assert_eq!(
-            refused(check_claims(
-                &c,
-                &claims(serde_json::json!({"exp": 1000})),
-                1000
-            )),
+            refused(check(&c, serde_json::json!({"exp": 1000}), 1000)),
             serde_json::json!({"exp": "token expired"})
         );
         assert_eq!(
-            refused(check_claims(
-                &c,
-                &claims(serde_json::json!({"exp": "soon"})),
-                1000
-            )),
+            refused(check(&c, serde_json::json!({"exp": "soon"}), 1000)),
             serde_json::json!({"exp": "must be a number"})
         );
     }
@@ -317,13 +307,9 @@ mod tests {
     #[test]
     fn nbf_is_valid_from_now_on() {
         let c = cfg(&["nbf"], 0);
-        assert!(check_claims(&c, &claims(serde_json::json!({"nbf": 1000})), 1000).is_ok());
+        assert!(check(&c, serde_json::json!({"nbf": 1000}), 1000).is_ok());
         assert_eq!(
-            refused(check_claims(
-                &c,
-                &claims(serde_json::json!({"nbf": 1001})),
-                1000
-            )),
+            refused(check(&c, serde_json::json!({"nbf": 1001}), 1000)),
             serde_json::json!({"nbf": "token not valid yet"})
         );
     }
@@ -332,11 +318,7 @@ mod tests {
     fn several_claim_failures_are_reported_together() {
         let c = cfg(&["exp", "nbf"], 0);
         assert_eq!(
-            refused(check_claims(
-                &c,
-                &claims(serde_json::json!({"exp": 5, "nbf": 2000})),
-                1000
-            )),
+            refused(check(&c, serde_json::json!({"exp": 5, "nbf": 2000}), 1000)),
             serde_json::json!({"exp": "token expired", "nbf": "token not valid yet"})
         );
     }
@@ -344,19 +326,15 @@ mod tests {
     #[test]
     fn maximum_expiration_bounds_the_lifetime() {
         let c = cfg(&["exp"], 60);
-        assert!(check_claims(&c, &claims(serde_json::json!({"exp": 1060})), 1000).is_ok());
+        assert!(check(&c, serde_json::json!({"exp": 1060}), 1000).is_ok());
         assert_eq!(
-            refused(check_claims(
-                &c,
-                &claims(serde_json::json!({"exp": 1061})),
-                1000
-            )),
+            refused(check(&c, serde_json::json!({"exp": 1061}), 1000)),
             serde_json::json!({"exp": "exceeds maximum allowed expiration"})
         );
     }
 
     #[test]
     fn claims_are_not_checked_unless_asked() {
-        assert!(check_claims(&cfg(&[], 0), &claims(serde_json::json!({"exp": 1})), 1000).is_ok());
+        assert!(check(&cfg(&[], 0), serde_json::json!({"exp": 1}), 1000).is_ok());
     }
 }
