@@ -59,7 +59,7 @@ pub fn identify(
     credential: Option<&Arc<str>>,
     headers: &IdentityHeaders,
 ) {
-    state.upstream_headers.extend(headers.iter().cloned());
+    state.identity = Some(headers.clone());
     state.consumer = Some(consumer.clone());
     state.credential = credential.cloned();
 }

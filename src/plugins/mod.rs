@@ -73,6 +73,9 @@ pub struct RequestState {
     pub credential: Option<Arc<str>>,
     /// The matched route's service id (for `limit_by: service`).
     pub service_id: Option<Arc<str>>,
+    /// The authenticated consumer's identity headers (`X-Consumer-*`), set on the upstream
+    /// request before `upstream_headers`; the last authentication's set counts.
+    pub identity: Option<auth::IdentityHeaders>,
     /// Headers to set on the upstream request (`None` removes one the client sent).
     pub upstream_headers: Vec<(HeaderCase, Option<HeaderValue>)>,
     /// Headers the client sent, by their own name, to remove from the upstream request

@@ -782,7 +782,13 @@ impl Gateway {
             return Ok(());
         };
         // Room for what is added below (forwarding headers, Via, request id) at once.
-        upstream.reserve(ADDED_UPSTREAM + ctx.plugins.upstream_set.len());
+        // Room for Skyport's headers and the plugins' at once.
+        upstream.reserve(
+            ADDED_UPSTREAM
+                + ctx.plugins.identity.as_ref().map_or(0, |i| i.len())
+                + ctx.plugins.upstream_headers.len()
+                + ctx.plugins.upstream_set.len(),
+        );
         if let Some(uri) = ctx.upstream_uri.take() {
             upstream.set_uri(uri);
         }
@@ -834,7 +840,8 @@ impl Gateway {
         if self.emit.upstream_request_id {
             upstream.insert_header(&headers::REQUEST_ID, ctx.request_id.header())?;
         }
-        for (k, v) in &ctx.plugins.upstream_headers {
+        let identity = ctx.plugins.identity.as_deref().unwrap_or_default();
+        for (k, v) in identity.iter().chain(&ctx.plugins.upstream_headers) {
             match v {
                 Some(v) => upstream.insert_header(*k, v.clone())?,
                 None => {
