@@ -61,10 +61,30 @@ HMap({
 */
 #[derive(Debug, Clone, Default)]
 struct CaseMap {
-    names: HMap<CaseHeaderName>,
+    names: Cases,
     /// One bit per recorded name (see [`CaseMap::bit`]): a name whose bit is clear is not
     /// recorded, found without hashing it. Bits of removed names may stay set.
     filter: u64,
+}
+
+/// Recorded names up to which the cases are kept in a short list: searching a few entries in
+/// order costs less than hashing a name, and one allocation less than a map. More names (a
+/// client writing every name in lower case, say) move to a hashed map, so a long header
+/// costs no more per field than before.
+const FEW_CASES: usize = 16;
+
+#[derive(Debug, Clone)]
+enum Cases {
+    /// Each recorded value's name and case, a name's cases in the order of its values.
+    Few(Vec<(HeaderName, CaseHeaderName)>),
+    /// The same, by name.
+    Many(HMap<CaseHeaderName>),
+}
+
+impl Default for Cases {
+    fn default() -> Self {
+        Cases::Few(Vec::new())
+    }
 }
 
 impl CaseMap {
@@ -77,38 +97,108 @@ impl CaseMap {
 
     #[cfg(test)]
     fn len(&self) -> usize {
-        self.names.len()
+        match &self.names {
+            Cases::Few(v) => v.len(),
+            Cases::Many(m) => m.len(),
+        }
     }
 
     fn is_empty(&self) -> bool {
-        self.names.is_empty()
+        match &self.names {
+            Cases::Few(v) => v.is_empty(),
+            Cases::Many(m) => m.is_empty(),
+        }
     }
 
     /// Whether `name` has its cases recorded.
     fn holds(&self, name: &HeaderName) -> bool {
         // An empty map (the usual case) answers without the name's bit being worked out.
-        self.filter != 0 && self.filter & Self::bit(name) != 0 && self.names.contains_key(name)
+        self.filter != 0
+            && self.filter & Self::bit(name) != 0
+            && match &self.names {
+                Cases::Few(v) => v.iter().any(|(n, _)| n == name),
+                Cases::Many(m) => m.contains_key(name),
+            }
+    }
+
+    /// The recorded cases of `name`, in the order of its values.
+    fn cases<'a>(&'a self, name: &'a HeaderName) -> impl Iterator<Item = &'a CaseHeaderName> {
+        let (few, many) = match &self.names {
+            Cases::Few(v) => (Some(v), None),
+            Cases::Many(m) => (None, Some(m)),
+        };
+        let few = few
+            .into_iter()
+            .flatten()
+            .filter(move |(n, _)| n == name)
+            .map(|(_, c)| c);
+        let many = many.into_iter().flat_map(move |m| m.get_all(name).iter());
+        few.chain(many)
     }
 
     fn append(&mut self, name: &HeaderName, case: CaseHeaderName) -> Result<()> {
         self.filter |= Self::bit(name);
-        self.names
-            .try_append(name.clone(), case)
-            .or_err(InvalidHTTPHeader, "header name map size overflows MAX_SIZE")?;
+        if let Cases::Few(v) = &mut self.names {
+            if v.len() < FEW_CASES {
+                if v.capacity() == 0 {
+                    v.reserve_exact(FEW_CASES / 2);
+                }
+                v.push((name.clone(), case));
+                return Ok(());
+            }
+            // Too many for a list: the same entries, by name.
+            let mut m = HMap::with_capacity(FEW_CASES * 2);
+            for (n, c) in v.drain(..) {
+                m.try_append(n, c)
+                    .or_err(InvalidHTTPHeader, "header name map size overflows MAX_SIZE")?;
+            }
+            self.names = Cases::Many(m);
+        }
+        if let Cases::Many(m) = &mut self.names {
+            m.try_append(name.clone(), case)
+                .or_err(InvalidHTTPHeader, "header name map size overflows MAX_SIZE")?;
+        }
         Ok(())
     }
 
     fn insert(&mut self, name: &HeaderName, case: CaseHeaderName) -> Result<()> {
-        self.filter |= Self::bit(name);
-        self.names
-            .try_insert(name.clone(), case)
-            .or_err(InvalidHTTPHeader, "header name map size overflows MAX_SIZE")?;
-        Ok(())
+        match &mut self.names {
+            Cases::Few(v) => {
+                v.retain(|(n, _)| n != name);
+                self.append(name, case)
+            }
+            Cases::Many(m) => {
+                self.filter |= Self::bit(name);
+                m.try_insert(name.clone(), case)
+                    .or_err(InvalidHTTPHeader, "header name map size overflows MAX_SIZE")?;
+                Ok(())
+            }
+        }
     }
 
-    fn remove<K: AsHeaderName>(&mut self, name: K) {
-        self.names.remove(name);
-        if self.names.is_empty() {
+    /// Forgets the cases of `name`.
+    fn remove_name(&mut self, name: &HeaderName) {
+        match &mut self.names {
+            Cases::Few(v) => v.retain(|(n, _)| n != name),
+            Cases::Many(m) => {
+                m.remove(name);
+            }
+        }
+        if self.is_empty() {
+            self.filter = 0;
+        }
+    }
+
+    /// Forgets the cases of `name`, just removed from `value_map` (a name given as text is
+    /// found by the map; the list keeps only the names `value_map` still has).
+    fn remove<K: AsHeaderName, T>(&mut self, name: K, value_map: &HMap<T>) {
+        match &mut self.names {
+            Cases::Few(v) => v.retain(|(n, _)| value_map.contains_key(n)),
+            Cases::Many(m) => {
+                m.remove(name);
+            }
+        }
+        if self.is_empty() {
             self.filter = 0;
         }
     }
@@ -937,7 +1027,7 @@ fn insert_header_value<T>(
         if let Some(case) = case {
             name_map.insert(&header_name, case)?;
         } else if name_map.holds(&header_name) {
-            name_map.remove(&header_name);
+            name_map.remove_name(&header_name);
         }
     }
     value_map.try_insert(header_name, value).or_err(
@@ -960,7 +1050,7 @@ where
     let removed = value_map.remove(name);
     if removed.is_some() {
         if let Some(name_map) = name_map.filter(|m| !m.is_empty()) {
-            name_map.remove(name);
+            name_map.remove(name, value_map);
         }
     }
     removed
@@ -1101,8 +1191,7 @@ fn written_fields<'a>(
     name_map: &'a CaseMap,
     value_map: &'a HMap,
 ) -> impl Iterator<Item = (Written<'a>, &'a HeaderValue)> + 'a {
-    type Cases<'a> = Option<http::header::ValueIter<'a, CaseHeaderName>>;
-    let mut current: Option<(&'a HeaderName, Cases<'a>)> = None;
+    let mut current = None;
     value_map.iter().map(move |(name, value)| {
         if name_map.is_empty() {
             return (Written::Canonical(name), value);
@@ -1110,9 +1199,7 @@ fn written_fields<'a>(
         // A name's values come one after the other: whether it has recorded cases is found
         // once, mostly by the case map's filter, without hashing the name.
         if !matches!(&current, Some((n, _)) if *n == name) {
-            let cases = name_map
-                .holds(name)
-                .then(|| name_map.names.get_all(name).iter());
+            let cases = name_map.holds(name).then(|| name_map.cases(name));
             current = Some((name, cases));
         }
         let case = current
@@ -1287,6 +1374,46 @@ mod tests {
         );
         // `X-Real-IP` is that name's canonical case (as nginx spells it): not recorded.
         assert_eq!(recorded, 4);
+    }
+
+    #[test]
+    fn many_recorded_names_keep_their_cases_past_the_short_list() {
+        // More names outside their canonical case than the short list holds, one of them
+        // with values in two cases, then removals and a replacement on either side.
+        for count in [FEW_CASES - 2, FEW_CASES + 8] {
+            let mut req = RequestHeader::build("GET", b"/", None).unwrap();
+            let mut want = String::new();
+            for i in 0..count {
+                let name = format!("x-h{i}");
+                req.append_header(name.clone(), i.to_string()).unwrap();
+                want.push_str(&format!("{name}: {i}\r\n"));
+                if i == 1 {
+                    req.append_header("X-H0", "again").unwrap();
+                }
+            }
+            let (wire, recorded) = wire_and_recorded(&req);
+            // `x-h0`'s two values come one after the other, each in its own case.
+            let want = want.replacen("x-h0: 0\r\n", "x-h0: 0\r\nX-H0: again\r\n", 1);
+            assert_eq!(wire, want, "{count} names");
+            // The second `X-H0` is canonical but recorded beside the first value's case.
+            assert_eq!(recorded, count + 1, "{count} names");
+
+            req.remove_header("x-h0");
+            req.remove_header(&http::header::HeaderName::from_static("x-h1"));
+            req.insert_header("X-H2", "2").unwrap();
+            req.insert_header("x-H3", "3").unwrap();
+            let (wire, recorded) = wire_and_recorded(&req);
+            // (Removing moves the map's last field into the gap: the order is `http`'s.)
+            let lines: Vec<&str> = wire.split_terminator("\r\n").collect();
+            assert_eq!(lines.len(), count - 2, "{wire}");
+            for line in ["X-H2: 2", "x-H3: 3", "x-h4: 4"] {
+                assert!(lines.contains(&line), "{count} names, {line}: {wire}");
+            }
+            assert!(!wire.to_lowercase().contains("x-h0:"), "{wire}");
+            assert!(!wire.contains("x-h1:"), "{wire}");
+            // x-h0, x-h1 gone; X-H2 canonical now.
+            assert_eq!(recorded, count - 3, "{count} names");
+        }
     }
 
     #[test]
