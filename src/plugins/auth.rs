@@ -155,12 +155,16 @@ pub struct Password {
     pub headers: IdentityHeaders,
 }
 
+/// A map filled from the config and probed by requests (foldhash: requests cannot add keys,
+/// so they cannot make them collide).
+type Index<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 /// The consumers and credentials of one snapshot.
 #[derive(Debug, Default)]
 pub struct Directory {
-    consumers: HashMap<String, Arc<Consumer>>,
-    keys: HashMap<[u8; 32], Arc<ApiKey>>,
-    passwords: HashMap<String, Arc<Password>>,
+    consumers: Index<String, Arc<Consumer>>,
+    keys: Index<[u8; 32], Arc<ApiKey>>,
+    passwords: Index<String, Arc<Password>>,
 }
 
 /// SHA-256 of an API key: what the directory is keyed by.
@@ -178,7 +182,7 @@ impl Directory {
         keys: impl IntoIterator<Item = (String, ApiKey)>,
         passwords: impl IntoIterator<Item = (String, Password)>,
     ) -> Directory {
-        let mut index = HashMap::with_capacity(consumers.len() * 2);
+        let mut index = Index::with_capacity_and_hasher(consumers.len() * 2, Default::default());
         for c in consumers {
             index.insert(c.id.clone(), c.clone());
             if let Some(u) = &c.username {

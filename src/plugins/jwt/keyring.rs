@@ -66,9 +66,11 @@ impl Credential {
 
 /// All credentials of a snapshot by key (consumers are looked up in the snapshot's
 /// [`crate::plugins::auth::Directory`]).
+/// Its map hashes with foldhash: the keys come from the config, so a request can only probe
+/// the table, not fill it with colliding keys.
 #[derive(Debug, Default)]
 pub struct Keyring {
-    by_key: HashMap<Arc<str>, Arc<Credential>>,
+    by_key: HashMap<Arc<str>, Arc<Credential>, foldhash::fast::RandomState>,
 }
 
 impl Keyring {
