@@ -204,6 +204,18 @@ pub trait Plugin: Send + Sync + std::fmt::Debug {
         Ok(Flow::Continue)
     }
 
+    /// The access phase of a plugin that decides without waiting (it reads the request and
+    /// memory only): `Some` outcome, as [`Plugin::access`] would give it, and `access` is not
+    /// called; `None` (the default) runs `access`. It spares the request the boxed future of
+    /// an `async` call.
+    fn access_now(
+        &self,
+        _session: &mut Session,
+        _state: &mut RequestState,
+    ) -> Option<Result<Flow, GatewayError>> {
+        None
+    }
+
     /// The request-body phase, run in Pingora's `request_body_filter` once per chunk of the
     /// client's body as it streams upstream (`end` on the last). An error ends the request
     /// with the gateway's answer for it (when no response was sent yet).
@@ -243,6 +255,21 @@ pub trait Plugin: Send + Sync + std::fmt::Debug {
     /// not waiting). It must not block: I/O goes to a bounded queue of the plugin's own.
     fn log(&self, _record: &AccessRecord, _state: &RequestState) {}
 }
+
+/// Inside an `impl Plugin`: the access phase is the type's own `admit(&self, session, state)
+/// -> Result<Flow, GatewayError>`, which never waits, called through [`Plugin::access_now`].
+macro_rules! access_by_admit {
+    () => {
+        fn access_now(
+            &self,
+            session: &mut pingora::proxy::Session,
+            state: &mut $crate::plugins::RequestState,
+        ) -> Option<Result<$crate::plugins::Flow, $crate::error::GatewayError>> {
+            Some(self.admit(session, state))
+        }
+    };
+}
+pub(crate) use access_by_admit;
 
 /// A route's plugins, highest priority first, and the union of their phases.
 #[derive(Debug, Default, Clone)]

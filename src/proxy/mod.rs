@@ -342,7 +342,10 @@ impl Gateway {
                 ctx.plugins.matched = Some((snapshot.model.clone(), route_idx));
             }
             let timed = spans::timer(&ctx.plugins.trace, Instrumentations::PLUGIN_ACCESS);
-            let done = plugin.access(session, &mut ctx.plugins).await;
+            let done = match plugin.access_now(session, &mut ctx.plugins) {
+                Some(done) => done,
+                None => plugin.access(session, &mut ctx.plugins).await,
+            };
             spans::finish(
                 &mut ctx.plugins.trace,
                 timed,

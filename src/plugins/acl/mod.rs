@@ -82,7 +82,12 @@ impl Plugin for Acl {
         "acl"
     }
 
-    async fn access(
+    crate::plugins::access_by_admit!();
+}
+
+impl Acl {
+    /// The access phase: it never waits, so the proxy calls it directly (`access_now`).
+    fn admit(
         &self,
         _session: &mut Session,
         state: &mut RequestState,

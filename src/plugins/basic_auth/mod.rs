@@ -136,11 +136,12 @@ impl Plugin for BasicAuth {
         "basic-auth"
     }
 
-    async fn access(
-        &self,
-        session: &mut Session,
-        state: &mut RequestState,
-    ) -> Result<Flow, GatewayError> {
+    crate::plugins::access_by_admit!();
+}
+
+impl BasicAuth {
+    /// The access phase: it never waits, so the proxy calls it directly (`access_now`).
+    fn admit(&self, session: &mut Session, state: &mut RequestState) -> Result<Flow, GatewayError> {
         self.anonymous
             .around(state, |state| self.authenticate(session, state))
             .map(|()| Flow::Continue)

@@ -143,11 +143,12 @@ impl Plugin for CorrelationId {
         "correlation-id"
     }
 
-    async fn access(
-        &self,
-        session: &mut Session,
-        state: &mut RequestState,
-    ) -> Result<Flow, GatewayError> {
+    crate::plugins::access_by_admit!();
+}
+
+impl CorrelationId {
+    /// The access phase: it never waits, so the proxy calls it directly (`access_now`).
+    fn admit(&self, session: &mut Session, state: &mut RequestState) -> Result<Flow, GatewayError> {
         let given = session.req_header().headers.get(&self.header).cloned();
         let id = match given {
             Some(v) => v,

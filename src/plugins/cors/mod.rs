@@ -351,11 +351,12 @@ impl Plugin for Cors {
         "cors"
     }
 
-    async fn access(
-        &self,
-        session: &mut Session,
-        state: &mut RequestState,
-    ) -> Result<Flow, GatewayError> {
+    crate::plugins::access_by_admit!();
+}
+
+impl Cors {
+    /// The access phase: it never waits, so the proxy calls it directly (`access_now`).
+    fn admit(&self, session: &mut Session, state: &mut RequestState) -> Result<Flow, GatewayError> {
         let req = session.req_header();
         let origin = req
             .headers

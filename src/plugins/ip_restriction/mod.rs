@@ -137,7 +137,12 @@ impl Plugin for IpRestriction {
         "ip-restriction"
     }
 
-    async fn access(
+    crate::plugins::access_by_admit!();
+}
+
+impl IpRestriction {
+    /// The access phase: it never waits, so the proxy calls it directly (`access_now`).
+    fn admit(
         &self,
         session: &mut Session,
         _state: &mut RequestState,

@@ -229,11 +229,12 @@ impl Plugin for Jwt {
         "jwt"
     }
 
-    async fn access(
-        &self,
-        session: &mut Session,
-        state: &mut RequestState,
-    ) -> Result<Flow, GatewayError> {
+    crate::plugins::access_by_admit!();
+}
+
+impl Jwt {
+    /// The access phase: it never waits, so the proxy calls it directly (`access_now`).
+    fn admit(&self, session: &mut Session, state: &mut RequestState) -> Result<Flow, GatewayError> {
         let req = session.req_header();
         if !self.config.run_on_preflight && req.method == http::Method::OPTIONS {
             return Ok(Flow::Continue);

@@ -315,6 +315,26 @@ impl Plugin for KeyAuth {
         "key-auth"
     }
 
+    /// Decided at once unless the key may be in the body (`key_in_body`): then `access`
+    /// reads it.
+    fn access_now(
+        &self,
+        session: &mut Session,
+        state: &mut RequestState,
+    ) -> Option<Result<Flow, GatewayError>> {
+        if self.config.key_in_body {
+            return None;
+        }
+        if !self.config.run_on_preflight && session.req_header().method == http::Method::OPTIONS {
+            return Some(Ok(Flow::Continue));
+        }
+        Some(
+            self.anonymous
+                .around(state, |state| self.authenticate(session, None, state))
+                .map(|()| Flow::Continue),
+        )
+    }
+
     async fn access(
         &self,
         session: &mut Session,

@@ -483,11 +483,29 @@ impl Plugin for OpenTelemetry {
         Phases::ACCESS.with(Phases::LOG).with(Phases::TRACE)
     }
 
-    async fn access(
-        &self,
-        session: &mut Session,
-        state: &mut RequestState,
-    ) -> Result<Flow, GatewayError> {
+    crate::plugins::access_by_admit!();
+
+    fn log(&self, record: &AccessRecord, state: &RequestState) {
+        let (Some(queue), Some(trace)) = (&self.queue, state.trace.as_deref()) else {
+            return;
+        };
+        if !trace.recording() || !trace.sampled {
+            return;
+        }
+        let outcome = export::Outcome {
+            status: record.status,
+            from_service: record.from_service,
+            end: Instant::now(),
+        };
+        for span in export::encode(trace, &outcome) {
+            queue.push(span);
+        }
+    }
+}
+
+impl OpenTelemetry {
+    /// The access phase: it never waits, so the proxy calls it directly (`access_now`).
+    fn admit(&self, session: &mut Session, state: &mut RequestState) -> Result<Flow, GatewayError> {
         let Some(trace) = state.trace.as_deref_mut() else {
             return Ok(Flow::Continue);
         };
@@ -533,23 +551,6 @@ impl Plugin for OpenTelemetry {
             }
         }
         Ok(Flow::Continue)
-    }
-
-    fn log(&self, record: &AccessRecord, state: &RequestState) {
-        let (Some(queue), Some(trace)) = (&self.queue, state.trace.as_deref()) else {
-            return;
-        };
-        if !trace.recording() || !trace.sampled {
-            return;
-        }
-        let outcome = export::Outcome {
-            status: record.status,
-            from_service: record.from_service,
-            end: Instant::now(),
-        };
-        for span in export::encode(trace, &outcome) {
-            queue.push(span);
-        }
     }
 }
 

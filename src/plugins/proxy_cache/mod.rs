@@ -348,83 +348,7 @@ impl Plugin for ProxyCache {
         Phases::ACCESS.with(Phases::RESPONSE).with(Phases::BODY)
     }
 
-    async fn access(
-        &self,
-        session: &mut Session,
-        state: &mut RequestState,
-    ) -> Result<Flow, GatewayError> {
-        let c = &self.c;
-        let req = session.req_header();
-        let cc = directives(req.headers.get(http::header::CACHE_CONTROL));
-        let method_ok = c.request_method.iter().any(|m| m == req.method.as_str());
-        let refused = c.cache_control
-            && (cc.contains_key("no-store")
-                || cc.contains_key("no-cache")
-                || cc.contains_key("private"));
-        if !method_ok || refused {
-            if c.response_headers.x_cache_status {
-                state.response_set.push((
-                    HeaderName::from_static("x-cache-status"),
-                    HeaderValue::from_static("Bypass"),
-                ));
-            }
-            return Ok(Flow::Continue);
-        }
-        let key = self.key(req, state.consumer.as_deref().map(|c| c.id.as_str()));
-        let mut status = "Miss";
-        if let Some(hit) = STORE.get(&key) {
-            let age = now().saturating_sub(hit.stored_at);
-            let stale = age > hit.ttl
-                || (c.cache_control
-                    && (cc
-                        .get("max-age")
-                        .copied()
-                        .flatten()
-                        .is_some_and(|m| age > m)
-                        || cc
-                            .get("min-fresh")
-                            .copied()
-                            .flatten()
-                            .is_some_and(|m| hit.ttl.saturating_sub(age) < m)));
-            if stale {
-                status = "Refresh";
-            } else {
-                let mut headers: Vec<(HeaderName, HeaderValue)> = hit
-                    .headers
-                    .iter()
-                    .filter(|(n, _)| {
-                        n != http::header::CONTENT_TYPE
-                            && n.as_str() != "x-cache-status"
-                            && n.as_str() != "age"
-                    })
-                    .cloned()
-                    .collect();
-                let rh = &c.response_headers;
-                self.header(rh.age, "age", &age.to_string(), &mut headers);
-                self.header(rh.x_cache_status, "x-cache-status", "Hit", &mut headers);
-                self.header(rh.x_cache_key, "x-cache-key", &key, &mut headers);
-                let content_type = hit
-                    .headers
-                    .iter()
-                    .find(|(n, _)| n == http::header::CONTENT_TYPE)
-                    .map(|(_, v)| v.clone())
-                    .unwrap_or_else(|| HeaderValue::from_static("text/plain"));
-                return Ok(Flow::Respond(Exit {
-                    status: hit.status,
-                    headers,
-                    body: hit.body.clone(),
-                    content_type,
-                    proxied: true,
-                }));
-            }
-        }
-        state.cache = Some(Box::new(Pending {
-            key,
-            status,
-            keeping: None,
-        }));
-        Ok(Flow::Continue)
-    }
+    crate::plugins::access_by_admit!();
 
     fn response(
         &self,
@@ -516,5 +440,82 @@ impl Plugin for ProxyCache {
             }
         }
         Ok(())
+    }
+}
+
+impl ProxyCache {
+    /// The access phase: it never waits, so the proxy calls it directly (`access_now`).
+    fn admit(&self, session: &mut Session, state: &mut RequestState) -> Result<Flow, GatewayError> {
+        let c = &self.c;
+        let req = session.req_header();
+        let cc = directives(req.headers.get(http::header::CACHE_CONTROL));
+        let method_ok = c.request_method.iter().any(|m| m == req.method.as_str());
+        let refused = c.cache_control
+            && (cc.contains_key("no-store")
+                || cc.contains_key("no-cache")
+                || cc.contains_key("private"));
+        if !method_ok || refused {
+            if c.response_headers.x_cache_status {
+                state.response_set.push((
+                    HeaderName::from_static("x-cache-status"),
+                    HeaderValue::from_static("Bypass"),
+                ));
+            }
+            return Ok(Flow::Continue);
+        }
+        let key = self.key(req, state.consumer.as_deref().map(|c| c.id.as_str()));
+        let mut status = "Miss";
+        if let Some(hit) = STORE.get(&key) {
+            let age = now().saturating_sub(hit.stored_at);
+            let stale = age > hit.ttl
+                || (c.cache_control
+                    && (cc
+                        .get("max-age")
+                        .copied()
+                        .flatten()
+                        .is_some_and(|m| age > m)
+                        || cc
+                            .get("min-fresh")
+                            .copied()
+                            .flatten()
+                            .is_some_and(|m| hit.ttl.saturating_sub(age) < m)));
+            if stale {
+                status = "Refresh";
+            } else {
+                let mut headers: Vec<(HeaderName, HeaderValue)> = hit
+                    .headers
+                    .iter()
+                    .filter(|(n, _)| {
+                        n != http::header::CONTENT_TYPE
+                            && n.as_str() != "x-cache-status"
+                            && n.as_str() != "age"
+                    })
+                    .cloned()
+                    .collect();
+                let rh = &c.response_headers;
+                self.header(rh.age, "age", &age.to_string(), &mut headers);
+                self.header(rh.x_cache_status, "x-cache-status", "Hit", &mut headers);
+                self.header(rh.x_cache_key, "x-cache-key", &key, &mut headers);
+                let content_type = hit
+                    .headers
+                    .iter()
+                    .find(|(n, _)| n == http::header::CONTENT_TYPE)
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_else(|| HeaderValue::from_static("text/plain"));
+                return Ok(Flow::Respond(Exit {
+                    status: hit.status,
+                    headers,
+                    body: hit.body.clone(),
+                    content_type,
+                    proxied: true,
+                }));
+            }
+        }
+        state.cache = Some(Box::new(Pending {
+            key,
+            status,
+            keeping: None,
+        }));
+        Ok(Flow::Continue)
     }
 }

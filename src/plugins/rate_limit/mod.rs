@@ -287,6 +287,24 @@ impl Plugin for RateLimiting {
         "rate-limiting"
     }
 
+    /// The local policy counts in memory: decided at once. Redis goes through `access`.
+    fn access_now(
+        &self,
+        session: &mut Session,
+        state: &mut RequestState,
+    ) -> Option<Result<Flow, GatewayError>> {
+        let Backend::Local(store, scope) = &self.backend else {
+            return None;
+        };
+        let now = (self.clock)();
+        let mut before = PerPeriod::new();
+        let allowed = {
+            let id = self.identifier(session, state);
+            store.check(scope, &id, &self.limits, now, &mut before)
+        };
+        Some(self.decide(Ok((allowed, before)), now, state))
+    }
+
     async fn access(
         &self,
         session: &mut Session,
@@ -298,6 +316,18 @@ impl Plugin for RateLimiting {
             let id = self.identifier(session, state);
             self.count(&id, now).await
         };
+        self.decide(counted, now, state)
+    }
+}
+
+impl RateLimiting {
+    /// The outcome of a count (or of a failed store): Kong's headers, then the 429 or on.
+    fn decide(
+        &self,
+        counted: Result<(bool, PerPeriod), String>,
+        now: i64,
+        state: &mut RequestState,
+    ) -> Result<Flow, GatewayError> {
         let (allowed, before) = match counted {
             Ok(r) => r,
             Err(e) if self.fault_tolerant => {
