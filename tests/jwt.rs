@@ -292,6 +292,9 @@ async fn kongs_failure_table() {
     )
     .await;
     assert_eq!(resp.status(), 200, "the same token twice is one token");
+    // Kong's pattern finds the word anywhere in the header.
+    let resp = get_with(&gw, "/any", "authorization", format!("Token Bearer {good}")).await;
+    assert_eq!(resp.status(), 200, "Bearer after another word");
 
     let cases: Vec<(String, Value)> = vec![
         (
@@ -313,6 +316,24 @@ async fn kongs_failure_table() {
                 b64(br#"{"iss":"k-HS256"}"#)
             ),
             json!({"message": "Bad token; invalid alg"}),
+        ),
+        // Kong splits at the first two dots: a fourth part makes a signature that does not
+        // decode, refused before any key is looked up.
+        (
+            format!(
+                "{}.{}.c2ln.c2ln",
+                b64(br#"{"alg":"HS256"}"#),
+                b64(br#"{"iss":"nobody"}"#)
+            ),
+            json!({"message": "Bad token; invalid signature"}),
+        ),
+        (
+            format!(
+                "{}.{}.!!",
+                b64(br#"{"alg":"HS256"}"#),
+                b64(br#"{"iss":"k-HS256"}"#)
+            ),
+            json!({"message": "Bad token; invalid signature"}),
         ),
         (
             hs(Algorithm::HS256, b"x", &json!({"sub": "me"})),

@@ -172,6 +172,18 @@ pub fn decode_b64url_into(s: &str, out: &mut Vec<u8>) -> Option<()> {
     None
 }
 
+/// Whether `s` decodes as [`decode_b64url`] decodes (without keeping the bytes: signatures up
+/// to 768 bytes are decoded on the stack).
+pub fn is_b64url(s: &str) -> bool {
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    let mut buf = [0u8; 768];
+    URL_SAFE_NO_PAD
+        .decode_slice(s.trim_end_matches('='), &mut buf)
+        .or_else(|_| STANDARD.decode_slice(s, &mut buf))
+        .is_ok()
+        || (s.len() > buf.len() && decode_b64url(s).is_some())
+}
+
 /// Decodes base64url, with or without padding, falling back to the standard alphabet.
 pub fn decode_b64url(s: &str) -> Option<Vec<u8>> {
     use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};

@@ -129,6 +129,9 @@ impl Jwt {
         let Some(alg) = alg else {
             return Err(msg("Bad token; invalid alg"));
         };
+        if !decoded.signature_decodes() {
+            return Err(msg("Bad token; invalid signature"));
+        }
         let claim = &self.config.key_claim_name;
         // The claims' member first, even a null one; the header's only when there is none.
         let key = if payload.has(claim) {

@@ -38,12 +38,10 @@ pub fn candidates<'a>(
         };
     };
     if let Some(q) = query {
+        // Taken as decoded, not trimmed (as Kong reads query arguments).
         for (k, v) in form_urlencoded::parse(q.as_bytes()) {
             if config.uri_param_names.iter().any(|n| *n == k) {
-                push(match v {
-                    Cow::Borrowed(v) => Cow::Borrowed(v.trim()),
-                    Cow::Owned(v) => Cow::Owned(v.trim().to_string()),
-                });
+                push(v);
             }
         }
     }
@@ -71,17 +69,27 @@ pub fn candidates<'a>(
     found
 }
 
-/// The token of a `Bearer <token>` (or `bearer`) value.
+/// The token of a value holding `Bearer <token>` (or `bearer`), found as Kong's pattern
+/// `\s*[Bb]earer\s+(.+)` finds it: anywhere in the value, the first place the word is
+/// followed by white space and something else.
 fn bearer(value: &str) -> Option<&str> {
-    let v = value.trim_start();
-    let rest = v
-        .strip_prefix("Bearer")
-        .or_else(|| v.strip_prefix("bearer"))?;
-    if !rest.starts_with(char::is_whitespace) {
-        return None;
+    let bytes = value.as_bytes();
+    let mut from = 0;
+    while let Some(i) = bytes[from..]
+        .windows(6)
+        .position(|w| w == b"Bearer" || w == b"bearer")
+    {
+        let at = from + i;
+        let rest = &value[at + 6..];
+        if rest.starts_with(|c: char| c.is_ascii_whitespace()) {
+            let token = rest.trim();
+            if !token.is_empty() {
+                return Some(token);
+            }
+        }
+        from = at + 1;
     }
-    let token = rest.trim();
-    (!token.is_empty()).then_some(token)
+    None
 }
 
 /// A token split into its parts, header and payload decoded from base64url (not yet read as
@@ -98,13 +106,11 @@ pub struct Decoded<'a> {
 }
 
 /// Splits a token and decodes its header and payload; `None` for anything that is not three
-/// base64url parts.
+/// parts with base64url header and payload. As in Kong, the third part is the rest of the
+/// token after the second dot (further dots make it a signature that does not decode).
 pub fn decode(token: &str) -> Option<Decoded<'_>> {
-    let mut parts = token.split('.');
+    let mut parts = token.splitn(3, '.');
     let (h, p, s) = (parts.next()?, parts.next()?, parts.next()?);
-    if parts.next().is_some() {
-        return None;
-    }
     // One buffer for both parts (base64 turns 4 characters into 3 bytes).
     let mut json = Vec::with_capacity((h.len() + p.len()) / 4 * 3 + 6);
     decode_b64url_into(h, &mut json)?;
@@ -119,6 +125,12 @@ pub fn decode(token: &str) -> Option<Decoded<'_>> {
 }
 
 impl Decoded<'_> {
+    /// Whether the signature part is base64 (checked after the header's algorithm, as Kong
+    /// does, to answer "invalid signature" before any key is looked up).
+    pub fn signature_decodes(&self) -> bool {
+        crate::model::jwt_key::is_b64url(self.signature)
+    }
+
     /// The header and the claims as JSON objects; `None` unless both are objects whose
     /// member names are all distinct.
     pub fn objects(&self) -> Option<(Object<'_>, Object<'_>)> {
@@ -277,10 +289,6 @@ mod tests {
             Found::One(Cow::Borrowed("abc"))
         );
         assert_eq!(
-            candidates(&cfg(), Some("jwt=%20ab%2Bc%20"), &HeaderMap::new()),
-            Found::One(Cow::Owned("ab+c".to_string()))
-        );
-        assert_eq!(
             candidates(&cfg(), Some("jwt=abc&jwt=xyz"), &HeaderMap::new()),
             Found::Several
         );
@@ -298,12 +306,31 @@ mod tests {
         assert_eq!(bearer("Basic x"), None);
         assert_eq!(bearer("Bearerx"), None);
         assert_eq!(bearer("Bearer "), None);
+        // Anywhere in the value, the first place it is followed by white space and more.
+        assert_eq!(bearer("Token Bearer x"), Some("x"));
+        assert_eq!(bearer("Bearerx Bearer\ty z"), Some("y z"));
+        assert_eq!(bearer("xbearer  y"), Some("y"));
+    }
+
+    #[test]
+    fn query_tokens_are_taken_as_decoded() {
+        assert_eq!(
+            candidates(&cfg(), Some("jwt=%20abc"), &HeaderMap::new()),
+            Found::One(Cow::Owned(" abc".to_string()))
+        );
+        assert_eq!(
+            candidates(&cfg(), Some("jwt=abc&jwt=abc"), &HeaderMap::new()),
+            Found::One(Cow::Borrowed("abc"))
+        );
     }
 
     #[test]
     fn decode_rejects_malformed_tokens() {
         assert!(decode("a.b").is_none());
-        assert!(decode("a.b.c.d").is_none());
+        // A fourth part belongs to the signature, which then does not decode.
+        let four = decode("eyJhbGciOiJIUzI1NiJ9.e30.c2ln.c2ln").expect("three parts");
+        assert_eq!(four.signature, "c2ln.c2ln");
+        assert!(!four.signature_decodes());
         assert!(decode("!!.e30.sig").is_none());
         // {"alg":"HS256"} . {} . sig
         let ok = decode("eyJhbGciOiJIUzI1NiJ9.e30.c2ln").expect("decodes");
@@ -311,6 +338,7 @@ mod tests {
         assert_eq!(header.get("alg"), Member::Text(Cow::Borrowed("HS256")));
         assert_eq!(payload.get("alg"), Member::Missing);
         assert_eq!(ok.signing_input, "eyJhbGciOiJIUzI1NiJ9.e30");
+        assert!(ok.signature_decodes());
         let objects = |header: &[u8], payload: &[u8]| {
             use base64::Engine;
             let b64 = |s: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
