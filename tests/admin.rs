@@ -526,8 +526,8 @@ async fn rate_limiting_config_shows_the_redis_block_as_kong() {
 /// `skyport_upstream_duration_seconds` ends at the upstream's response header, not at the end
 /// of its body: the upstream sends its header at once and the rest of its body `HOLD` later,
 /// so the whole request outlasts the upstream's share by about `HOLD` (asserted with half of
-/// it to spare; before the fix the two were equal). Like Pingora and nginx, the gateway passes
-/// a header on together with the first body bytes, so the client cannot see it earlier.
+/// it to spare; before the fix the two were equal). Pingora passes a header on together with
+/// the first body bytes, so the client's view cannot mark the header's arrival.
 #[tokio::test]
 async fn upstream_duration_ends_at_the_response_header() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
