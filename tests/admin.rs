@@ -580,33 +580,20 @@ services:
     .expect("the body");
     origin.await.expect("origin");
 
-    let sum = |text: &str, series: &str| -> Option<f64> {
-        text.lines()
-            .find_map(|l| l.strip_prefix(series))
-            .and_then(|v| v.trim().parse().ok())
-    };
-    let c = client();
     let mut text = String::new();
     for _ in 0..100 {
-        text = c
-            .get(gw.admin("/metrics"))
-            .send()
-            .await
-            .expect("metrics")
-            .text()
-            .await
-            .expect("text");
+        text = gw.metrics().await;
         if text.contains(r#"skyport_upstream_duration_seconds_count{service="slow-service"} 1"#) {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    let whole = sum(
+    let whole = common::metric(
         &text,
         r#"skyport_request_duration_seconds_sum{route="slow-route"}"#,
     )
     .unwrap_or_else(|| panic!("no request duration: {text}"));
-    let upstream = sum(
+    let upstream = common::metric(
         &text,
         r#"skyport_upstream_duration_seconds_sum{service="slow-service"}"#,
     )

@@ -244,20 +244,9 @@ async fn max_connections_refuses_new_clients_and_keeps_established_ones() {
         admitted().await.is_some(),
         "a freed place was given to a new client"
     );
-    let metrics = common::client()
-        .get(gw.admin("/metrics"))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
-    let refused: u64 = metrics
-        .lines()
-        .find_map(|l| l.strip_prefix("skyport_connections_refused_total "))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0);
-    assert!(refused >= 1, "refusals counted:\n{metrics}");
+    let metrics = gw.metrics().await;
+    let refused = common::metric(&metrics, "skyport_connections_refused_total").unwrap_or(0.0);
+    assert!(refused >= 1.0, "refusals counted:\n{metrics}");
 }
 
 /// Opens an HTTP/2 connection over TLS (ALPN h2) and sends the preface and SETTINGS.

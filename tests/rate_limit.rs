@@ -610,25 +610,13 @@ services:
         "never limited before its limit: {got:?}"
     );
     assert_eq!(got.last(), Some(&429), "limited in the end: {got:?}");
-    let metrics = client()
-        .get(gw.admin("/metrics"))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
-    let value = |name: &str| -> f64 {
-        metrics
-            .lines()
-            .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
-            .unwrap_or(-1.0)
-    };
+    let metrics = gw.metrics().await;
+    let value = |name: &str| common::metric(&metrics, name).unwrap_or(-1.0);
     assert!(
-        value("skyport_rate_limit_evictions_total ") > 0.0,
+        value("skyport_rate_limit_evictions_total") > 0.0,
         "{metrics}"
     );
-    let keys = value("skyport_rate_limit_keys ");
+    let keys = value("skyport_rate_limit_keys");
     assert!(
         (0.0..=(64.0 * 1024.0 / 200.0)).contains(&keys),
         "the store holds what 64k allows: {keys}"

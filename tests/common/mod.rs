@@ -436,6 +436,18 @@ impl Gateway {
         panic!("config version {want} never arrived");
     }
 
+    /// The admin API's `/metrics` text (no admin token).
+    pub async fn metrics(&self) -> String {
+        client()
+            .get(self.admin("/metrics"))
+            .send()
+            .await
+            .expect("admin /metrics")
+            .text()
+            .await
+            .expect("metrics text")
+    }
+
     /// `http://127.0.0.1:<admin port><path>`
     pub fn admin(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.admin_port)
@@ -823,4 +835,12 @@ impl BadUpstream {
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.addr.port())
     }
+}
+
+/// The value of the sample whose name and labels are `series` (`name{labels}`, or `name` alone)
+/// in a Prometheus text exposition.
+pub fn metric(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|v| v.trim().parse().ok())
 }
