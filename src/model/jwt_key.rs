@@ -153,45 +153,42 @@ impl Verifier {
     }
 }
 
+/// The ways a base64url part is read, tried in order: base64url without its padding, then
+/// the standard alphabet (padded or not).
+fn b64_readings(s: &str) -> [(&'static base64::engine::GeneralPurpose, &str); 2] {
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    [(&URL_SAFE_NO_PAD, s.trim_end_matches('=')), (&STANDARD, s)]
+}
+
 /// Decodes base64url (as [`decode_b64url`] does) onto the end of `out`; `None` (with `out`
 /// as it was) when the text is not base64.
 pub fn decode_b64url_into(s: &str, out: &mut Vec<u8>) -> Option<()> {
-    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    use base64::Engine;
     let len = out.len();
-    if URL_SAFE_NO_PAD
-        .decode_vec(s.trim_end_matches('='), out)
-        .is_ok()
-    {
-        return Some(());
+    for (engine, text) in b64_readings(s) {
+        if engine.decode_vec(text, out).is_ok() {
+            return Some(());
+        }
+        out.truncate(len);
     }
-    out.truncate(len);
-    if STANDARD.decode_vec(s, out).is_ok() {
-        return Some(());
-    }
-    out.truncate(len);
     None
 }
 
 /// Whether `s` decodes as [`decode_b64url`] decodes (without keeping the bytes: signatures up
 /// to 768 bytes are decoded on the stack).
 pub fn is_b64url(s: &str) -> bool {
-    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    use base64::Engine;
     let mut buf = [0u8; 768];
-    URL_SAFE_NO_PAD
-        .decode_slice(s.trim_end_matches('='), &mut buf)
-        .or_else(|_| STANDARD.decode_slice(s, &mut buf))
-        .is_ok()
+    b64_readings(s)
+        .iter()
+        .any(|(engine, text)| engine.decode_slice(text, &mut buf).is_ok())
         || (s.len() > buf.len() && decode_b64url(s).is_some())
 }
 
 /// Decodes base64url, with or without padding, falling back to the standard alphabet.
 pub fn decode_b64url(s: &str) -> Option<Vec<u8>> {
-    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-    let trimmed = s.trim_end_matches('=');
-    URL_SAFE_NO_PAD
-        .decode(trimmed)
-        .ok()
-        .or_else(|| STANDARD.decode(s).ok())
+    let mut out = Vec::new();
+    decode_b64url_into(s, &mut out).map(|()| out)
 }
 
 fn es512_point(pem: &str) -> Result<Vec<u8>, String> {

@@ -315,18 +315,18 @@ impl Plugin for KeyAuth {
         "key-auth"
     }
 
-    /// Decided at once unless the key may be in the body (`key_in_body`): then `access`
-    /// reads it.
+    /// Decided at once unless the key can only be in the body (`key_in_body`, and none in
+    /// the query or headers): then `access` reads it.
     fn access_now(
         &self,
         session: &mut Session,
         state: &mut RequestState,
     ) -> Option<Result<Flow, GatewayError>> {
-        if self.config.key_in_body {
-            return None;
-        }
         if !self.config.run_on_preflight && session.req_header().method == http::Method::OPTIONS {
             return Some(Ok(Flow::Continue));
+        }
+        if self.config.key_in_body && matches!(self.find(session.req_header()), Found::None) {
+            return None;
         }
         Some(
             self.anonymous
@@ -340,15 +340,11 @@ impl Plugin for KeyAuth {
         session: &mut Session,
         state: &mut RequestState,
     ) -> Result<Flow, GatewayError> {
-        if !self.config.run_on_preflight && session.req_header().method == http::Method::OPTIONS {
-            return Ok(Flow::Continue);
+        if let Some(done) = self.access_now(session, state) {
+            return done;
         }
-        let body =
-            if self.config.key_in_body && matches!(self.find(session.req_header()), Found::None) {
-                self.body_key(session, state).await?
-            } else {
-                None
-            };
+        // The key can only be in the body.
+        let body = self.body_key(session, state).await?;
         self.anonymous
             .around(state, |state| {
                 self.authenticate(session, body.as_ref(), state)

@@ -11,6 +11,7 @@ pub mod window;
 use crate::error::GatewayError;
 use crate::plugins::factory::{CheckCtx, Checked, Factory, FieldIssues};
 use crate::plugins::{BuildCtx, Clock, Flow, HeaderCase, Plugin, RequestState, Scope};
+use crate::values::signed;
 use async_trait::async_trait;
 pub use config::RateLimitConfig;
 use config::{LimitBy, Policy, Settings};
@@ -85,11 +86,6 @@ static RATELIMIT_RESET_NAMES: HeaderNames =
 const RATELIMIT_RESET: HeaderCase = &RATELIMIT_RESET_NAMES;
 static RETRY_AFTER_NAMES: HeaderNames = HeaderNames::new_static("retry-after", "Retry-After");
 const RETRY_AFTER: HeaderCase = &RETRY_AFTER_NAMES;
-
-/// A count as a header value (shared for small counts).
-fn count(n: i64) -> HeaderValue {
-    crate::values::signed(n)
-}
 
 impl Factory for RateLimiting {
     type Spec = RateLimitConfig;
@@ -209,36 +205,32 @@ impl RateLimiting {
         }
     }
 
-    /// Usage before this request, per configured period, or `None` when the store failed.
-    async fn count(&self, id: &str, now: i64) -> Result<(bool, PerPeriod), String> {
-        match &self.backend {
-            Backend::Local(store, scope) => {
-                let mut before = PerPeriod::new();
-                let ok = store.check(scope, id, &self.limits, now, &mut before);
-                Ok((ok, before))
-            }
-            Backend::Redis(store) => {
-                let keys: Vec<(String, i64)> = self
-                    .limits
-                    .iter()
-                    .map(|(p, _)| {
-                        let key = format!(
-                            "ratelimit:{}:{}:{}:{}:{}",
-                            self.scope.route_id,
-                            self.scope.service_id,
-                            id,
-                            p.window_start(now) * 1000,
-                            p.name()
-                        );
-                        (key, p.seconds())
-                    })
-                    .collect();
-                let counts = store.incr(&keys).await?;
-                let before: PerPeriod = counts.iter().map(|c| c - 1).collect();
-                let ok = self.limits.iter().zip(&counts).all(|((_, l), c)| c <= l);
-                Ok((ok, before))
-            }
-        }
+    /// Usage before this request in Redis, per configured period, or the store's error.
+    async fn count_redis(
+        &self,
+        store: &RedisStore,
+        id: &str,
+        now: i64,
+    ) -> Result<(bool, PerPeriod), String> {
+        let keys: Vec<(String, i64)> = self
+            .limits
+            .iter()
+            .map(|(p, _)| {
+                let key = format!(
+                    "ratelimit:{}:{}:{}:{}:{}",
+                    self.scope.route_id,
+                    self.scope.service_id,
+                    id,
+                    p.window_start(now) * 1000,
+                    p.name()
+                );
+                (key, p.seconds())
+            })
+            .collect();
+        let counts = store.incr(&keys).await?;
+        let before: PerPeriod = counts.iter().map(|c| c - 1).collect();
+        let ok = self.limits.iter().zip(&counts).all(|((_, l), c)| c <= l);
+        Ok((ok, before))
     }
 
     /// Kong's headers for a decision, added to `out`: per period, then the most constrained
@@ -263,7 +255,7 @@ impl RateLimiting {
                 limit - used
             };
             out.push((&LIMIT_HEADERS[*p as usize], limit_value.clone()));
-            out.push((&REMAINING_HEADERS[*p as usize], count(remaining)));
+            out.push((&REMAINING_HEADERS[*p as usize], signed(remaining)));
             // Ties go to the longer window: later periods replace on equal remaining.
             if tightest.is_none_or(|(r, _, _)| remaining <= r) {
                 tightest = Some((remaining, limit_value, *p));
@@ -272,10 +264,10 @@ impl RateLimiting {
         if let Some((remaining, limit, p)) = tightest {
             let reset = p.reset_in(now);
             out.push((RATELIMIT_LIMIT, limit.clone()));
-            out.push((RATELIMIT_REMAINING, count(remaining)));
-            out.push((RATELIMIT_RESET, count(reset)));
+            out.push((RATELIMIT_REMAINING, signed(remaining)));
+            out.push((RATELIMIT_RESET, signed(reset)));
             if !allowed {
-                out.push((RETRY_AFTER, count(reset)));
+                out.push((RETRY_AFTER, signed(reset)));
             }
         }
     }
@@ -305,16 +297,25 @@ impl Plugin for RateLimiting {
         Some(self.decide(Ok((allowed, before)), now, state))
     }
 
+    /// The redis policy (the local one is decided in `access_now`).
     async fn access(
         &self,
         session: &mut Session,
         state: &mut RequestState,
     ) -> Result<Flow, GatewayError> {
+        let store = match &self.backend {
+            Backend::Redis(store) => store,
+            Backend::Local(..) => {
+                return self
+                    .access_now(session, state)
+                    .unwrap_or(Ok(Flow::Continue))
+            }
+        };
         let now = (self.clock)();
         // The identifier borrows the request; the count is done before the state changes.
         let counted = {
             let id = self.identifier(session, state);
-            self.count(&id, now).await
+            self.count_redis(store, &id, now).await
         };
         self.decide(counted, now, state)
     }
