@@ -295,6 +295,9 @@ async fn kongs_failure_table() {
     // Kong's pattern finds the word anywhere in the header.
     let resp = get_with(&gw, "/any", "authorization", format!("Token Bearer {good}")).await;
     assert_eq!(resp.status(), 200, "Bearer after another word");
+    let seen = echoed(resp).await;
+    assert_eq!(seen["headers"]["x-consumer-username"], "alice");
+    assert_eq!(seen["headers"]["x-credential-identifier"], "k-HS256");
 
     let cases: Vec<(String, Value)> = vec![
         (
