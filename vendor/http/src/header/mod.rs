@@ -1,3 +1,5 @@
+// Modified by the Skyport authors (2026): see vendor/PATCHES.md for each change.
+
 //! HTTP header types
 //!
 //! The module provides [`HeaderName`], [`HeaderMap`], and a number of types
@@ -132,6 +134,16 @@ pub use self::name::{
     X_DNS_PREFETCH_CONTROL,
     X_FRAME_OPTIONS,
     X_XSS_PROTECTION,
+    X_FORWARDED_FOR,
+    X_FORWARDED_HOST,
+    X_FORWARDED_PORT,
+    X_FORWARDED_PROTO,
+    X_FORWARDED_PREFIX,
+    X_REAL_IP,
+    X_REQUEST_ID,
+    RATELIMIT_LIMIT,
+    RATELIMIT_REMAINING,
+    RATELIMIT_RESET,
 };
 
 /// Maximum length of a header name

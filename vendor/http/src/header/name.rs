@@ -1,3 +1,5 @@
+// Modified by the Skyport authors (2026): see vendor/PATCHES.md for each change.
+
 use crate::byte_str::ByteStr;
 use bytes::{Bytes, BytesMut};
 
@@ -987,6 +989,36 @@ standard_headers! {
     /// inline JavaScript ('unsafe-inline'), they can still provide protections
     /// for users of older web browsers that don't yet support CSP.
     (XXssProtection, X_XSS_PROTECTION, b"x-xss-protection");
+
+    /// The client and the proxies a request passed through (de facto standard; `Forwarded` is RFC 7239's form).
+    (XForwardedFor, X_FORWARDED_FOR, b"x-forwarded-for");
+
+    /// The host the client asked for, as a proxy saw it (de facto standard).
+    (XForwardedHost, X_FORWARDED_HOST, b"x-forwarded-host");
+
+    /// The port the client connected to, as a proxy saw it (de facto standard).
+    (XForwardedPort, X_FORWARDED_PORT, b"x-forwarded-port");
+
+    /// The scheme the client used, as a proxy saw it (de facto standard).
+    (XForwardedProto, X_FORWARDED_PROTO, b"x-forwarded-proto");
+
+    /// The path prefix a proxy removed before passing the request on (de facto standard).
+    (XForwardedPrefix, X_FORWARDED_PREFIX, b"x-forwarded-prefix");
+
+    /// The client's address, as nginx and proxies like it set it (de facto standard).
+    (XRealIp, X_REAL_IP, b"x-real-ip");
+
+    /// An identifier for the request, set by a client or a proxy (de facto standard).
+    (XRequestId, X_REQUEST_ID, b"x-request-id");
+
+    /// The request quota of the current window (IETF httpapi RateLimit header fields draft).
+    (RatelimitLimit, RATELIMIT_LIMIT, b"ratelimit-limit");
+
+    /// The requests left in the current window (IETF httpapi RateLimit header fields draft).
+    (RatelimitRemaining, RATELIMIT_REMAINING, b"ratelimit-remaining");
+
+    /// Seconds until the current window ends (IETF httpapi RateLimit header fields draft).
+    (RatelimitReset, RATELIMIT_RESET, b"ratelimit-reset");
 }
 
 /// Valid header name characters
