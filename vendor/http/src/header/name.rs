@@ -1019,6 +1019,78 @@ standard_headers! {
 
     /// Seconds until the current window ends (IETF httpapi RateLimit header fields draft).
     (RatelimitReset, RATELIMIT_RESET, b"ratelimit-reset");
+
+    /// Kong: the path the client asked for, as the gateway saw it.
+    (XForwardedPath, X_FORWARDED_PATH, b"x-forwarded-path");
+
+    /// Kong: the id of the consumer a request authenticated as.
+    (XConsumerId, X_CONSUMER_ID, b"x-consumer-id");
+
+    /// Kong: the custom id of the consumer a request authenticated as.
+    (XConsumerCustomId, X_CONSUMER_CUSTOM_ID, b"x-consumer-custom-id");
+
+    /// Kong: the username of the consumer a request authenticated as.
+    (XConsumerUsername, X_CONSUMER_USERNAME, b"x-consumer-username");
+
+    /// Kong: the ACL groups of the consumer a request authenticated as.
+    (XConsumerGroups, X_CONSUMER_GROUPS, b"x-consumer-groups");
+
+    /// Kong: the credential a request authenticated with.
+    (XCredentialIdentifier, X_CREDENTIAL_IDENTIFIER, b"x-credential-identifier");
+
+    /// Kong: set when a request passed as the anonymous consumer.
+    (XAnonymousConsumer, X_ANONYMOUS_CONSUMER, b"x-anonymous-consumer");
+
+    /// Kong: the correlation-id plugin's default header.
+    (KongRequestId, KONG_REQUEST_ID, b"kong-request-id");
+
+    /// Kong: the rate-limiting plugin's limit per second.
+    (XRatelimitLimitSecond, X_RATELIMIT_LIMIT_SECOND, b"x-ratelimit-limit-second");
+
+    /// Kong: the rate-limiting plugin's limit per minute.
+    (XRatelimitLimitMinute, X_RATELIMIT_LIMIT_MINUTE, b"x-ratelimit-limit-minute");
+
+    /// Kong: the rate-limiting plugin's limit per hour.
+    (XRatelimitLimitHour, X_RATELIMIT_LIMIT_HOUR, b"x-ratelimit-limit-hour");
+
+    /// Kong: the rate-limiting plugin's limit per day.
+    (XRatelimitLimitDay, X_RATELIMIT_LIMIT_DAY, b"x-ratelimit-limit-day");
+
+    /// Kong: the rate-limiting plugin's limit per month.
+    (XRatelimitLimitMonth, X_RATELIMIT_LIMIT_MONTH, b"x-ratelimit-limit-month");
+
+    /// Kong: the rate-limiting plugin's limit per year.
+    (XRatelimitLimitYear, X_RATELIMIT_LIMIT_YEAR, b"x-ratelimit-limit-year");
+
+    /// Kong: the rate-limiting plugin's requests left this second.
+    (XRatelimitRemainingSecond, X_RATELIMIT_REMAINING_SECOND, b"x-ratelimit-remaining-second");
+
+    /// Kong: the rate-limiting plugin's requests left this minute.
+    (XRatelimitRemainingMinute, X_RATELIMIT_REMAINING_MINUTE, b"x-ratelimit-remaining-minute");
+
+    /// Kong: the rate-limiting plugin's requests left this hour.
+    (XRatelimitRemainingHour, X_RATELIMIT_REMAINING_HOUR, b"x-ratelimit-remaining-hour");
+
+    /// Kong: the rate-limiting plugin's requests left this day.
+    (XRatelimitRemainingDay, X_RATELIMIT_REMAINING_DAY, b"x-ratelimit-remaining-day");
+
+    /// Kong: the rate-limiting plugin's requests left this month.
+    (XRatelimitRemainingMonth, X_RATELIMIT_REMAINING_MONTH, b"x-ratelimit-remaining-month");
+
+    /// Kong: the rate-limiting plugin's requests left this year.
+    (XRatelimitRemainingYear, X_RATELIMIT_REMAINING_YEAR, b"x-ratelimit-remaining-year");
+
+    /// Skyport: the request id it adds to a request and its answer.
+    (XSkyportRequestId, X_SKYPORT_REQUEST_ID, b"x-skyport-request-id");
+
+    /// Skyport: milliseconds the upstream took to answer.
+    (XSkyportUpstreamLatency, X_SKYPORT_UPSTREAM_LATENCY, b"x-skyport-upstream-latency");
+
+    /// Skyport: milliseconds the gateway spent on a request.
+    (XSkyportProxyLatency, X_SKYPORT_PROXY_LATENCY, b"x-skyport-proxy-latency");
+
+    /// Skyport: milliseconds the gateway spent on an answer it made itself.
+    (XSkyportResponseLatency, X_SKYPORT_RESPONSE_LATENCY, b"x-skyport-response-latency");
 }
 
 /// Valid header name characters
