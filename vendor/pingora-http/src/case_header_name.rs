@@ -213,8 +213,8 @@ impl IntoCaseHeaderName for &HeaderName {
 }
 
 /// The case a [`HeaderName`] given without one is written in, when it is not its canonical
-/// case: a standard name's usual spelling is canonical; another name is written as `http`
-/// keeps it (lower case), as it always was.
+/// case: a listed name's usual spelling (`ETag`, `X-Real-IP` ...) is canonical; another name
+/// is written as `http` keeps it (lower case), as it always was.
 fn header_name_case(name: &HeaderName) -> Option<CaseHeaderName> {
     if titled_header_name_str(name).is_some() {
         return None;
@@ -252,8 +252,9 @@ const fn is_capitalised(lower: &[u8], case: &[u8]) -> bool {
     true
 }
 
-/// Whether `case` is the name's canonical case: the usual spelling of a standard name
-/// (`ETag`, `TE`, `WWW-Authenticate` ...), else each dash-separated word capitalised
+/// Whether `case` is the name's canonical case: the usual spelling of a listed name (`ETag`,
+/// `TE`, `WWW-Authenticate`, `X-Real-IP`, `X-RateLimit-Limit-Minute` ...), else each
+/// dash-separated word capitalised
 /// (`X-Forwarded-For`). A name in its canonical case needs no record of how it was written.
 pub(crate) fn is_canonical_case(name: &HeaderName, case: &[u8]) -> bool {
     match titled_header_name_str(name) {
@@ -304,10 +305,6 @@ fn titled_header_name(header_name: &HeaderName) -> Bytes {
     )
 }
 
-/// Compared as a name, not as text: a standard name differs from it without its text being
-/// looked up.
-static X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
-
 pub(crate) fn titled_header_name_str(header_name: &HeaderName) -> Option<&'static str> {
     Some(match *header_name {
         header::ACCEPT_RANGES => "Accept-Ranges",
@@ -336,9 +333,28 @@ pub(crate) fn titled_header_name_str(header_name: &HeaderName) -> Option<&'stati
         header::WWW_AUTHENTICATE => "WWW-Authenticate",
         // TODO: add more const header here to map to their titled case
         // TODO: automatically upper case the first letter?
-        // Not a standard name, but one most proxies add, spelled as nginx's documentation
-        // and Kong spell it (its capitalised-words form would be `X-Real-Ip`).
-        _ if *header_name == X_REAL_IP => "X-Real-IP",
+        // Names whose usual spelling is not each dash-separated word capitalised: `X-Real-IP`
+        // as nginx's documentation spells it, and the names Kong adds to requests and answers
+        // (standard names in Skyport's copy of `http`, so told apart by their index).
+        header::X_REAL_IP => "X-Real-IP",
+        header::X_CONSUMER_ID => "X-Consumer-ID",
+        header::X_CONSUMER_CUSTOM_ID => "X-Consumer-Custom-ID",
+        header::KONG_REQUEST_ID => "Kong-Request-ID",
+        header::RATELIMIT_LIMIT => "RateLimit-Limit",
+        header::RATELIMIT_REMAINING => "RateLimit-Remaining",
+        header::RATELIMIT_RESET => "RateLimit-Reset",
+        header::X_RATELIMIT_LIMIT_SECOND => "X-RateLimit-Limit-Second",
+        header::X_RATELIMIT_LIMIT_MINUTE => "X-RateLimit-Limit-Minute",
+        header::X_RATELIMIT_LIMIT_HOUR => "X-RateLimit-Limit-Hour",
+        header::X_RATELIMIT_LIMIT_DAY => "X-RateLimit-Limit-Day",
+        header::X_RATELIMIT_LIMIT_MONTH => "X-RateLimit-Limit-Month",
+        header::X_RATELIMIT_LIMIT_YEAR => "X-RateLimit-Limit-Year",
+        header::X_RATELIMIT_REMAINING_SECOND => "X-RateLimit-Remaining-Second",
+        header::X_RATELIMIT_REMAINING_MINUTE => "X-RateLimit-Remaining-Minute",
+        header::X_RATELIMIT_REMAINING_HOUR => "X-RateLimit-Remaining-Hour",
+        header::X_RATELIMIT_REMAINING_DAY => "X-RateLimit-Remaining-Day",
+        header::X_RATELIMIT_REMAINING_MONTH => "X-RateLimit-Remaining-Month",
+        header::X_RATELIMIT_REMAINING_YEAR => "X-RateLimit-Remaining-Year",
         _ => {
             return None;
         }

@@ -1278,6 +1278,48 @@ mod tests {
     }
 
     #[test]
+    fn kong_names_are_canonical_as_kong_spells_them() {
+        use case_header_name::HeaderNames;
+        static CONSUMER: HeaderNames = HeaderNames::new_static("x-consumer-id", "X-Consumer-ID");
+        static LIMIT: HeaderNames =
+            HeaderNames::new_static("x-ratelimit-limit-minute", "X-RateLimit-Limit-Minute");
+        static REMAINING: HeaderNames =
+            HeaderNames::new_static("ratelimit-remaining", "RateLimit-Remaining");
+        let mut resp = ResponseHeader::build(200, None).unwrap();
+        resp.insert_header(&LIMIT, "5").unwrap();
+        resp.insert_header(&REMAINING, "4").unwrap();
+        resp.append_header("X-Consumer-Custom-ID", "c").unwrap();
+        resp.insert_header(http::header::X_CONSUMER_ID, "u")
+            .unwrap();
+        resp.insert_header(&CONSUMER, "v").unwrap();
+        // All in their canonical case (a bare name is written in it too): nothing recorded.
+        assert!(resp.header_name_map.as_ref().map_or(true, |m| m.is_empty()));
+        let mut wire = vec![];
+        resp.header_to_h1_wire(&mut wire);
+        assert_eq!(
+            String::from_utf8(wire).unwrap(),
+            "X-RateLimit-Limit-Minute: 5\r\nRateLimit-Remaining: 4\r\n\
+             X-Consumer-Custom-ID: c\r\nX-Consumer-ID: v\r\n"
+        );
+
+        // Other spellings are kept as they came.
+        let mut other = RequestHeader::build("GET", b"/", None).unwrap();
+        other.insert_header("X-Consumer-Id", "1").unwrap();
+        other
+            .append_header("x-ratelimit-limit-minute", "2")
+            .unwrap();
+        other.append_header("X-Forwarded-For", "3").unwrap();
+        other.append_header("x-forwarded-host", "4").unwrap();
+        let mut wire = vec![];
+        other.header_to_h1_wire(&mut wire);
+        assert_eq!(
+            String::from_utf8(wire).unwrap(),
+            "X-Consumer-Id: 1\r\nx-ratelimit-limit-minute: 2\r\nX-Forwarded-For: 3\r\n\
+             x-forwarded-host: 4\r\n"
+        );
+    }
+
+    #[test]
     fn parts_made_without_the_builder_keep_defaults_and_copies() {
         let empty = RequestHeader::build_no_case("GET", b"/", None).unwrap();
         assert_eq!(empty.version, http::Version::HTTP_11);
@@ -1420,7 +1462,7 @@ mod tests {
     fn names_made_once_know_whether_their_case_is_recorded() {
         static CAPITALISED: HeaderNames =
             HeaderNames::new_static("x-forwarded-for", "X-Forwarded-For");
-        static ODD: HeaderNames = HeaderNames::new_static("x-consumer-id", "X-Consumer-ID");
+        static ODD: HeaderNames = HeaderNames::new_static("x-user-id", "X-User-ID");
         static STANDARD: HeaderNames = HeaderNames::new_static("etag", "ETag");
         static STANDARD_ODD: HeaderNames = HeaderNames::new_static("etag", "Etag");
         let mut req = RequestHeader::build("GET", b"/", None).unwrap();
@@ -1433,12 +1475,12 @@ mod tests {
         let (wire, recorded) = wire_and_recorded(&req);
         assert_eq!(
             wire,
-            "X-Forwarded-For: 1\r\nETag: \"e\"\r\nEtag: \"f\"\r\nVia: 1.1 x\r\nX-Consumer-ID: 2\r\n"
+            "X-Forwarded-For: 1\r\nETag: \"e\"\r\nEtag: \"f\"\r\nVia: 1.1 x\r\nX-User-ID: 2\r\n"
         );
         assert_eq!(recorded, 3);
-        let runtime = HeaderNames::from_static("X-Consumer-ID").unwrap();
+        let runtime = HeaderNames::from_static("X-User-ID").unwrap();
         req.insert_header(&runtime, "3").unwrap();
-        assert!(wire_and_recorded(&req).0.ends_with("X-Consumer-ID: 3\r\n"));
+        assert!(wire_and_recorded(&req).0.ends_with("X-User-ID: 3\r\n"));
     }
 
     #[test]
