@@ -414,14 +414,7 @@ plugins:
         .expect("post");
     assert_eq!(r.status(), 400);
     // The admin API shows the config with its secrets redacted.
-    let shown = c
-        .get(gw.admin("/config"))
-        .send()
-        .await
-        .expect("get")
-        .text()
-        .await
-        .expect("body");
+    let shown = gw.admin_text("/config").await;
     drop(gw); // stops the gateway (by PID) and so flushes its logs
     let logs = format!(
         "{}\n{}\n{shown}",

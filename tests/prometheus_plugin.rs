@@ -39,14 +39,7 @@ plugins:
 }
 
 async fn scrape(gw: &Gateway) -> prometheus_parse::Scrape {
-    let text = client()
-        .get(gw.admin("/metrics"))
-        .send()
-        .await
-        .expect("scrape")
-        .text()
-        .await
-        .expect("text");
+    let text = gw.metrics().await;
     prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).expect("exposition")
 }
 

@@ -414,15 +414,9 @@ impl Gateway {
 
     /// The running config's version, from the admin API's `/status`.
     pub async fn config_version(&self) -> u64 {
-        let status: serde_json::Value = client()
-            .get(self.admin("/status"))
-            .send()
-            .await
-            .expect("admin /status")
-            .json()
-            .await
-            .expect("status JSON");
-        status["configuration_version"].as_u64().unwrap_or(0)
+        self.admin_json("/status").await["configuration_version"]
+            .as_u64()
+            .unwrap_or(0)
     }
 
     /// Waits (bounded, 5 s) until the running config's version reaches `want`.
@@ -438,14 +432,19 @@ impl Gateway {
 
     /// The admin API's `/metrics` text (no admin token).
     pub async fn metrics(&self) -> String {
+        self.admin_text("/metrics").await
+    }
+
+    /// The text the admin API answers at `path` (no admin token).
+    pub async fn admin_text(&self, path: &str) -> String {
         client()
-            .get(self.admin("/metrics"))
+            .get(self.admin(path))
             .send()
             .await
-            .expect("admin /metrics")
+            .expect("admin request")
             .text()
             .await
-            .expect("metrics text")
+            .expect("admin text")
     }
 
     /// `http://127.0.0.1:<admin port><path>`
