@@ -47,6 +47,8 @@ pub use self::map::{
     MaxSizeReached, OccupiedEntry, VacantEntry, ValueDrain, ValueIter, ValueIterMut, Values,
     ValuesMut,
 };
+#[doc(hidden)]
+pub use self::name::STANDARD_HEADER_COUNT;
 pub use self::name::{HeaderName, InvalidHeaderName};
 pub use self::value::{HeaderValue, InvalidHeaderValue, ToStrError};
 

@@ -85,6 +85,11 @@ macro_rules! standard_headers {
             };
         )+
 
+        /// How many standard names this build of the crate knows: the bound of
+        /// [`HeaderName::standard_index`].
+        #[doc(hidden)]
+        pub const STANDARD_HEADER_COUNT: usize = [$(StandardHeader::$konst),+].len();
+
         impl StandardHeader {
             #[inline]
             fn as_str(&self) -> &'static str {
@@ -123,6 +128,18 @@ macro_rules! standard_headers {
                 let upper = std::str::from_utf8(name_bytes).expect("byte string constants are all utf-8").to_uppercase();
                 assert_eq!(HeaderName::from_bytes(upper.as_bytes()).unwrap(), HeaderName::from(std));
             }
+        }
+
+        #[test]
+        fn test_standard_index_is_each_names_own() {
+            let mut seen = [false; STANDARD_HEADER_COUNT];
+            for &(std, _) in TEST_HEADERS {
+                let index = HeaderName::from(std).standard_index().unwrap();
+                assert!(!seen[index]);
+                seen[index] = true;
+            }
+            assert!(seen.iter().all(|s| *s));
+            assert_eq!(HeaderName::from_static("x-not-standard").standard_index(), None);
         }
 
         #[test]
@@ -1360,6 +1377,18 @@ impl HeaderName {
 
         HeaderName {
             inner: Repr::Custom(Custom(ByteStr::from_static(src))),
+        }
+    }
+
+    /// The position of a standard name in this build's list of standard names (below
+    /// [`STANDARD_HEADER_COUNT`]); `None` for any other name. The positions hold for one build
+    /// only: they are for tables indexed by name, made when compiling.
+    #[doc(hidden)]
+    #[inline]
+    pub const fn standard_index(&self) -> Option<usize> {
+        match &self.inner {
+            Repr::Standard(v) => Some(*v as usize),
+            Repr::Custom(_) => None,
         }
     }
 
