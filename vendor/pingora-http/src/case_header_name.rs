@@ -305,60 +305,94 @@ fn titled_header_name(header_name: &HeaderName) -> Bytes {
     )
 }
 
-pub(crate) fn titled_header_name_str(header_name: &HeaderName) -> Option<&'static str> {
-    Some(match *header_name {
-        header::ACCEPT_RANGES => "Accept-Ranges",
-        header::AGE => "Age",
-        header::CACHE_CONTROL => "Cache-Control",
-        header::CONNECTION => "Connection",
-        header::CONTENT_TYPE => "Content-Type",
-        header::CONTENT_ENCODING => "Content-Encoding",
-        header::CONTENT_LENGTH => "Content-Length",
-        header::DATE => "Date",
-        header::TRANSFER_ENCODING => "Transfer-Encoding",
-        header::HOST => "Host",
-        header::SERVER => "Server",
-        header::SET_COOKIE => "Set-Cookie",
-        header::VIA => "Via",
-        header::LOCATION => "Location",
-        header::VARY => "Vary",
-        header::ETAG => "ETag",
-        header::LAST_MODIFIED => "Last-Modified",
-        header::EXPIRES => "Expires",
-        header::USER_AGENT => "User-Agent",
-        header::ACCEPT => "Accept",
-        header::ACCEPT_ENCODING => "Accept-Encoding",
-        header::AUTHORIZATION => "Authorization",
-        header::TE => "TE",
-        header::WWW_AUTHENTICATE => "WWW-Authenticate",
-        // TODO: add more const header here to map to their titled case
-        // TODO: automatically upper case the first letter?
-        // Names whose usual spelling is not each dash-separated word capitalised: `X-Real-IP`
-        // as nginx's documentation spells it, and the names Kong adds to requests and answers
-        // (standard names in Skyport's copy of `http`, so told apart by their index).
-        header::X_REAL_IP => "X-Real-IP",
-        header::X_CONSUMER_ID => "X-Consumer-ID",
-        header::X_CONSUMER_CUSTOM_ID => "X-Consumer-Custom-ID",
-        header::KONG_REQUEST_ID => "Kong-Request-ID",
-        header::RATELIMIT_LIMIT => "RateLimit-Limit",
-        header::RATELIMIT_REMAINING => "RateLimit-Remaining",
-        header::RATELIMIT_RESET => "RateLimit-Reset",
-        header::X_RATELIMIT_LIMIT_SECOND => "X-RateLimit-Limit-Second",
-        header::X_RATELIMIT_LIMIT_MINUTE => "X-RateLimit-Limit-Minute",
-        header::X_RATELIMIT_LIMIT_HOUR => "X-RateLimit-Limit-Hour",
-        header::X_RATELIMIT_LIMIT_DAY => "X-RateLimit-Limit-Day",
-        header::X_RATELIMIT_LIMIT_MONTH => "X-RateLimit-Limit-Month",
-        header::X_RATELIMIT_LIMIT_YEAR => "X-RateLimit-Limit-Year",
-        header::X_RATELIMIT_REMAINING_SECOND => "X-RateLimit-Remaining-Second",
-        header::X_RATELIMIT_REMAINING_MINUTE => "X-RateLimit-Remaining-Minute",
-        header::X_RATELIMIT_REMAINING_HOUR => "X-RateLimit-Remaining-Hour",
-        header::X_RATELIMIT_REMAINING_DAY => "X-RateLimit-Remaining-Day",
-        header::X_RATELIMIT_REMAINING_MONTH => "X-RateLimit-Remaining-Month",
-        header::X_RATELIMIT_REMAINING_YEAR => "X-RateLimit-Remaining-Year",
-        _ => {
-            return None;
+/// The usual spelling of each listed name (the others: `None`), at the name's standard index:
+/// one load per lookup, where matching name after name cost a comparison per listed name.
+static TITLED: [Option<&str>; header::STANDARD_HEADER_COUNT] = titled_table();
+
+/// The listed names and their usual spellings.
+const LISTED: &[(HeaderName, &str)] = &[
+    (header::ACCEPT_RANGES, "Accept-Ranges"),
+    (header::AGE, "Age"),
+    (header::CACHE_CONTROL, "Cache-Control"),
+    (header::CONNECTION, "Connection"),
+    (header::CONTENT_TYPE, "Content-Type"),
+    (header::CONTENT_ENCODING, "Content-Encoding"),
+    (header::CONTENT_LENGTH, "Content-Length"),
+    (header::DATE, "Date"),
+    (header::TRANSFER_ENCODING, "Transfer-Encoding"),
+    (header::HOST, "Host"),
+    (header::SERVER, "Server"),
+    (header::SET_COOKIE, "Set-Cookie"),
+    (header::VIA, "Via"),
+    (header::LOCATION, "Location"),
+    (header::VARY, "Vary"),
+    (header::ETAG, "ETag"),
+    (header::LAST_MODIFIED, "Last-Modified"),
+    (header::EXPIRES, "Expires"),
+    (header::USER_AGENT, "User-Agent"),
+    (header::ACCEPT, "Accept"),
+    (header::ACCEPT_ENCODING, "Accept-Encoding"),
+    (header::AUTHORIZATION, "Authorization"),
+    (header::TE, "TE"),
+    (header::WWW_AUTHENTICATE, "WWW-Authenticate"),
+    // Names whose usual spelling is not each dash-separated word capitalised: `X-Real-IP`
+    // as nginx's documentation spells it, and the names Kong adds to requests and answers
+    // (standard names in Skyport's copy of `http`, so told apart by their index).
+    (header::X_REAL_IP, "X-Real-IP"),
+    (header::X_CONSUMER_ID, "X-Consumer-ID"),
+    (header::X_CONSUMER_CUSTOM_ID, "X-Consumer-Custom-ID"),
+    (header::KONG_REQUEST_ID, "Kong-Request-ID"),
+    (header::RATELIMIT_LIMIT, "RateLimit-Limit"),
+    (header::RATELIMIT_REMAINING, "RateLimit-Remaining"),
+    (header::RATELIMIT_RESET, "RateLimit-Reset"),
+    (header::X_RATELIMIT_LIMIT_SECOND, "X-RateLimit-Limit-Second"),
+    (header::X_RATELIMIT_LIMIT_MINUTE, "X-RateLimit-Limit-Minute"),
+    (header::X_RATELIMIT_LIMIT_HOUR, "X-RateLimit-Limit-Hour"),
+    (header::X_RATELIMIT_LIMIT_DAY, "X-RateLimit-Limit-Day"),
+    (header::X_RATELIMIT_LIMIT_MONTH, "X-RateLimit-Limit-Month"),
+    (header::X_RATELIMIT_LIMIT_YEAR, "X-RateLimit-Limit-Year"),
+    (
+        header::X_RATELIMIT_REMAINING_SECOND,
+        "X-RateLimit-Remaining-Second",
+    ),
+    (
+        header::X_RATELIMIT_REMAINING_MINUTE,
+        "X-RateLimit-Remaining-Minute",
+    ),
+    (
+        header::X_RATELIMIT_REMAINING_HOUR,
+        "X-RateLimit-Remaining-Hour",
+    ),
+    (
+        header::X_RATELIMIT_REMAINING_DAY,
+        "X-RateLimit-Remaining-Day",
+    ),
+    (
+        header::X_RATELIMIT_REMAINING_MONTH,
+        "X-RateLimit-Remaining-Month",
+    ),
+    (
+        header::X_RATELIMIT_REMAINING_YEAR,
+        "X-RateLimit-Remaining-Year",
+    ),
+];
+
+const fn titled_table() -> [Option<&'static str>; header::STANDARD_HEADER_COUNT] {
+    let mut table = [None; header::STANDARD_HEADER_COUNT];
+    let mut i = 0;
+    while i < LISTED.len() {
+        match LISTED[i].0.standard_index() {
+            Some(at) => table[at] = Some(LISTED[i].1),
+            None => panic!("a listed name is not a standard name"),
         }
-    })
+        i += 1;
+    }
+    table
+}
+
+#[inline]
+pub(crate) fn titled_header_name_str(header_name: &HeaderName) -> Option<&'static str> {
+    TITLED[header_name.standard_index()?]
 }
 
 #[cfg(test)]
