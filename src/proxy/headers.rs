@@ -126,23 +126,31 @@ pub struct Downstream<'a> {
 /// token is spared, the common `Connection: keep-alive` or `close`; a token that is not a
 /// valid header name names no header and is left out.
 fn connection_listed(headers: &http::HeaderMap, spared: &[&str]) -> Vec<http::HeaderName> {
-    let mut listed = Vec::new();
-    for value in headers.get_all(CONNECTION) {
-        for token in value.as_bytes().split(|&b| b == b',') {
-            let token = token.trim_ascii();
-            if token.is_empty()
-                || spared
+    headers
+        .get_all(CONNECTION)
+        .iter()
+        .flat_map(|value| unspared(value, spared))
+        .filter_map(|token| http::HeaderName::from_bytes(token).ok())
+        .collect()
+}
+
+/// Whether a `Connection` value lists a token other than the `spared` ones.
+fn names_others(value: &HeaderValue, spared: &[&str]) -> bool {
+    unspared(value, spared).next().is_some()
+}
+
+/// The tokens of a `Connection` value but for the `spared` ones (compared without case).
+fn unspared<'a>(value: &'a HeaderValue, spared: &'a [&str]) -> impl Iterator<Item = &'a [u8]> {
+    value
+        .as_bytes()
+        .split(|&b| b == b',')
+        .map(<[u8]>::trim_ascii)
+        .filter(move |token| {
+            !token.is_empty()
+                && !spared
                     .iter()
                     .any(|s| token.eq_ignore_ascii_case(s.as_bytes()))
-            {
-                continue;
-            }
-            if let Ok(name) = http::HeaderName::from_bytes(token) {
-                listed.push(name);
-            }
-        }
-    }
-    listed
+        })
 }
 
 /// Removes hop-by-hop headers: those listed in `Connection`, and the fixed set.
@@ -197,20 +205,20 @@ pub fn strip_hop_by_hop(req: &mut RequestHeader) {
 /// upstream's `Connection` names; the client connection's own headers are Pingora's.
 pub fn strip_hop_by_hop_response(resp: &mut ResponseHeader) {
     let switching = resp.status == http::StatusCode::SWITCHING_PROTOCOLS;
-    // One pass over the names: most answers carry only `Connection: keep-alive`, which
-    // leaves nothing to remove.
+    const SPARED: [&str; 4] = ["close", "keep-alive", "proxy-connection", "upgrade"];
+    // One pass over the fields: most answers carry only `Connection: keep-alive`, which
+    // names nothing to remove.
     let (mut listed, mut fixed) = (false, false);
-    for name in resp.headers.keys() {
+    for (name, value) in resp.headers.iter() {
         match name.as_str() {
-            "connection" => listed = true,
+            "connection" => listed |= names_others(value, &SPARED),
             "keep-alive" | "proxy-connection" => fixed = true,
             "upgrade" => fixed |= !switching,
             _ => {}
         }
     }
     if listed && !switching {
-        let spared = ["close", "keep-alive", "proxy-connection", "upgrade"];
-        for name in connection_listed(&resp.headers, &spared) {
+        for name in connection_listed(&resp.headers, &SPARED) {
             resp.remove_header(&name);
         }
     }
@@ -385,6 +393,19 @@ mod tests {
         assert_eq!(
             answer(200, &[("Connection", "x-secret"), ("X-Secret", "1")]),
             "connection"
+        );
+        // ... also when a second Connection line names it, after one that names nothing.
+        assert_eq!(
+            answer(
+                200,
+                &[
+                    ("Connection", "keep-alive"),
+                    ("Connection", " , X-Secret"),
+                    ("X-Secret", "1"),
+                    ("X-End", "1"),
+                ]
+            ),
+            "connection x-end"
         );
         // Switching protocols keeps Upgrade and what Connection lists.
         assert_eq!(
