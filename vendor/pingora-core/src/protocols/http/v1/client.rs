@@ -89,6 +89,29 @@ pub struct HttpSession {
     allow_h1_response_invalid_content_length: bool,
 }
 
+/// Skyport patch: how a response's body is framed, read from its header once (the
+/// validation and the body reader each looked both fields up again).
+struct Framing {
+    /// The last Transfer-Encoding is `chunked`.
+    chunked: bool,
+    /// The reconciled Content-Length; absent when Transfer-Encoding is present (which
+    /// overrides it) or when there is none.
+    content_length: Result<Option<usize>>,
+}
+
+impl Framing {
+    fn of(headers: &HMap, transfer_encoding: bool, content_length: bool) -> Self {
+        Framing {
+            chunked: transfer_encoding && is_chunked_encoding_from_headers(headers),
+            content_length: if transfer_encoding || !content_length {
+                Ok(None)
+            } else {
+                content_length_for_framing(headers)
+            },
+        }
+    }
+}
+
 /// HTTP 1.x client session
 impl HttpSession {
     /// Create a new http client session from an established (TCP or TLS) [`Stream`].
@@ -224,7 +247,9 @@ impl HttpSession {
 
     // Validate the response header read. This function must be called after the response header
     // read.
-    fn validate_response(&self) -> Result<()> {
+    // Skyport patch: it is given the Content-Length framing read once (see `Framing`) and
+    // answers the length the body reader uses (`None` for a tolerated invalid value).
+    fn validate_response(&self, content_length: Result<Option<usize>>) -> Result<Option<usize>> {
         let resp_header = self
             .response_header
             .as_ref()
@@ -236,20 +261,22 @@ impl HttpSession {
         // unrecoverable framing error. A peer may opt to tolerate a single,
         // otherwise-invalid value and treat the response as close-delimited.
         // Note: Content-Length is already removed if Transfer-Encoding is present.
-        if let Err(e) = super::common::validate_content_length(&resp_header.headers) {
-            if self.allow_h1_response_invalid_content_length
-                && super::common::content_length_is_single_token(&resp_header.headers)
-            {
-                debug!(
-                    "tolerating invalid Content-Length ({e}); \
-                     treating response as close-delimited"
-                );
-            } else {
-                return Err(e);
+        match content_length {
+            Ok(length) => Ok(length),
+            Err(e) => {
+                if self.allow_h1_response_invalid_content_length
+                    && super::common::content_length_is_single_token(&resp_header.headers)
+                {
+                    debug!(
+                        "tolerating invalid Content-Length ({e}); \
+                         treating response as close-delimited"
+                    );
+                    Ok(None)
+                } else {
+                    Err(e)
+                }
             }
         }
-
-        Ok(())
     }
 
     fn clear_response_header_read_state(&mut self) {
@@ -358,15 +385,23 @@ impl HttpSession {
                         if contains_content_length && contains_transfer_encoding {
                             response_header.remove_header(&header::CONTENT_LENGTH);
                         }
+                        // Skyport patch: the framing fields read once, for the validation
+                        // and the body reader below.
+                        let framing = Framing::of(
+                            &response_header.headers,
+                            contains_transfer_encoding,
+                            contains_content_length,
+                        );
 
                         self.raw_header = Some(BufRef(0, s));
                         self.preread_body = Some(BufRef(s, total_read));
                         self.buf = buf;
                         self.response_header = Some(response_header);
                         self.handed_out = None;
-                        if let Err(e) = self.validate_response() {
-                            return self.fail_response_header_read(e);
-                        }
+                        let content_length = match self.validate_response(framing.content_length) {
+                            Ok(length) => length,
+                            Err(e) => return self.fail_response_header_read(e),
+                        };
                         // convert to upgrade body type
                         // https://datatracker.ietf.org/doc/html/rfc9110#status.101
                         // as an "informational" header, this cannot have a body
@@ -376,7 +411,7 @@ impl HttpSession {
                         // init body reader if upgrade status has changed body mode
                         // (read_response_task will immediately try to init body afterwards anyways)
                         // informational headers will automatically avoid initializing body reader
-                        self.init_body_reader();
+                        self.init_body_reader_framed(framing.chunked, content_length);
                         // note that the (request) body writer is converted to close delimit
                         // when the upgraded body tasks are received
                         return Ok(s);
@@ -747,6 +782,16 @@ impl HttpSession {
 
     fn init_body_reader(&mut self) {
         if self.body_reader.need_init() {
+            let chunked = self.is_chunked_encoding();
+            let content_length = self.get_content_length().unwrap_or(None);
+            self.init_body_reader_framed(chunked, content_length);
+        }
+    }
+
+    // Skyport patch: the body reader made from framing already read (`chunked`: the last
+    // Transfer-Encoding is chunked; `content_length`: the valid Content-Length).
+    fn init_body_reader_framed(&mut self, chunked: bool, content_length: Option<usize>) {
+        if self.body_reader.need_init() {
             // follow https://datatracker.ietf.org/doc/html/rfc9112#section-6.3
             let preread_body = self.preread_body.as_ref().unwrap().get(&self.buf[..]);
 
@@ -778,10 +823,10 @@ impl HttpSession {
             if upgraded {
                 self.body_reader.init_close_delimited(preread_body);
                 self.close_delimited_resp = true;
-            } else if self.is_chunked_encoding() {
+            } else if chunked {
                 // if chunked encoding, content-length should be ignored
                 self.body_reader.init_chunked(preread_body);
-            } else if let Some(cl) = self.get_content_length().unwrap_or(None) {
+            } else if let Some(cl) = content_length {
                 self.body_reader.init_content_length(cl, preread_body);
             } else {
                 self.body_reader.init_close_delimited(preread_body);
