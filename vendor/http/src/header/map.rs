@@ -1,3 +1,5 @@
+// Modified by the Skyport authors (2026): see vendor/PATCHES.md for each change.
+
 use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
 use std::convert::TryFrom;
@@ -287,6 +289,10 @@ type Size = u16;
 
 /// This limit falls out from above.
 const MAX_SIZE: usize = 1 << 15;
+
+// Skyport patch: the most entries a map may hold for a standard name to be looked up by
+// comparing it with each entry's name rather than by its hash.
+const SCAN_LIMIT: usize = 12;
 
 /// An entry in the hash table. This represents the full hash code for an entry
 /// as well as the position of the entry in the `entries` vector.
@@ -815,8 +821,8 @@ impl<T> HeaderMap<T> {
     where
         K: AsHeaderName,
     {
-        match key.find(self) {
-            Some((_, found)) => {
+        match key.find_index(self) {
+            Some(found) => {
                 let entry = &self.entries[found];
                 Some(&entry.value)
             }
@@ -845,8 +851,8 @@ impl<T> HeaderMap<T> {
     where
         K: AsHeaderName,
     {
-        match key.find(self) {
-            Some((_, found)) => {
+        match key.find_index(self) {
+            Some(found) => {
                 let entry = &mut self.entries[found];
                 Some(&mut entry.value)
             }
@@ -885,7 +891,7 @@ impl<T> HeaderMap<T> {
     {
         GetAll {
             map: self,
-            index: key.find(self).map(|(_, i)| i),
+            index: key.find_index(self),
         }
     }
 
@@ -906,7 +912,7 @@ impl<T> HeaderMap<T> {
     where
         K: AsHeaderName,
     {
-        key.find(self).is_some()
+        key.find_index(self).is_some()
     }
 
     /// An iterator visiting all key-value pairs.
@@ -1505,6 +1511,22 @@ impl<T> HeaderMap<T> {
                 false
             }
         ))
+    }
+
+    /// Skyport patch: the index of the entry holding `key`. A standard name in a map of at
+    /// most `SCAN_LIMIT` entries is found by comparing it with each entry's name (a tag and
+    /// a byte each) instead of hashing it and probing.
+    #[inline]
+    fn find_index_of_name(&self, key: &HeaderName) -> Option<usize> {
+        if let Some(index) = key.standard_index() {
+            if self.entries.len() <= SCAN_LIMIT {
+                return self
+                    .entries
+                    .iter()
+                    .position(|bucket| bucket.key.standard_index() == Some(index));
+            }
+        }
+        self.find(key).map(|(_, i)| i)
     }
 
     #[inline]
@@ -3916,6 +3938,13 @@ mod as_header_name {
         #[doc(hidden)]
         fn find<T>(&self, map: &HeaderMap<T>) -> Option<(usize, usize)>;
 
+        // Skyport patch: the entry's index alone, for the lookups that need no probe position.
+        #[doc(hidden)]
+        #[inline]
+        fn find_index<T>(&self, map: &HeaderMap<T>) -> Option<usize> {
+            self.find(map).map(|(_, i)| i)
+        }
+
         #[doc(hidden)]
         fn as_str(&self) -> &str;
     }
@@ -3931,6 +3960,11 @@ mod as_header_name {
         #[inline]
         fn find<T>(&self, map: &HeaderMap<T>) -> Option<(usize, usize)> {
             map.find(self)
+        }
+
+        #[inline]
+        fn find_index<T>(&self, map: &HeaderMap<T>) -> Option<usize> {
+            map.find_index_of_name(self)
         }
 
         fn as_str(&self) -> &str {
@@ -3949,6 +3983,11 @@ mod as_header_name {
         #[inline]
         fn find<T>(&self, map: &HeaderMap<T>) -> Option<(usize, usize)> {
             map.find(*self)
+        }
+
+        #[inline]
+        fn find_index<T>(&self, map: &HeaderMap<T>) -> Option<usize> {
+            map.find_index_of_name(self)
         }
 
         fn as_str(&self) -> &str {
@@ -4041,4 +4080,33 @@ fn skip_duplicates_during_key_iteration() {
     map.try_append("a", HeaderValue::from_static("a")).unwrap();
     map.try_append("a", HeaderValue::from_static("b")).unwrap();
     assert_eq!(map.keys().count(), map.keys_len());
+}
+
+// Skyport patch: a lookup by standard name answers the same whether the map is scanned (a few
+// entries) or probed (more), after removals that reorder the entries.
+#[test]
+fn lookups_by_standard_name_agree_with_the_probe() {
+    use crate::header::{ACCEPT, CONTENT_LENGTH, HOST, VIA};
+    let mut map = HeaderMap::new();
+    for n in 0..(SCAN_LIMIT + 4) {
+        map.try_insert(HOST, HeaderValue::from(n)).unwrap();
+        map.try_append(VIA, HeaderValue::from(n)).unwrap();
+        let custom = HeaderName::from_bytes(format!("x-custom-{n}").as_bytes()).unwrap();
+        map.try_insert(custom, HeaderValue::from(n)).unwrap();
+        for name in [HOST, VIA, ACCEPT, CONTENT_LENGTH] {
+            let probed = map.find(&name).map(|(_, i)| i);
+            assert_eq!(map.find_index_of_name(&name), probed, "{name} at {n}");
+            assert_eq!(map.contains_key(&name), probed.is_some());
+        }
+        assert_eq!(map.get(HOST), Some(&HeaderValue::from(n)));
+        assert_eq!(map.get_all(VIA).iter().count(), n + 1);
+        if n % 3 == 2 {
+            // swap_remove moves the last entry into the removed one's place
+            map.remove("x-custom-0");
+            map.try_insert("x-custom-0", HeaderValue::from(n)).unwrap();
+        }
+    }
+    map.remove(HOST);
+    assert_eq!(map.get(HOST), None);
+    assert_eq!(map.get_all(VIA).iter().count(), SCAN_LIMIT + 4);
 }
