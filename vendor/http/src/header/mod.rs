@@ -47,9 +47,9 @@ pub use self::map::{
     MaxSizeReached, OccupiedEntry, VacantEntry, ValueDrain, ValueIter, ValueIterMut, Values,
     ValuesMut,
 };
-#[doc(hidden)]
-pub use self::name::STANDARD_HEADER_COUNT;
 pub use self::name::{HeaderName, InvalidHeaderName};
+#[doc(hidden)]
+pub use self::name::{STANDARD_HEADER_COUNT, STANDARD_HEADER_NAMES};
 pub use self::value::{HeaderValue, InvalidHeaderValue, ToStrError};
 
 // Use header name constants

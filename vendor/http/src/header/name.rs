@@ -90,6 +90,15 @@ macro_rules! standard_headers {
         #[doc(hidden)]
         pub const STANDARD_HEADER_COUNT: usize = [$(StandardHeader::$konst),+].len();
 
+        /// Each standard name (lower case) at its [`HeaderName::standard_index`].
+        #[doc(hidden)]
+        pub const STANDARD_HEADER_NAMES: [&str; STANDARD_HEADER_COUNT] = [$(
+            match std::str::from_utf8($name_bytes) {
+                Ok(name) => name,
+                Err(_) => panic!("a standard name is not UTF-8"),
+            },
+        )+];
+
         impl StandardHeader {
             #[inline]
             fn as_str(&self) -> &'static str {
@@ -139,6 +148,10 @@ macro_rules! standard_headers {
                 seen[index] = true;
             }
             assert!(seen.iter().all(|s| *s));
+            for &(std, name_bytes) in TEST_HEADERS {
+                let index = HeaderName::from(std).standard_index().unwrap();
+                assert_eq!(STANDARD_HEADER_NAMES[index].as_bytes(), name_bytes);
+            }
             assert_eq!(HeaderName::from_static("x-not-standard").standard_index(), None);
         }
 
