@@ -257,16 +257,16 @@ const fn is_capitalised(lower: &[u8], case: &[u8]) -> bool {
 /// dash-separated word capitalised
 /// (`X-Forwarded-For`). A name in its canonical case needs no record of how it was written.
 pub(crate) fn is_canonical_case(name: &HeaderName, case: &[u8]) -> bool {
-    match titled_header_name_str(name) {
-        Some(titled) => titled.as_bytes() == case,
+    match canonical_standard(name) {
+        Some(canonical) => canonical == case,
         None => is_capitalised(name.as_str().as_bytes(), case),
     }
 }
 
 /// Writes the name in its canonical case (see [`is_canonical_case`]).
 pub(crate) fn put_canonical_case(name: &HeaderName, buf: &mut impl bytes::BufMut) {
-    if let Some(titled) = titled_header_name_str(name) {
-        buf.put_slice(titled.as_bytes());
+    if let Some(canonical) = canonical_standard(name) {
+        buf.put_slice(canonical);
         return;
     }
     // Copied in pieces through a small buffer, capitalised there, written a piece at a time.
@@ -288,8 +288,8 @@ pub(crate) fn put_canonical_case(name: &HeaderName, buf: &mut impl bytes::BufMut
 /// The name in its canonical case, as a case name (allocates for a name outside the
 /// standard list).
 pub(crate) fn canonical_case(name: &HeaderName) -> CaseHeaderName {
-    match titled_header_name_str(name) {
-        Some(titled) => CaseHeaderName(Bytes::from_static(titled.as_bytes())),
+    match canonical_standard(name) {
+        Some(canonical) => CaseHeaderName(Bytes::from_static(canonical)),
         None => {
             let mut buf = Vec::with_capacity(name.as_str().len());
             put_canonical_case(name, &mut buf);
@@ -395,6 +395,58 @@ pub(crate) fn titled_header_name_str(header_name: &HeaderName) -> Option<&'stati
     TITLED[header_name.standard_index()?]
 }
 
+/// Room for the longest standard name.
+const LONGEST_STANDARD: usize = 40;
+
+/// A standard name in its canonical case.
+struct Spelling {
+    bytes: [u8; LONGEST_STANDARD],
+    len: u8,
+}
+
+/// Each standard name in its canonical case (the listed spelling, else each dash-separated
+/// word capitalised), at the name's standard index: written with one copy, compared with
+/// one `memcmp`, where capitalising went byte by byte at every written field.
+static CANONICAL: [Spelling; header::STANDARD_HEADER_COUNT] = canonical_table();
+
+const fn canonical_table() -> [Spelling; header::STANDARD_HEADER_COUNT] {
+    const EMPTY: Spelling = Spelling {
+        bytes: [0; LONGEST_STANDARD],
+        len: 0,
+    };
+    let mut table = [EMPTY; header::STANDARD_HEADER_COUNT];
+    let mut at = 0;
+    while at < header::STANDARD_HEADER_COUNT {
+        let lower = header::STANDARD_HEADER_NAMES[at].as_bytes();
+        let titled = TITLED[at];
+        assert!(
+            lower.len() <= LONGEST_STANDARD,
+            "a standard name is too long"
+        );
+        let mut i = 0;
+        let mut start = true;
+        while i < lower.len() {
+            table[at].bytes[i] = match titled {
+                Some(t) => t.as_bytes()[i],
+                None if start => lower[i].to_ascii_uppercase(),
+                None => lower[i],
+            };
+            start = lower[i] == b'-';
+            i += 1;
+        }
+        table[at].len = lower.len() as u8;
+        at += 1;
+    }
+    table
+}
+
+/// A standard name in its canonical case; `None` for another name.
+#[inline]
+fn canonical_standard(name: &HeaderName) -> Option<&'static [u8]> {
+    let spelling = &CANONICAL[name.standard_index()?];
+    Some(&spelling.bytes[..spelling.len as usize])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -408,6 +460,28 @@ mod tests {
         assert_eq!(NAMES.case(), "X-Consumer-ID");
         const VARY: HeaderNames = HeaderNames::new_static("vary", "Vary");
         assert_eq!(VARY.name(), header::VARY);
+    }
+
+    #[test]
+    fn every_standard_name_has_its_canonical_spelling() {
+        for lower in header::STANDARD_HEADER_NAMES {
+            let name = HeaderName::from_static(lower);
+            let canonical = canonical_standard(&name).unwrap();
+            match titled_header_name_str(&name) {
+                Some(listed) => assert_eq!(canonical, listed.as_bytes()),
+                None => assert!(is_capitalised(lower.as_bytes(), canonical), "{lower}"),
+            }
+            assert!(is_canonical_case(&name, canonical));
+            let mut written = Vec::new();
+            put_canonical_case(&name, &mut written);
+            assert_eq!(written, canonical);
+        }
+        assert_eq!(
+            canonical_standard(&header::X_FORWARDED_PROTO).unwrap(),
+            b"X-Forwarded-Proto"
+        );
+        assert_eq!(canonical_standard(&header::TE).unwrap(), b"TE");
+        assert_eq!(canonical_standard(&HeaderName::from_static("x-own")), None);
     }
 
     #[test]
