@@ -292,7 +292,7 @@ const MAX_SIZE: usize = 1 << 15;
 
 // Skyport patch: the most entries a map may hold for a standard name to be looked up by
 // comparing it with each entry's name rather than by its hash.
-const SCAN_LIMIT: usize = 24;
+const SCAN_LIMIT: usize = 12;
 
 /// An entry in the hash table. This represents the full hash code for an entry
 /// as well as the position of the entry in the `entries` vector.
