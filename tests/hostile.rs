@@ -415,6 +415,10 @@ plugins:
     assert_eq!(r.status(), 400);
     // The admin API shows the config with its secrets redacted.
     let shown = gw.admin_text("/config").await;
+    assert!(
+        shown.contains("the-key") && shown.contains("<redacted>"),
+        "the config is shown, its secrets redacted: {shown}"
+    );
     drop(gw); // stops the gateway (by PID) and so flushes its logs
     let logs = format!(
         "{}\n{}\n{shown}",

@@ -435,16 +435,17 @@ impl Gateway {
         self.admin_text("/metrics").await
     }
 
-    /// The text the admin API answers at `path` (no admin token).
+    /// The text the admin API answers at `path` (no admin token); the answer must be a 200.
     pub async fn admin_text(&self, path: &str) -> String {
-        client()
+        let r = client()
             .get(self.admin(path))
             .send()
             .await
-            .expect("admin request")
-            .text()
-            .await
-            .expect("admin text")
+            .expect("admin request");
+        let status = r.status();
+        let text = r.text().await.expect("admin text");
+        assert_eq!(status, 200, "admin {path}: {text}");
+        text
     }
 
     /// `http://127.0.0.1:<admin port><path>`
