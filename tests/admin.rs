@@ -583,7 +583,11 @@ services:
     let mut text = String::new();
     for _ in 0..100 {
         text = gw.metrics().await;
-        if text.contains(r#"skyport_upstream_duration_seconds_count{service="slow-service"} 1"#) {
+        // The upstream's share is counted at its response header, the whole request only
+        // when it is logged, after the client has its last byte: wait for both.
+        if text.contains(r#"skyport_upstream_duration_seconds_count{service="slow-service"} 1"#)
+            && text.contains(r#"skyport_request_duration_seconds_count{route="slow-route"} 1"#)
+        {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;

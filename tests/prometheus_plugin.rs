@@ -103,7 +103,17 @@ async fn kongs_metric_families_serve_kongs_dashboard() {
         404
     );
 
-    let s = scrape(&gw).await;
+    // A request is counted when it is logged, just after its client has the last byte: scrape
+    // until the six counted ones are in (bounded).
+    let mut s = scrape(&gw).await;
+    for _ in 0..100 {
+        let counted: f64 = sum_by(&s, "kong_http_requests_total", &[]).values().sum();
+        if counted >= 6.0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        s = scrape(&gw).await;
+    }
     // Dashboard: request rate by service and status, and by source.
     let by = sum_by(
         &s,
