@@ -190,6 +190,22 @@ async fn host_header_follows_preserve_host() {
         format!("127.0.0.1:{}", up.addr.port())
     );
     assert_eq!(seen["headers"]["x-forwarded-host"], "client.example");
+    // Without a port, and in any case: the host in lower case, as Kong sends nginx's `$host`.
+    for host in ["client.example", "Client.EXAMPLE"] {
+        let seen = echoed(
+            client()
+                .get(gw.url("/root/a"))
+                .header("host", host)
+                .send()
+                .await
+                .expect("req"),
+        )
+        .await;
+        assert_eq!(
+            seen["headers"]["x-forwarded-host"], "client.example",
+            "{host}"
+        );
+    }
     let seen = echoed(
         client()
             .get(gw.url("/ph"))

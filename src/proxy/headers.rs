@@ -113,8 +113,11 @@ pub struct Downstream<'a> {
     pub proto: HeaderValue,
     /// Listener port.
     pub port: u16,
-    /// Host name the client asked for (without port).
+    /// Host name the client asked for (without port), sent on in lower case.
     pub host: &'a str,
+    /// The client's `Host` field when it is `host` exactly (no port): sent on as it is, a
+    /// shared copy instead of a new value.
+    pub host_field: Option<&'a HeaderValue>,
     /// The raw request path (not normalized, no query).
     pub raw_path: &'a str,
     /// `1.1` or `2`: the client's HTTP version, for Via.
@@ -263,7 +266,13 @@ pub fn forwarded(
         req.insert_header(&names.for_, xff)?;
     }
     req.insert_header(&names.proto, d.proto.clone())?;
-    req.insert_header(&names.host, d.host)?;
+    // Lower case, as nginx's `$host` that Kong sends.
+    let lower = !d.host.bytes().any(|b| b.is_ascii_uppercase());
+    match d.host_field {
+        Some(v) if lower => req.insert_header(&names.host, v.clone())?,
+        _ if lower => req.insert_header(&names.host, d.host)?,
+        _ => req.insert_header(&names.host, d.host.to_ascii_lowercase())?,
+    }
     req.insert_header(&names.port, port_value(d.port))?;
     req.insert_header(&names.path, d.raw_path)?;
     match prefix {

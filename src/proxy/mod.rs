@@ -797,10 +797,11 @@ impl Gateway {
         }
         let req = session.req_header();
         let host_value = req.headers.get(http::header::HOST);
-        let host_raw = host_value
-            .and_then(|h| h.to_str().ok())
+        let host_text = host_value.and_then(|h| h.to_str().ok());
+        let host_raw = host_text
             .or_else(|| req.uri.authority().map(|a| a.as_str()))
             .unwrap_or("");
+        let host = split_host_port(host_raw).0;
         let version = if req.version == http::Version::HTTP_2 {
             "2"
         } else {
@@ -821,7 +822,9 @@ impl Gateway {
                 headers::HTTP
             },
             port: server_port(session),
-            host: split_host_port(host_raw).0,
+            host,
+            // The client's field itself when it names the host alone.
+            host_field: host_value.filter(|_| host_text.is_some() && host.len() == host_raw.len()),
             raw_path: req.uri.path(),
             version,
         };
