@@ -44,11 +44,13 @@ fn bench(c: &mut Criterion) {
     let id = RequestId::random();
     let emit = skyport::settings::HeaderSettings::default();
     let host = http::HeaderValue::from_static("127.0.0.1:8080");
+    let client_host = http::HeaderValue::from_static("api.example.com");
     let d = Downstream {
         client_ip: Some("127.0.0.1".parse().expect("an IP")),
         proto: headers::HTTP,
         port: 8000,
         host: "api.example.com",
+        host_field: Some(&client_host),
         raw_path: "/api/users/42",
         version: "1.1",
     };
