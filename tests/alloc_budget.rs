@@ -20,9 +20,9 @@ use std::time::Duration;
 
 /// Allocations per plain proxied request (GET, 2-byte answer, keep-alive both sides): the
 /// most frequent count over 500 requests.
-const PLAIN_BUDGET: u64 = 37;
+const PLAIN_BUDGET: u64 = 35;
 /// The same through jwt (HS256) + rate-limiting (local, per consumer).
-const AUTH_BUDGET: u64 = 50;
+const AUTH_BUDGET: u64 = 48;
 
 /// The system allocator, counted.
 #[global_allocator]

@@ -66,7 +66,10 @@ impl ServicePeer {
         let ip = bare.parse::<IpAddr>().ok();
         // The address is a placeholder; `peer()` fills in the resolved one.
         let placeholder = SocketAddr::new(ip.unwrap_or(IpAddr::from([0, 0, 0, 0])), svc.port);
-        let mut peer = HttpPeer::new(placeholder, tls, bare.to_string());
+        // The SNI only matters over TLS; left empty otherwise, the per-attempt copy of the
+        // peer allocates nothing for it.
+        let sni = if tls { bare.to_string() } else { String::new() };
+        let mut peer = HttpPeer::new(placeholder, tls, sni);
         let o = &mut peer.options;
         o.connection_timeout = Some(Duration::from_millis(svc.connect_timeout));
         o.total_connection_timeout = Some(Duration::from_millis(svc.connect_timeout));
