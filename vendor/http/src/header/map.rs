@@ -3771,7 +3771,7 @@ where
 /// The map's fast hash (Skyport H5): eight bytes per step instead of one. A step mixes a
 /// word into the state as FxHash does (rotate, xor, multiply); `finish` keeps the product's top
 /// 16 bits, which depend on every bit fed in (`hash_elem_using` keeps 15 of them). A write's
-/// last 1-7 bytes make one word with their count in its top bits, so the hash of a byte string
+/// last 0-7 bytes make one word with their count in its top byte, so the hash of a byte string
 /// is the same whether it is written at once or in pieces of multiples of eight bytes (as
 /// `MaybeLower` writes a name it lowers). Red maps use SipHash as before.
 struct FnvHasher(u64);
@@ -3804,20 +3804,13 @@ impl std::hash::Hasher for FnvHasher {
             b.copy_from_slice(w);
             self.step(u64::from_ne_bytes(b));
         }
-        // The last 1-7 bytes in one word without a loop: two overlapping 4-byte loads, or the
-        // first, middle and last byte; their count in the top bits tells tails apart.
         let tail = words.remainder();
-        let n = tail.len();
-        if n >= 4 {
-            let (mut lo, mut hi) = ([0u8; 4], [0u8; 4]);
-            lo.copy_from_slice(&tail[..4]);
-            hi.copy_from_slice(&tail[n - 4..]);
-            let word = u64::from(u32::from_ne_bytes(lo)) | u64::from(u32::from_ne_bytes(hi)) << 32;
-            self.step(word ^ (n as u64) << 61);
-        } else if n > 0 {
-            let word =
-                u64::from(tail[0]) | u64::from(tail[n / 2]) << 8 | u64::from(tail[n - 1]) << 16;
-            self.step(word ^ (n as u64) << 61);
+        if !tail.is_empty() {
+            let mut word = (tail.len() as u64) << 56;
+            for (i, &b) in tail.iter().enumerate() {
+                word |= (b as u64) << (8 * i);
+            }
+            self.step(word);
         }
     }
 
