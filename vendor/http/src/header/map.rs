@@ -3768,65 +3768,29 @@ where
     HashValue((hash & MASK) as u16)
 }
 
-/// The map's fast hash (Skyport H5): eight bytes per step instead of one. A step mixes a
-/// word into the state as FxHash does (rotate, xor, multiply); `finish` keeps the product's top
-/// 16 bits, which depend on every bit fed in (`hash_elem_using` keeps 15 of them). A write's
-/// last 0-7 bytes make one word with their count in its top byte, so the hash of a byte string
-/// is the same whether it is written at once or in pieces of multiples of eight bytes (as
-/// `MaybeLower` writes a name it lowers). Red maps use SipHash as before.
 struct FnvHasher(u64);
-
-const WORD_MIX: u64 = 0x517c_c1b7_2722_0a95;
 
 impl FnvHasher {
     #[inline]
     fn new() -> Self {
         FnvHasher(0xcbf29ce484222325)
     }
-
-    #[inline]
-    fn step(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(WORD_MIX);
-    }
 }
 
 impl std::hash::Hasher for FnvHasher {
     #[inline]
     fn finish(&self) -> u64 {
-        self.0 >> 48
+        self.0
     }
 
     #[inline]
     fn write(&mut self, bytes: &[u8]) {
-        let mut words = bytes.chunks_exact(8);
-        for w in &mut words {
-            let mut b = [0u8; 8];
-            b.copy_from_slice(w);
-            self.step(u64::from_ne_bytes(b));
+        let mut hash = self.0;
+        for &b in bytes {
+            hash ^= b as u64;
+            hash = hash.wrapping_mul(0x100000001b3);
         }
-        let tail = words.remainder();
-        if !tail.is_empty() {
-            let mut word = (tail.len() as u64) << 56;
-            for (i, &b) in tail.iter().enumerate() {
-                word |= (b as u64) << (8 * i);
-            }
-            self.step(word);
-        }
-    }
-
-    #[inline]
-    fn write_usize(&mut self, n: usize) {
-        // What `write(&n.to_ne_bytes())` does on 64-bit targets, without the slice.
-        if cfg!(target_pointer_width = "64") {
-            self.step(n as u64);
-        } else {
-            self.write(&n.to_ne_bytes());
-        }
-    }
-
-    #[inline]
-    fn write_isize(&mut self, n: isize) {
-        self.write_usize(n as usize);
+        self.0 = hash;
     }
 }
 
@@ -4145,58 +4109,4 @@ fn lookups_by_standard_name_agree_with_the_probe() {
     map.remove(HOST);
     assert_eq!(map.get(HOST), None);
     assert_eq!(map.get_all(VIA).iter().count(), SCAN_LIMIT + 4);
-}
-
-// Skyport patch H5: a name in any case is found under its lowered spelling whatever its length
-// (the hash of a name lowered in pieces is the hash of the name written at once), and the
-// word-at-a-time hash spreads many names sharing a long prefix without a map turning red.
-#[test]
-fn word_hash_finds_names_in_any_case_and_spreads_them() {
-    let mut map = HeaderMap::new();
-    for len in 1..=80 {
-        let lower: String = (0..len).map(|i| (b'a' + (i % 26) as u8) as char).collect();
-        map.try_insert(
-            HeaderName::from_bytes(lower.as_bytes()).unwrap(),
-            HeaderValue::from(len),
-        )
-        .unwrap();
-        let upper = lower.to_ascii_uppercase();
-        assert_eq!(
-            map.get(upper.as_str()),
-            Some(&HeaderValue::from(len)),
-            "{len}"
-        );
-        assert_eq!(
-            map.get(lower.as_str()),
-            Some(&HeaderValue::from(len)),
-            "{len}"
-        );
-        let mixed: String = lower
-            .chars()
-            .enumerate()
-            .map(|(i, c)| {
-                if i % 3 == 0 {
-                    c.to_ascii_uppercase()
-                } else {
-                    c
-                }
-            })
-            .collect();
-        assert!(map.contains_key(mixed.as_str()), "{mixed}");
-    }
-    let mut same_prefix = HeaderMap::new();
-    for n in 0..2000 {
-        let name = format!("x-forwarded-something-long-{n}");
-        same_prefix
-            .try_insert(
-                HeaderName::from_bytes(name.as_bytes()).unwrap(),
-                HeaderValue::from(n),
-            )
-            .unwrap();
-        assert!(!same_prefix.danger.is_red(), "turned red at {n}");
-    }
-    for n in 0..2000 {
-        let name = format!("X-Forwarded-Something-Long-{n}");
-        assert_eq!(same_prefix.get(name.as_str()), Some(&HeaderValue::from(n)));
-    }
 }

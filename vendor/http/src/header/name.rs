@@ -1750,14 +1750,8 @@ impl<'a> Hash for MaybeLower<'a> {
         if self.lower {
             hasher.write(self.buf);
         } else {
-            // Lowered eight bytes at a time: the map's fast hash (H5) takes a name written in
-            // pieces of eight bytes as it takes the name written at once.
-            for piece in self.buf.chunks(8) {
-                let mut lowered = [0u8; 8];
-                for (l, &b) in lowered.iter_mut().zip(piece) {
-                    *l = HEADER_CHARS[b as usize];
-                }
-                hasher.write(&lowered[..piece.len()]);
+            for &b in self.buf {
+                hasher.write(&[HEADER_CHARS[b as usize]]);
             }
         }
     }
