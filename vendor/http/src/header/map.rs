@@ -588,6 +588,48 @@ impl<T> HeaderMap<T> {
         }
     }
 
+    /// A copy of the map with room for `additional` more entries: its index table and entry
+    /// list are made at the size they would grow to, so inserting that many into the copy does
+    /// not grow it (Skyport patch H6; a plain `clone` copies the table as it is and the entries
+    /// without spare room, and the first insert grows both). Hidden: an addition for Pingora's
+    /// copy of a client's request, to which a proxy adds its own fields.
+    #[doc(hidden)]
+    pub fn clone_with_room(&self, additional: usize) -> HeaderMap<T>
+    where
+        T: Clone,
+    {
+        let len = self.entries.len();
+        let want = len.saturating_add(additional);
+        let raw_cap = match to_raw_capacity(want)
+            .ok()
+            .and_then(usize::checked_next_power_of_two)
+        {
+            Some(c) if c <= MAX_SIZE && len > 0 => c.max(self.indices.len()),
+            _ => return self.clone(),
+        };
+        let mut entries = Vec::with_capacity(usable_capacity(raw_cap).max(want));
+        entries.extend(self.entries.iter().cloned());
+        if raw_cap == self.indices.len() {
+            // The table is large enough: copied as it is; only the entries get room.
+            return HeaderMap {
+                mask: self.mask,
+                indices: self.indices.clone(),
+                entries,
+                extra_values: self.extra_values.clone(),
+                danger: self.danger.clone(),
+            };
+        }
+        let mut map = HeaderMap {
+            mask: raw_cap.wrapping_sub(1) as Size,
+            indices: vec![Pos::none(); raw_cap].into_boxed_slice(),
+            entries,
+            extra_values: self.extra_values.clone(),
+            danger: self.danger.clone(),
+        };
+        map.reinsert_all(self.mask, &self.indices);
+        map
+    }
+
     /// Returns the number of headers stored in the map.
     ///
     /// This number represents the total number of **values** stored in the map.
@@ -1817,12 +1859,30 @@ impl<T> HeaderMap<T> {
             return Err(MaxSizeReached::new());
         }
 
+        let old_mask = self.mask;
+        let old_indices = mem::replace(
+            &mut self.indices,
+            vec![Pos::none(); new_raw_cap].into_boxed_slice(),
+        );
+        self.mask = new_raw_cap.wrapping_sub(1) as Size;
+        self.reinsert_all(old_mask, &old_indices);
+
+        // Reserve additional entry slots
+        let more = self.capacity() - self.entries.len();
+        self.entries.reserve_exact(more);
+        Ok(())
+    }
+
+    /// Places every entry of `old_indices` (a table masked by `old_mask`) into `self.indices`,
+    /// which is empty and at least as large (moved out of `try_grow`, shared with
+    /// `clone_with_room`).
+    fn reinsert_all(&mut self, old_mask: Size, old_indices: &[Pos]) {
         // find first ideally placed element -- start of cluster
         let mut first_ideal = 0;
 
-        for (i, pos) in self.indices.iter().enumerate() {
+        for (i, pos) in old_indices.iter().enumerate() {
             if let Some((_, entry_hash)) = pos.resolve() {
-                if 0 == probe_distance(self.mask, entry_hash, i) {
+                if 0 == probe_distance(old_mask, entry_hash, i) {
                     first_ideal = i;
                     break;
                 }
@@ -1831,12 +1891,6 @@ impl<T> HeaderMap<T> {
 
         // visit the entries in an order where we can simply reinsert them
         // into self.indices without any bucket stealing.
-        let old_indices = mem::replace(
-            &mut self.indices,
-            vec![Pos::none(); new_raw_cap].into_boxed_slice(),
-        );
-        self.mask = new_raw_cap.wrapping_sub(1) as Size;
-
         for &pos in &old_indices[first_ideal..] {
             self.reinsert_entry_in_order(pos);
         }
@@ -1844,11 +1898,6 @@ impl<T> HeaderMap<T> {
         for &pos in &old_indices[..first_ideal] {
             self.reinsert_entry_in_order(pos);
         }
-
-        // Reserve additional entry slots
-        let more = self.capacity() - self.entries.len();
-        self.entries.reserve_exact(more);
-        Ok(())
     }
 
     #[inline]
@@ -4109,4 +4158,56 @@ fn lookups_by_standard_name_agree_with_the_probe() {
     map.remove(HOST);
     assert_eq!(map.get(HOST), None);
     assert_eq!(map.get_all(VIA).iter().count(), SCAN_LIMIT + 4);
+}
+
+// Skyport patch H6: a copy made with room holds every value of the original, in order, and
+// takes that many more entries without its index table or entry list growing.
+#[test]
+fn clone_with_room_keeps_every_value_and_takes_the_room_without_growing() {
+    use crate::header::{ACCEPT, HOST, VIA};
+    for fields in [1usize, 3, 5, 12, 30] {
+        let mut map = HeaderMap::new();
+        for n in 0..fields {
+            let name = HeaderName::from_bytes(format!("x-field-{n}").as_bytes()).unwrap();
+            map.try_insert(name, HeaderValue::from(n)).unwrap();
+        }
+        map.try_insert(HOST, HeaderValue::from_static("h")).unwrap();
+        map.try_append(VIA, HeaderValue::from_static("a")).unwrap();
+        map.try_append(VIA, HeaderValue::from_static("b")).unwrap();
+        map.remove("x-field-0");
+        for room in [0usize, 1, 10, 16] {
+            let mut copy = map.clone_with_room(room);
+            assert_eq!(copy.len(), map.len());
+            assert_eq!(copy.keys_len(), map.keys_len());
+            for (k, v) in map.iter() {
+                assert!(copy.get_all(k).iter().any(|c| c == v), "{k} {v:?}");
+            }
+            assert_eq!(
+                copy.get_all(VIA).iter().collect::<Vec<_>>(),
+                [
+                    &HeaderValue::from_static("a"),
+                    &HeaderValue::from_static("b")
+                ]
+            );
+            let (indices, entries) = (copy.indices.len(), copy.entries.capacity());
+            for n in 0..room {
+                let name = HeaderName::from_bytes(format!("x-added-{n}").as_bytes()).unwrap();
+                copy.try_insert(name, HeaderValue::from(n)).unwrap();
+            }
+            assert_eq!(copy.indices.len(), indices, "{fields} fields, room {room}");
+            assert_eq!(
+                copy.entries.capacity(),
+                entries,
+                "{fields} fields, room {room}"
+            );
+            for n in 0..room {
+                let name = format!("x-added-{n}");
+                assert_eq!(copy.get(name.as_str()), Some(&HeaderValue::from(n)));
+            }
+            assert_eq!(copy.get(HOST), Some(&HeaderValue::from_static("h")));
+            assert!(copy.get(ACCEPT).is_none());
+            // The original is untouched.
+            assert!(map.get("x-added-0").is_none());
+        }
+    }
 }
