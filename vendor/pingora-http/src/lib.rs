@@ -527,14 +527,19 @@ impl RequestHeader {
     /// rebuilding a [RequestHeader] from the result serializes the URI's origin-form path
     /// instead of the original bytes. [Clone] keeps it; [Self::set_raw_path()] restores it.
     pub fn as_owned_parts(&self) -> ReqParts {
-        clone_req_parts(&self.base)
+        clone_req_parts(&self.base, 0)
     }
 }
+
+/// Fields a proxy may add to its copy of a client's request (the forwarding fields, Via, a
+/// request id, a consumer's identity ...): a cloned request header has room for this many more
+/// without its value map growing (Skyport patch 33; the copy is what a proxy sends upstream).
+pub const REQUEST_COPY_ROOM: usize = 16;
 
 impl Clone for RequestHeader {
     fn clone(&self) -> Self {
         Self {
-            base: self.as_owned_parts(),
+            base: clone_req_parts(&self.base, REQUEST_COPY_ROOM),
             header_name_map: self.header_name_map.clone(),
             raw_target: self.raw_target.clone(),
             send_end_stream: self.send_end_stream,
@@ -921,12 +926,17 @@ fn empty_resp_parts() -> RespParts {
     http::Response::new(()).into_parts().0
 }
 
-fn clone_req_parts(me: &ReqParts) -> ReqParts {
+/// A copy of the parts; the header map with room for `room` more fields (none: a plain clone).
+fn clone_req_parts(me: &ReqParts, room: usize) -> ReqParts {
     let mut parts = empty_req_parts();
     parts.method = me.method.clone();
     parts.uri = me.uri.clone();
     parts.version = me.version;
-    parts.headers = me.headers.clone();
+    parts.headers = if room == 0 {
+        me.headers.clone()
+    } else {
+        me.headers.clone_with_room(room)
+    };
     parts.extensions = me.extensions.clone();
     parts
 }
@@ -2005,6 +2015,28 @@ mod tests {
             );
             assert!(req.raw_path_is_utf8());
         }
+    }
+
+    // Skyport patch 33: a cloned request keeps every field and takes REQUEST_COPY_ROOM more
+    // without its value map growing.
+    #[test]
+    fn cloned_request_has_room_for_a_proxys_fields() {
+        let mut req = RequestHeader::build("GET", b"/", Some(3)).unwrap();
+        req.insert_header("Host", "example.com").unwrap();
+        req.insert_header("user-agent", "t").unwrap();
+        req.append_header("accept", "a").unwrap();
+        req.append_header("accept", "b").unwrap();
+        let mut copy = req.clone();
+        assert_eq!(copy.headers, req.headers);
+        let room = copy.headers.capacity();
+        assert!(room >= req.headers.len() + REQUEST_COPY_ROOM, "{room}");
+        for n in 0..REQUEST_COPY_ROOM {
+            copy.insert_header(format!("x-added-{n}"), "v").unwrap();
+        }
+        assert_eq!(copy.headers.capacity(), room);
+        assert_eq!(copy.headers.get_all("accept").iter().count(), 2);
+        // The parts handed out are a plain copy.
+        assert_eq!(req.as_owned_parts().headers, req.headers);
     }
 
     #[test]
