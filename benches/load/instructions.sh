@@ -10,12 +10,13 @@
 #   benches/load/instructions.sh                     # needs valgrind (Debian: valgrind)
 #   N=2000 BEFORE=/tmp/old benches/load/instructions.sh
 #   KEEP=/tmp/cg benches/load/instructions.sh        # keep the profiles: callgrind_annotate /tmp/cg/skyport-now.*
+#   HEADER='Connection: keep-alive' benches/load/instructions.sh   # one more field on the plain requests
 #
 # 127.0.0.1 only; every process started here is stopped by PID; the client is bounded by N.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 source "$ROOT/benches/load/auth.sh"
-N=${N:-2000}; WARM=${WARM:-300}; BASE=${BASE_PORT:-19300}; BEFORE=${BEFORE:-}; KEEP=${KEEP:-}
+N=${N:-2000}; WARM=${WARM:-300}; BASE=${BASE_PORT:-19300}; BEFORE=${BEFORE:-}; KEEP=${KEEP:-}; HEADER=${HEADER:-}
 O=$BASE; P=$((BASE + 1)); A=$((BASE + 2))
 D=$(mktemp -d /tmp/skyport-instr.XXXX)
 cargo build --release --locked -q --manifest-path "$ROOT/Cargo.toml" --bin skyport --example bare_proxy
@@ -79,11 +80,11 @@ export SKYPORT_PROXY_LISTEN=127.0.0.1:$P SKYPORT_ADMIN_LISTEN=127.0.0.1:$A SKYPO
   SKYPORT_WORKER_WORK_STEALING=off SKYPORT_WORKER_THREADS=1 SKYPORT_LOG_LEVEL=error SKYPORT_PID_FILE="$D/sk.pid" \
   SKYPORT_UPGRADE_SOCK="$D/up.sock" SKYPORT_WATCH_CONFIG=off
 wait_port $O
-measure nginx / "" -- nginx -c "$D/nginx.conf" -p "$D"
+measure nginx / "$HEADER" -- nginx -c "$D/nginx.conf" -p "$D"
 for build in now ${BEFORE:+before}; do
   dir=$ROOT/target/release; ex=$dir/examples/bare_proxy
   [ $build = before ] && { dir=$BEFORE; ex=$BEFORE/bare_proxy; }
-  measure "pingora-$build" / "" -- "$ex" 127.0.0.1:$P 127.0.0.1:$O
-  measure "skyport-$build" / "" -- "$dir/skyport" start
+  measure "pingora-$build" / "$HEADER" -- "$ex" 127.0.0.1:$P 127.0.0.1:$O
+  measure "skyport-$build" / "$HEADER" -- "$dir/skyport" start
   measure "skyport-auth-$build" /auth/ "Authorization: Bearer $TOKEN" -- "$dir/skyport" start
 done
