@@ -367,6 +367,30 @@ mod tests {
         req.append_header("Upgrade", "websocket").expect("header");
         strip_hop_by_hop(&mut req);
         assert_eq!(names(&req.headers), ["connection", "upgrade"]);
+
+        // A lone `Connection: keep-alive` goes; the other fields stay as they were.
+        let mut req = RequestHeader::build("GET", b"/", None).expect("request");
+        for (k, v) in [("Host", "h"), ("Connection", "keep-alive"), ("X-End", "1")] {
+            req.append_header(k.to_string(), v).expect("header");
+        }
+        strip_hop_by_hop(&mut req);
+        assert_eq!(names(&req.headers), ["host", "x-end"]);
+
+        // Only the first Upgrade decides: an h2c upgrade is removed with its Connection, and
+        // a TE that Connection lists goes whole.
+        let mut req = RequestHeader::build("GET", b"/", None).expect("request");
+        for (k, v) in [
+            ("Connection", "Upgrade, TE"),
+            ("Upgrade", "h2c"),
+            ("Upgrade", "websocket"),
+            ("TE", "trailers"),
+            ("Proxy", "p"),
+            ("X-End", "1"),
+        ] {
+            req.append_header(k.to_string(), v).expect("header");
+        }
+        strip_hop_by_hop(&mut req);
+        assert_eq!(names(&req.headers), ["x-end"]);
     }
 
     #[test]
