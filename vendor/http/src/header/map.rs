@@ -609,24 +609,24 @@ impl<T> HeaderMap<T> {
         };
         let mut entries = Vec::with_capacity(usable_capacity(raw_cap).max(want));
         entries.extend(self.entries.iter().cloned());
-        if raw_cap == self.indices.len() {
-            // The table is large enough: copied as it is; only the entries get room.
-            return HeaderMap {
-                mask: self.mask,
-                indices: self.indices.clone(),
-                entries,
-                extra_values: self.extra_values.clone(),
-                danger: self.danger.clone(),
-            };
-        }
+        // A table that is already large enough is copied as it is; a larger one is filled
+        // from the stored hashes.
+        let grow = raw_cap != self.indices.len();
+        let indices = if grow {
+            vec![Pos::none(); raw_cap].into_boxed_slice()
+        } else {
+            self.indices.clone()
+        };
         let mut map = HeaderMap {
             mask: raw_cap.wrapping_sub(1) as Size,
-            indices: vec![Pos::none(); raw_cap].into_boxed_slice(),
+            indices,
             entries,
             extra_values: self.extra_values.clone(),
             danger: self.danger.clone(),
         };
-        map.reinsert_all(self.mask, &self.indices);
+        if grow {
+            map.reinsert_all(self.mask, &self.indices);
+        }
         map
     }
 
