@@ -610,6 +610,13 @@ impl ProxyHttp for Gateway {
         e
     }
 
+    /// The upstream copy of a request gets room for the fields Skyport adds to it: the
+    /// forwarding fields, Via, a request id and a consumer's identity (at most 16 in all on
+    /// the common routes; a transformer adding more only grows the map).
+    fn upstream_request_room(&self) -> usize {
+        16
+    }
+
     hook! {
         fn upstream_request_filter<'life0, 'life1, 'life2, 'life3>(
             &'life0 self,

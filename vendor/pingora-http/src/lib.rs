@@ -531,19 +531,24 @@ impl RequestHeader {
     }
 }
 
-/// Fields a proxy may add to its copy of a client's request (the forwarding fields, Via, a
-/// request id, a consumer's identity ...): a cloned request header has room for this many more
-/// without its value map growing (Skyport patch 33; the copy is what a proxy sends upstream).
-pub const REQUEST_COPY_ROOM: usize = 16;
-
-impl Clone for RequestHeader {
-    fn clone(&self) -> Self {
+impl RequestHeader {
+    /// A clone whose value map has room for `room` more fields without growing (Skyport patch
+    /// 33). A proxy's upstream copy is made this way with the room its
+    /// `ProxyHttp::upstream_request_room` names: the fields it adds (forwarding fields, Via, a
+    /// request id ...) would otherwise grow the map on every request. [Clone] makes no room.
+    pub fn clone_with_room(&self, room: usize) -> Self {
         Self {
-            base: clone_req_parts(&self.base, REQUEST_COPY_ROOM),
+            base: clone_req_parts(&self.base, room),
             header_name_map: self.header_name_map.clone(),
             raw_target: self.raw_target.clone(),
             send_end_stream: self.send_end_stream,
         }
+    }
+}
+
+impl Clone for RequestHeader {
+    fn clone(&self) -> Self {
+        self.clone_with_room(0)
     }
 }
 
@@ -2017,7 +2022,7 @@ mod tests {
         }
     }
 
-    // Skyport patch 33: a cloned request keeps every field and takes REQUEST_COPY_ROOM more
+    // Skyport patch 33: a request cloned with room keeps every field and takes that many more
     // without its value map growing.
     #[test]
     fn cloned_request_has_room_for_a_proxys_fields() {
@@ -2026,16 +2031,19 @@ mod tests {
         req.insert_header("user-agent", "t").unwrap();
         req.append_header("accept", "a").unwrap();
         req.append_header("accept", "b").unwrap();
-        let mut copy = req.clone();
+        const ROOM: usize = 16;
+        let mut copy = req.clone_with_room(ROOM);
         assert_eq!(copy.headers, req.headers);
+        assert_eq!(copy.raw_path(), req.raw_path());
         let room = copy.headers.capacity();
-        assert!(room >= req.headers.len() + REQUEST_COPY_ROOM, "{room}");
-        for n in 0..REQUEST_COPY_ROOM {
+        assert!(room >= req.headers.len() + ROOM, "{room}");
+        for n in 0..ROOM {
             copy.insert_header(format!("x-added-{n}"), "v").unwrap();
         }
         assert_eq!(copy.headers.capacity(), room);
         assert_eq!(copy.headers.get_all("accept").iter().count(), 2);
-        // The parts handed out are a plain copy.
+        // A plain clone and the parts handed out are plain copies.
+        assert_eq!(req.clone().headers, req.headers);
         assert_eq!(req.as_owned_parts().headers, req.headers);
     }
 

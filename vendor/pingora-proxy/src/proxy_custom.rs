@@ -11,6 +11,8 @@
 // WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 // See the License for the specific language governing permissions and
 // limitations under the License.
+//
+// Modified by the Skyport authors (2026): see vendor/PATCHES.md for each change.
 
 use futures::StreamExt;
 use pingora_cache::CachePhase;
@@ -87,7 +89,10 @@ where
         client_session.set_read_timeout(peer.options.read_timeout);
         client_session.set_write_timeout(peer.options.write_timeout);
 
-        let mut req = session.req_header().clone();
+        // Skyport patch 33: the copy has the room the proxy names for the fields it adds.
+        let mut req = session
+            .req_header()
+            .clone_with_room(self.inner.upstream_request_room());
 
         if session.cache.enabled() {
             pingora_cache::filters::upstream::request_filter(

@@ -47,7 +47,10 @@ where
 
         // phase 2 send to upstream
 
-        let mut req = session.req_header().clone();
+        // Skyport patch 33: the copy has the room the proxy names for the fields it adds.
+        let mut req = session
+            .req_header()
+            .clone_with_room(self.inner.upstream_request_room());
         let authority_policy = AuthorityPolicy::from(session.downstream_session.is_custom());
         let downstream_had_host = req.headers.contains_key(http::header::HOST);
         req.set_version(Version::HTTP_11);

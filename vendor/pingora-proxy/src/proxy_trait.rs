@@ -385,6 +385,14 @@ pub trait ProxyHttp {
         )
     }
 
+    /// How many fields [Self::upstream_request_filter()] usually adds to the request sent
+    /// upstream (Skyport patch 33). The copy of the client's request is made with that much room
+    /// in its header map, so adding them does not grow the map on every request. A count too
+    /// small costs only the growth; the default, 0, makes a plain copy.
+    fn upstream_request_room(&self) -> usize {
+        0
+    }
+
     /// Modify the request before it is sent to the upstream.
     ///
     /// Unlike [Self::request_filter()], this filter allows changing the request headers sent to
