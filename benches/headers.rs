@@ -51,7 +51,7 @@ fn bench(c: &mut Criterion) {
         port: 8000,
         host: "api.example.com",
         host_field: Some(&client_host),
-        raw_path: "/api/users/42",
+        raw_path: bytes::Bytes::from_static(b"/api/users/42"),
         version: "1.1",
     };
     c.bench_function("copy_client_request", |b| {

@@ -118,8 +118,8 @@ pub struct Downstream<'a> {
     /// The client's `Host` field when it is `host` exactly (no port): sent on as it is, a
     /// shared copy instead of a new value.
     pub host_field: Option<&'a HeaderValue>,
-    /// The raw request path (not normalized, no query).
-    pub raw_path: &'a str,
+    /// The raw request path (not normalized, no query), shared with the request's URI.
+    pub raw_path: bytes::Bytes,
     /// `1.1` or `2`: the client's HTTP version, for Via.
     pub version: &'static str,
 }
@@ -274,7 +274,12 @@ pub fn forwarded(
         _ => req.insert_header(&names.host, d.host.to_ascii_lowercase())?,
     }
     req.insert_header(&names.port, port_value(d.port))?;
-    req.insert_header(&names.path, d.raw_path)?;
+    // Shared with the request's URI, nothing copied; a path no field may carry fails the
+    // insert below, as a copy of it would.
+    match HeaderValue::from_maybe_shared(d.raw_path.clone()) {
+        Ok(path) => req.insert_header(&names.path, path)?,
+        Err(_) => req.insert_header(&names.path, &d.raw_path[..])?,
+    }
     match prefix {
         Some(p) => req.insert_header(&names.prefix, p)?,
         None => {

@@ -832,7 +832,7 @@ impl Gateway {
             host,
             // The client's field itself when it names the host alone.
             host_field: host_value.filter(|_| host_text.is_some() && host.len() == host_raw.len()),
-            raw_path: req.uri.path(),
+            raw_path: req.uri.path_bytes(),
             version,
         };
         headers::forwarded(upstream, &d, ctx.stripped_prefix.clone())?;
