@@ -115,8 +115,8 @@ pub struct Downstream<'a> {
     pub port: u16,
     /// Host name the client asked for (without port), sent on in lower case.
     pub host: &'a str,
-    /// The client's `Host` field when it is `host` exactly (no port): sent on as it is, a
-    /// shared copy instead of a new value.
+    /// The client's `Host` field when `host` was read from it: the host is sent on as a
+    /// shared part of it instead of a new value.
     pub host_field: Option<&'a HeaderValue>,
     /// The raw request path (not normalized, no query), shared with the request's URI.
     pub raw_path: bytes::Bytes,
@@ -268,10 +268,14 @@ pub fn forwarded(
     req.insert_header(&names.proto, d.proto.clone())?;
     // Lower case, as nginx's `$host` that Kong sends.
     let lower = !d.host.bytes().any(|b| b.is_ascii_uppercase());
-    match d.host_field {
-        Some(v) if lower => req.insert_header(&names.host, v.clone())?,
-        _ if lower => req.insert_header(&names.host, d.host)?,
-        _ => req.insert_header(&names.host, d.host.to_ascii_lowercase())?,
+    let shared = d
+        .host_field
+        .filter(|_| lower)
+        .and_then(|v| v.slice_ref(d.host.as_bytes()));
+    match shared {
+        Some(v) => req.insert_header(&names.host, v)?,
+        None if lower => req.insert_header(&names.host, d.host)?,
+        None => req.insert_header(&names.host, d.host.to_ascii_lowercase())?,
     }
     req.insert_header(&names.port, port_value(d.port))?;
     // Shared with the request's URI, nothing copied; a path no field may carry fails the

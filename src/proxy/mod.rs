@@ -830,8 +830,8 @@ impl Gateway {
             },
             port: server_port(session),
             host,
-            // The client's field itself when it names the host alone.
-            host_field: host_value.filter(|_| host_text.is_some() && host.len() == host_raw.len()),
+            // The client's field when the host was read from it.
+            host_field: host_value.filter(|_| host_text.is_some()),
             raw_path: req.uri.path_bytes(),
             version,
         };

@@ -779,7 +779,9 @@ fn test_slice_ref() {
     assert_eq!(v.slice_ref(text[12..].as_bytes()).unwrap(), "8000");
     assert_eq!(v.slice_ref(&text.as_bytes()[16..]).unwrap(), "");
     // Bytes that are not part of the value.
-    assert!(v.slice_ref(String::from("example.com").as_bytes()).is_none());
+    assert!(v
+        .slice_ref(String::from("example.com").as_bytes())
+        .is_none());
     let other = HeaderValue::from_str("example.com:8000").unwrap();
     assert!(v.slice_ref(other.as_bytes()).is_none());
 }
