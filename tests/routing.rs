@@ -197,6 +197,8 @@ async fn host_header_follows_preserve_host() {
         ("Client.EXAMPLE", "client.example"),
         ("Client.Example:1234", "client.example"),
         ("[::1]:1234", "[::1]"),
+        // One trailing dot is not part of the host (nginx's `$host`).
+        ("Client.Example.:1234", "client.example"),
     ] {
         let seen = echoed(
             client()
@@ -351,6 +353,13 @@ services:
     let no_host = raw(gw.port, "GET /open HTTP/1.1\r\nConnection: close\r\n\r\n").await;
     assert!(no_host.starts_with("HTTP/1.1 400"), "{no_host}");
     assert!(no_host.contains("Bad request"), "{no_host}");
+    // A Host nginx (so Kong) refuses is a 400 too, not routed.
+    for host in ["", "a..example", "a b", ":80", "a/b"] {
+        let req = format!("GET /open HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+        let bad = raw(gw.port, &req).await;
+        assert!(bad.starts_with("HTTP/1.1 400"), "{host:?}: {bad}");
+        assert!(bad.contains("Bad request"), "{host:?}: {bad}");
+    }
 
     let http10 = raw(gw.port, "GET /x HTTP/1.0\r\n\r\n").await;
     assert!(http10.contains(" 200 "), "{http10}");

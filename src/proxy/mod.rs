@@ -11,7 +11,7 @@ pub mod request_id;
 use crate::error::{self, GatewayError, RenderHints, Rendered};
 use crate::plugins::Flow;
 use crate::plugins::Phases;
-use crate::router::{normalize, path, split_host_port, RequestInfo};
+use crate::router::{normalize, path, request_host, RequestInfo};
 use crate::settings::HeaderSettings;
 use crate::spans::{self, Instrumentations, SpanKind, Trace, TracingSettings};
 use crate::state::State;
@@ -210,15 +210,16 @@ impl Gateway {
                 return Err(GatewayError::BodyTooLarge);
             }
         }
-        let host_raw = match req.headers.get(http::header::HOST) {
-            Some(h) => h.to_str().map_err(|_| GatewayError::BadRequest)?,
+        // A host nginx refuses (empty, `a..b`, a space ...) is a 400, as in Kong.
+        let host = match req.headers.get(http::header::HOST) {
+            Some(h) => h.to_str().ok().and_then(request_host),
             None => match req.uri.authority() {
-                Some(a) => a.as_str(),
-                None if req.version == http::Version::HTTP_10 => "",
-                None => return Err(GatewayError::BadRequest),
+                Some(a) => request_host(a.as_str()),
+                None if req.version == http::Version::HTTP_10 => Some(""),
+                None => None,
             },
-        };
-        let (host, _) = split_host_port(host_raw);
+        }
+        .ok_or(GatewayError::BadRequest)?;
         let normalized = normalize::normalize(req.uri.path());
         let listener_port = server_port(session);
         let tls = is_tls(session);
@@ -808,7 +809,7 @@ impl Gateway {
         let host_raw = host_text
             .or_else(|| req.uri.authority().map(|a| a.as_str()))
             .unwrap_or("");
-        let host = split_host_port(host_raw).0;
+        let host = request_host(host_raw).unwrap_or_default();
         let version = if req.version == http::Version::HTTP_2 {
             "2"
         } else {

@@ -132,6 +132,23 @@ impl HostMatcher {
     }
 }
 
+/// The host a request names, read as nginx reads `$host` (which Kong routes on and forwards):
+/// without the port and without one trailing dot; `None` for a field nginx answers with 400
+/// (no host left, two dots in a row, a space or control character, a slash or backslash).
+/// The host keeps its case; callers compare without case or lower-case it.
+pub fn request_host(raw: &str) -> Option<&str> {
+    let b = raw.as_bytes();
+    let refused = b.windows(2).any(|w| w == b"..")
+        || b.iter()
+            .any(|&c| c <= b' ' || c == 0x7f || c == b'/' || c == b'\\');
+    if refused {
+        return None;
+    }
+    let host = split_host_port(raw).0;
+    let host = host.strip_suffix('.').unwrap_or(host);
+    (!host.is_empty()).then_some(host)
+}
+
 /// Splits `host[:port]` (with `[v6]:port` support) into its parts.
 pub fn split_host_port(raw: &str) -> (&str, Option<&str>) {
     if let Some(rest) = raw.strip_prefix('[') {
@@ -538,6 +555,27 @@ mod tests {
         assert_eq!(split_host_port("a.com"), ("a.com", None));
         assert_eq!(split_host_port("[::1]:8000"), ("[::1]", Some("8000")));
         assert_eq!(split_host_port("::1"), ("::1", None));
+    }
+
+    #[test]
+    fn reads_the_request_host_as_nginx_does() {
+        for (raw, host) in [
+            ("a.com", Some("a.com")),
+            ("A.Com:8000", Some("A.Com")),
+            ("a.com.", Some("a.com")),
+            ("a.com.:80", Some("a.com")),
+            ("[::1]:8000", Some("[::1]")),
+            ("", None),
+            (":80", None),
+            (".", None),
+            ("a..com", None),
+            ("a b", None),
+            ("a\tb", None),
+            ("a/b", None),
+            ("a\\b", None),
+        ] {
+            assert_eq!(request_host(raw), host, "{raw:?}");
+        }
     }
 
     #[test]
