@@ -11,7 +11,7 @@ pub mod request_id;
 use crate::error::{self, GatewayError, RenderHints, Rendered};
 use crate::plugins::Flow;
 use crate::plugins::Phases;
-use crate::router::{normalize, path, request_host, RequestInfo};
+use crate::router::{host_of, normalize, path, request_host, RequestInfo};
 use crate::settings::HeaderSettings;
 use crate::spans::{self, Instrumentations, SpanKind, Trace, TracingSettings};
 use crate::state::State;
@@ -809,7 +809,8 @@ impl Gateway {
         let host_raw = host_text
             .or_else(|| req.uri.authority().map(|a| a.as_str()))
             .unwrap_or("");
-        let host = request_host(host_raw).unwrap_or_default();
+        // Checked when the route was matched.
+        let host = host_of(host_raw);
         let version = if req.version == http::Version::HTTP_2 {
             "2"
         } else {

@@ -137,16 +137,23 @@ impl HostMatcher {
 /// (no host left, two dots in a row, a space or control character, a slash or backslash).
 /// The host keeps its case; callers compare without case or lower-case it.
 pub fn request_host(raw: &str) -> Option<&str> {
-    let b = raw.as_bytes();
-    let refused = b.windows(2).any(|w| w == b"..")
-        || b.iter()
-            .any(|&c| c <= b' ' || c == 0x7f || c == b'/' || c == b'\\');
-    if refused {
-        return None;
+    // One pass: the bytes nginx refuses anywhere in the field, and two dots in a row.
+    let mut prev = 0u8;
+    for &c in raw.as_bytes() {
+        if c <= b' ' || c == 0x7f || c == b'/' || c == b'\\' || (c == b'.' && prev == b'.') {
+            return None;
+        }
+        prev = c;
     }
-    let host = split_host_port(raw).0;
-    let host = host.strip_suffix('.').unwrap_or(host);
+    let host = host_of(raw);
     (!host.is_empty()).then_some(host)
+}
+
+/// The host part of a field [`request_host`] has accepted: without the port and one trailing
+/// dot.
+pub fn host_of(raw: &str) -> &str {
+    let host = split_host_port(raw).0;
+    host.strip_suffix('.').unwrap_or(host)
 }
 
 /// Splits `host[:port]` (with `[v6]:port` support) into its parts.
