@@ -134,13 +134,14 @@ impl HostMatcher {
 
 /// The host a request names, read as nginx reads `$host` (which Kong routes on and forwards):
 /// without the port and without one trailing dot; `None` for a field nginx answers with 400
-/// (no host left, two dots in a row, a space or control character, a slash or backslash).
+/// (no host left, two dots in a row, a space or control character, a slash; nginx 1.22
+/// checked: a backslash is accepted).
 /// The host keeps its case; callers compare without case or lower-case it.
 pub fn request_host(raw: &str) -> Option<&str> {
     // One pass: the bytes nginx refuses anywhere in the field, and two dots in a row.
     let mut prev = 0u8;
     for &c in raw.as_bytes() {
-        if c <= b' ' || c == 0x7f || c == b'/' || c == b'\\' || (c == b'.' && prev == b'.') {
+        if c <= b' ' || c == 0x7f || c == b'/' || (c == b'.' && prev == b'.') {
             return None;
         }
         prev = c;
@@ -579,7 +580,7 @@ mod tests {
             ("a b", None),
             ("a\tb", None),
             ("a/b", None),
-            ("a\\b", None),
+            ("a\\b", Some("a\\b")),
         ] {
             assert_eq!(request_host(raw), host, "{raw:?}");
         }
