@@ -190,8 +190,7 @@ pub fn build(session: &Session, ctx: &RequestCtx, record: &AccessRecord<'_>, tls
         .and_then(|v| v.to_str().ok())
         .or_else(|| req.uri.host())
         .unwrap_or("");
-    let host =
-        crate::router::request_host(host).unwrap_or_else(|| crate::router::split_host_port(host).0);
+    let host = crate::router::host_of(host);
     let port = session
         .server_addr()
         .and_then(|a| a.as_inet())

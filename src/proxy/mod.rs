@@ -469,6 +469,9 @@ fn is_tls(session: &Session) -> bool {
 /// Headers Skyport may add to an upstream request: X-Real-IP, X-Forwarded-For/-Proto/-Host/
 /// -Port/-Path/-Prefix, Via, the request id, Host.
 const ADDED_UPSTREAM: usize = 10;
+/// Room made in the upstream copy of every request: Skyport's own fields and a consumer's
+/// identity (up to six) without the map growing; routes that add more reserve the rest.
+const UPSTREAM_COPY_ROOM: usize = ADDED_UPSTREAM + 6;
 /// Headers Skyport may add to a proxied response: Via, two latency headers, the request id.
 const ADDED_DOWNSTREAM: usize = 4;
 
@@ -611,11 +614,9 @@ impl ProxyHttp for Gateway {
         e
     }
 
-    /// The upstream copy of a request gets room for the fields Skyport adds to it: the
-    /// forwarding fields, Via, a request id and a consumer's identity (at most 16 in all on
-    /// the common routes; a transformer adding more only grows the map).
+    /// The upstream copy of a request gets room for the fields Skyport adds to it.
     fn upstream_request_room(&self) -> usize {
-        16
+        UPSTREAM_COPY_ROOM
     }
 
     hook! {
