@@ -585,3 +585,33 @@ services:
         "{upstream_head}"
     );
 }
+
+#[tokio::test]
+async fn an_http_1_0_upstream_is_answered_to_the_client_as_http_1_1() {
+    // An HTTP/1.0 server (its answer framed by a length, then the connection closed): nginx,
+    // and so Kong, writes the answer to an HTTP/1 client with its own version, 1.1.
+    let old = common::BadUpstream::start(common::Misbehave::Http10).await;
+    let yaml = format!(
+        "_format_version: \"3.0\"\nservices:\n  - name: old\n    url: {}\n    routes:\n      - paths: [/old]\n",
+        old.url()
+    );
+    let gw = Gateway::start(&yaml).await;
+    for request in [
+        &b"GET /old HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"[..],
+        &b"GET /old HTTP/1.0\r\nHost: x\r\n\r\n"[..],
+    ] {
+        let text = common::raw(gw.port, request).await;
+        assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+        assert!(
+            text.to_ascii_lowercase()
+                .contains("\r\ncontent-length: 3\r\n"),
+            "{text}"
+        );
+        assert!(text.ends_with("\r\n\r\nold"), "{text}");
+    }
+    // Through reqwest too: the answer and its body arrive whole.
+    let resp = client().get(gw.url("/old")).send().await.expect("old");
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.version(), reqwest::Version::HTTP_11);
+    assert_eq!(resp.text().await.expect("body"), "old");
+}

@@ -903,6 +903,11 @@ impl Gateway {
             .upstream_started
             .map(|t| millis(t.duration_since(ctx.started)));
         headers::strip_hop_by_hop_response(resp);
+        // An HTTP/1.0 upstream's answer goes out as HTTP/1.1, as nginx (and so Kong) writes
+        // every answer to an HTTP/1 client; Pingora writes the upstream's version otherwise.
+        if resp.version == http::Version::HTTP_10 {
+            resp.set_version(http::Version::HTTP_11);
+        }
         headers::on_response(
             resp,
             &self.emit,

@@ -767,6 +767,9 @@ pub enum Misbehave {
     Garbage,
     /// Never answers (keeps the connection open).
     Hang,
+    /// Not a fault: answers as an HTTP/1.0 server does (python's `http.server`), `HTTP/1.0
+    /// 200` with a length, then closes.
+    Http10,
 }
 
 /// A TCP server on 127.0.0.1 that misbehaves on every connection; stopped when dropped.
@@ -823,6 +826,11 @@ impl BadUpstream {
                         Misbehave::Hang => {
                             let _ = tcp.read(&mut buf).await;
                             tokio::time::sleep(Duration::from_secs(30)).await;
+                        }
+                        Misbehave::Http10 => {
+                            let _ = tcp
+                                .write_all(b"HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\nold")
+                                .await;
                         }
                     }
                 });
