@@ -100,6 +100,15 @@ async fn methods_hosts_and_headers_select_routes() {
         upstream_uri(&gw, get.clone(), "/h", &[("host", "example.com")]).await,
         "/any"
     );
+    // One trailing dot is not part of the host that routes (nginx's `$host`, Kong's).
+    assert_eq!(
+        upstream_uri(&gw, get.clone(), "/h", &[("host", "api.example.com.")]).await,
+        "/exact"
+    );
+    assert_eq!(
+        upstream_uri(&gw, get.clone(), "/h", &[("host", "Www.Example.com.:8000")]).await,
+        "/wild"
+    );
 
     assert_eq!(
         upstream_uri(&gw, get.clone(), "/hd", &[("x-version", "2")]).await,
@@ -357,8 +366,23 @@ services:
     for host in ["", "a..example", "a b", ":80", "a/b"] {
         let req = format!("GET /open HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
         let bad = raw(gw.port, &req).await;
-        assert!(bad.starts_with("HTTP/1.1 400"), "{host:?}: {bad}");
-        assert!(bad.contains("Bad request"), "{host:?}: {bad}");
+        assert!(
+            bad.starts_with("HTTP/1.1 400 Bad Request\r\n"),
+            "{host:?}: {bad}"
+        );
+        // Kong's text answer to a client without Accept: the message and the request id
+        // that the header names.
+        let (head, body) = bad.split_once("\r\n\r\n").expect("head and body");
+        let head = head.to_ascii_lowercase();
+        assert!(
+            head.contains("\r\ncontent-type: text/plain; charset=utf-8\r\n"),
+            "{host:?}: {bad}"
+        );
+        let id = head
+            .lines()
+            .find_map(|l| l.strip_prefix("x-skyport-request-id: "))
+            .expect("request id");
+        assert_eq!(body, format!("Bad request\nrequest_id: {id}\n"), "{host:?}");
     }
 
     let http10 = raw(gw.port, "GET /x HTTP/1.0\r\n\r\n").await;
