@@ -5,6 +5,7 @@ use crate::settings::HeaderSettings;
 use http::header::{CONNECTION, TE, UPGRADE};
 use http::HeaderValue;
 use pingora::http::{HeaderNames, RequestHeader, ResponseHeader};
+use pingora::{ErrorType::InvalidHTTPHeader, OrErr};
 use std::net::IpAddr;
 
 thread_local! {
@@ -279,11 +280,10 @@ pub fn forwarded(
     }
     req.insert_header(&names.port, port_value(d.port))?;
     // Shared with the request's URI, nothing copied; a path no field may carry fails the
-    // insert below, as a copy of it would.
-    match HeaderValue::from_maybe_shared(d.raw_path.clone()) {
-        Ok(path) => req.insert_header(&names.path, path)?,
-        Err(_) => req.insert_header(&names.path, &d.raw_path[..])?,
-    }
+    // request as any invalid value inserted does.
+    let path = HeaderValue::from_maybe_shared(d.raw_path.clone())
+        .explain_err(InvalidHTTPHeader, |_| "invalid X-Forwarded-Path value")?;
+    req.insert_header(&names.path, path)?;
     match prefix {
         Some(p) => req.insert_header(&names.prefix, p)?,
         None => {
