@@ -208,11 +208,17 @@ async fn host_header_follows_preserve_host() {
         ("[::1]:1234", "[::1]"),
         // One trailing dot is not part of the host (nginx's `$host`).
         ("Client.Example.:1234", "client.example"),
+        // The host ends at the first colon, as nginx reads it; bytes past ASCII are kept
+        // (nginx 1.22 checked).
+        ("Client.Example:1:2", "client.example"),
+        ("[::1]:1:2", "[::1]"),
+        ("Caf\u{e9}.Example", "caf\u{e9}.example"),
     ] {
+        let field = reqwest::header::HeaderValue::from_bytes(host.as_bytes()).expect("field");
         let seen = echoed(
             client()
                 .get(gw.url("/root/a"))
-                .header("host", host)
+                .header("host", field)
                 .send()
                 .await
                 .expect("req"),

@@ -187,7 +187,7 @@ pub fn build(session: &Session, ctx: &RequestCtx, record: &AccessRecord<'_>, tls
     let host = req
         .headers
         .get(http::header::HOST)
-        .and_then(|v| v.to_str().ok())
+        .and_then(crate::router::field_text)
         .or_else(|| req.uri.host())
         .unwrap_or("");
     let host = crate::router::host_of(host);

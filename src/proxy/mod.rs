@@ -11,7 +11,7 @@ pub mod request_id;
 use crate::error::{self, GatewayError, RenderHints, Rendered};
 use crate::plugins::Flow;
 use crate::plugins::Phases;
-use crate::router::{host_of, normalize, path, request_host, RequestInfo};
+use crate::router::{field_text, host_of, normalize, path, request_host, RequestInfo};
 use crate::settings::HeaderSettings;
 use crate::spans::{self, Instrumentations, SpanKind, Trace, TracingSettings};
 use crate::state::State;
@@ -212,7 +212,7 @@ impl Gateway {
         }
         // A host nginx refuses (empty, `a..b`, a space ...) is a 400, as in Kong.
         let host = match req.headers.get(http::header::HOST) {
-            Some(h) => h.to_str().ok().and_then(request_host),
+            Some(h) => field_text(h).and_then(request_host),
             None => match req.uri.authority() {
                 Some(a) => request_host(a.as_str()),
                 None if req.version == http::Version::HTTP_10 => Some(""),
@@ -806,7 +806,7 @@ impl Gateway {
         }
         let req = session.req_header();
         let host_value = req.headers.get(http::header::HOST);
-        let host_text = host_value.and_then(|h| h.to_str().ok());
+        let host_text = host_value.and_then(field_text);
         let host_raw = host_text
             .or_else(|| req.uri.authority().map(|a| a.as_str()))
             .unwrap_or("");

@@ -133,9 +133,10 @@ impl HostMatcher {
 }
 
 /// The host a request names, read as nginx reads `$host` (which Kong routes on and forwards):
-/// without the port and without one trailing dot; `None` for a field nginx answers with 400
-/// (no host left, two dots in a row, a space or control character, a slash; nginx 1.22
-/// checked: a backslash is accepted).
+/// up to the first colon (or the closing bracket of an IPv6 literal), without one trailing
+/// dot; `None` for a field nginx answers with 400 (no host left, two dots in a row, a space or
+/// control character, a slash, anywhere in the field). Checked against nginx 1.22: a backslash
+/// and bytes past ASCII are accepted, `a:b:c` names `a`, `[::1]:8:9` names `[::1]`.
 /// The host keeps its case; callers compare without case or lower-case it.
 pub fn request_host(raw: &str) -> Option<&str> {
     // One pass: the bytes nginx refuses anywhere in the field, and two dots in a row.
@@ -150,11 +151,23 @@ pub fn request_host(raw: &str) -> Option<&str> {
     (!host.is_empty()).then_some(host)
 }
 
-/// The host part of a field [`request_host`] has accepted: without the port and one trailing
-/// dot.
+/// The host part of a field [`request_host`] has accepted: up to the first colon, or through
+/// the `]` of a field that starts with `[`, without one trailing dot.
 pub fn host_of(raw: &str) -> &str {
-    let host = split_host_port(raw).0;
+    let b = raw.as_bytes();
+    let end = if b.first() == Some(&b'[') {
+        b.iter().position(|&c| c == b']').map_or(b.len(), |i| i + 1)
+    } else {
+        b.iter().position(|&c| c == b':').unwrap_or(b.len())
+    };
+    let host = &raw[..end];
     host.strip_suffix('.').unwrap_or(host)
+}
+
+/// A header field's text when it is UTF-8 (nginx takes any byte past ASCII in a Host; `http`'s
+/// `to_str` only visible ASCII).
+pub fn field_text(v: &http::HeaderValue) -> Option<&str> {
+    std::str::from_utf8(v.as_bytes()).ok()
 }
 
 /// Splits `host[:port]` (with `[v6]:port` support) into its parts.
@@ -581,6 +594,17 @@ mod tests {
             ("a\tb", None),
             ("a/b", None),
             ("a\\b", Some("a\\b")),
+            // The host ends at the first colon; the whole field is checked.
+            ("a:b:c", Some("a")),
+            ("A.:", Some("A")),
+            ("a:80.", Some("a")),
+            ("a:b..c", None),
+            ("a: b", None),
+            ("[::1]:8:9", Some("[::1]")),
+            ("[::1", Some("[::1")),
+            ("[::1]x", Some("[::1]")),
+            (".a", Some(".a")),
+            ("ab\u{e9}", Some("ab\u{e9}")),
         ] {
             assert_eq!(request_host(raw), host, "{raw:?}");
         }
