@@ -45,6 +45,9 @@ mod case_header_name;
 use case_header_name::CaseHeaderName;
 pub use case_header_name::{HeaderNames, IntoCaseHeaderName};
 
+mod wire_fields;
+pub use wire_fields::WireFields;
+
 pub mod prelude {
     pub use crate::RequestHeader;
     pub use crate::ResponseHeader;
@@ -231,6 +234,8 @@ pub struct RequestHeader {
     raw_target: RawTarget,
     // whether we send END_STREAM with HEADERS for h2 requests
     send_end_stream: bool,
+    // fields a proxy added, in their wire form (Skyport patch 34)
+    wire_fields: WireFields,
 }
 
 /// How a request-target is stored, and how [`RequestHeader::raw_path`] recovers it.
@@ -298,6 +303,7 @@ impl RequestHeader {
             header_name_map: None,
             raw_target: RawTarget::FromUri,
             send_end_stream: true,
+            wire_fields: WireFields::default(),
         }
     }
 
@@ -391,8 +397,34 @@ impl RequestHeader {
     /// Write the header to the `buf` in HTTP/1.1 wire format.
     ///
     /// The header case will be preserved.
+    ///
+    /// The [WireFields] set on the request come after the map's fields, and replace those of
+    /// the names they list.
     pub fn header_to_h1_wire(&self, buf: &mut impl BufMut) {
-        header_to_h1_wire(self.header_name_map.as_ref(), &self.base.headers, buf)
+        if self.wire_fields.is_empty() {
+            header_to_h1_wire(self.header_name_map.as_ref(), &self.base.headers, None, buf)
+        } else {
+            header_to_h1_wire(
+                self.header_name_map.as_ref(),
+                &self.base.headers,
+                Some(&self.wire_fields),
+                buf,
+            );
+            buf.put_slice(self.wire_fields.lines());
+        }
+    }
+
+    /// Sets fields written after the map's in the request's HTTP/1 form, replacing the map's
+    /// fields of the names they list (Skyport patch 34); replaces any set before. They are
+    /// not in [Self::headers], nor seen by [Self::map] or [Self::case_header_iter]:
+    /// [Self::as_owned_parts] and the conversion into [ReqParts] fold them in.
+    pub fn set_wire_fields(&mut self, fields: WireFields) {
+        self.wire_fields = fields;
+    }
+
+    /// The fields set with [Self::set_wire_fields].
+    pub fn wire_fields(&self) -> &WireFields {
+        &self.wire_fields
     }
 
     /// If case sensitivity is enabled, returns an iterator to iterate over case-sensitive header names and values.
@@ -526,8 +558,15 @@ impl RequestHeader {
     /// URI, so an absolute-form or CONNECT target does not survive the conversion:
     /// rebuilding a [RequestHeader] from the result serializes the URI's origin-form path
     /// instead of the original bytes. [Clone] keeps it; [Self::set_raw_path()] restores it.
+    ///
+    /// The [WireFields] set on the request are folded into the copy's map.
     pub fn as_owned_parts(&self) -> ReqParts {
-        clone_req_parts(&self.base, 0)
+        let mut parts = clone_req_parts(&self.base, 0);
+        if !self.wire_fields.is_empty() {
+            // Made from checked names and values: the fold does not fail.
+            let _ = self.wire_fields.fold_into(&mut parts.headers);
+        }
+        parts
     }
 }
 
@@ -542,6 +581,7 @@ impl RequestHeader {
             header_name_map: self.header_name_map.clone(),
             raw_target: self.raw_target.clone(),
             send_end_stream: self.send_end_stream,
+            wire_fields: self.wire_fields.clone(),
         }
     }
 }
@@ -564,13 +604,20 @@ impl From<ReqParts> for RequestHeader {
             // The Uri is the only target available here, so it is the one that serializes.
             raw_target: RawTarget::FromUri,
             send_end_stream: true,
+            wire_fields: WireFields::default(),
         }
     }
 }
 
 impl From<RequestHeader> for ReqParts {
-    fn from(resp: RequestHeader) -> ReqParts {
-        resp.base
+    /// The [WireFields] set on the request are folded into the map.
+    fn from(req: RequestHeader) -> ReqParts {
+        let mut parts = req.base;
+        if !req.wire_fields.is_empty() {
+            // Made from checked names and values: the fold does not fail.
+            let _ = req.wire_fields.fold_into(&mut parts.headers);
+        }
+        parts
     }
 }
 
@@ -742,7 +789,7 @@ impl ResponseHeader {
     ///
     /// The header case will be preserved.
     pub fn header_to_h1_wire(&self, buf: &mut impl BufMut) {
-        header_to_h1_wire(self.header_name_map.as_ref(), &self.base.headers, buf)
+        header_to_h1_wire(self.header_name_map.as_ref(), &self.base.headers, None, buf)
     }
 
     /// If case sensitivity is enabled, returns an iterator to iterate over case-sensitive header names and values.
@@ -1169,12 +1216,18 @@ fn normalize_field_value(raw: bytes::Bytes) -> bytes::Bytes {
 }
 
 #[inline]
-fn header_to_h1_wire(key_map: Option<&CaseMap>, value_map: &HMap, buf: &mut impl BufMut) {
+/// The map's fields in their wire form, but for those of the names `replaced` lists.
+fn header_to_h1_wire(
+    key_map: Option<&CaseMap>,
+    value_map: &HMap,
+    replaced: Option<&WireFields>,
+    buf: &mut impl BufMut,
+) {
     const CRLF: &[u8; 2] = b"\r\n";
     const HEADER_KV_DELIMITER: &[u8; 2] = b": ";
 
     if let Some(key_map) = key_map {
-        for (name, val) in written_fields(key_map, value_map) {
+        for (name, val) in written_fields(key_map, value_map, replaced) {
             match name {
                 Written::Case(case) => buf.put_slice(case.as_slice()),
                 Written::Canonical(name) => case_header_name::put_canonical_case(name, buf),
@@ -1184,7 +1237,10 @@ fn header_to_h1_wire(key_map: Option<&CaseMap>, value_map: &HMap, buf: &mut impl
             buf.put_slice(CRLF);
         }
     } else {
-        for (header, value) in value_map {
+        for (header, value) in value_map
+            .iter()
+            .filter(|(n, _)| !replaced.is_some_and(|r| r.replaces(n)))
+        {
             let titled_header =
                 case_header_name::titled_header_name_str(header).unwrap_or(header.as_str());
             buf.put_slice(titled_header.as_bytes());
@@ -1205,9 +1261,15 @@ enum Written<'a> {
 fn written_fields<'a>(
     name_map: &'a CaseMap,
     value_map: &'a HMap,
+    replaced: Option<&'a WireFields>,
 ) -> impl Iterator<Item = (Written<'a>, &'a HeaderValue)> + 'a {
     let mut current = None;
-    value_map.iter().map(move |(name, value)| {
+    // A replaced name is left out with all its values: the cases of the names written stay
+    // aligned with their values.
+    let fields = value_map
+        .iter()
+        .filter(move |(n, _)| !replaced.is_some_and(|r| r.replaces(n)));
+    fields.map(move |(name, value)| {
         if name_map.is_empty() {
             return (Written::Canonical(name), value);
         }
@@ -1231,7 +1293,7 @@ fn case_header_iter<'a>(
     value_map: &'a HMap,
 ) -> impl Iterator<Item = (CaseHeaderName, &'a HeaderValue)> + 'a {
     name_map.into_iter().flat_map(|name_map| {
-        written_fields(name_map, value_map).map(|(name, value)| match name {
+        written_fields(name_map, value_map, None).map(|(name, value)| match name {
             Written::Case(case) => (case.clone(), value),
             Written::Canonical(name) => (case_header_name::canonical_case(name), value),
         })
@@ -1245,7 +1307,7 @@ fn map_fields<F: FnMut(HeaderNameVariant, &HeaderValue) -> Result<()>>(
     f: &mut F,
 ) -> Result<()> {
     if let Some(key_map) = key_map {
-        for (name, value) in written_fields(key_map, value_map) {
+        for (name, value) in written_fields(key_map, value_map, None) {
             match name {
                 Written::Case(case) => f(HeaderNameVariant::Case(case), value)?,
                 Written::Canonical(name) => {
@@ -1267,6 +1329,60 @@ fn map_fields<F: FnMut(HeaderNameVariant, &HeaderValue) -> Result<()>>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wire_fields_come_last_and_replace_their_names() {
+        static FOR: HeaderNames = HeaderNames::new_static("x-forwarded-for", "X-Forwarded-For");
+        static REPLACED: [HeaderName; 2] = [
+            HeaderName::from_static("x-forwarded-for"),
+            HeaderName::from_static("x-forwarded-prefix"),
+        ];
+        // With a case map that records a name (`x-forwarded-for` in lower case), and without.
+        // `ACCEPT` is recorded as written when the case is kept: the recorded cases stay
+        // aligned with their values when a name before them is left out.
+        for (keep_case, accept) in [(true, "ACCEPT"), (false, "Accept")] {
+            let mut req = if keep_case {
+                RequestHeader::build("GET", b"/", None).unwrap()
+            } else {
+                RequestHeader::build_no_case("GET", b"/", None).unwrap()
+            };
+            req.append_header("Host", "h").unwrap();
+            req.append_header("x-forwarded-for", "1.1.1.1").unwrap();
+            req.append_header("x-forwarded-for", "2.2.2.2").unwrap();
+            req.append_header("X-Forwarded-Prefix", "/p").unwrap();
+            req.append_header("ACCEPT", "*/*").unwrap();
+            let mut fields = WireFields::with_capacity(64, &REPLACED);
+            fields.push_list(
+                &FOR,
+                &HeaderValue::from_static("1.1.1.1, 2.2.2.2"),
+                &HeaderValue::from_static("3.3.3.3"),
+            );
+            req.set_wire_fields(fields);
+            let mut wire = Vec::new();
+            req.header_to_h1_wire(&mut wire);
+            assert_eq!(
+                String::from_utf8(wire).unwrap(),
+                format!(
+                    "Host: h\r\n{accept}: */*\r\nX-Forwarded-For: 1.1.1.1, 2.2.2.2, 3.3.3.3\r\n"
+                )
+            );
+            // The map itself keeps the client's fields; its HTTP/2 form is the wire's.
+            assert_eq!(req.headers.get_all("x-forwarded-for").iter().count(), 2);
+            let parts = req.as_owned_parts();
+            let xff: Vec<_> = parts.headers.get_all("x-forwarded-for").iter().collect();
+            assert_eq!(xff, ["1.1.1.1, 2.2.2.2, 3.3.3.3"]);
+            assert!(parts.headers.get("x-forwarded-prefix").is_none());
+            assert_eq!(parts.headers.len(), 3);
+            // A copy keeps them; the conversion into parts folds them too.
+            let copy = req.clone_with_room(4);
+            assert_eq!(copy.wire_fields(), req.wire_fields());
+            let parts = ReqParts::from(copy);
+            assert_eq!(
+                parts.headers["x-forwarded-for"],
+                "1.1.1.1, 2.2.2.2, 3.3.3.3"
+            );
+        }
+    }
 
     #[test]
     fn x_real_ip_is_canonical_as_nginx_spells_it() {

@@ -1,0 +1,179 @@
+// Copyright 2026 the Skyport authors
+//
+// Licensed under the Apache License, Version 2.0 (the "License");
+// you may not use this file except in compliance with the License.
+// You may obtain a copy of the License at
+//
+// http://www.apache.org/licenses/LICENSE-2.0
+//
+// Unless required by applicable law or agreed to in writing, software
+// distributed under the License is distributed on an "AS IS" BASIS,
+// WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+// See the License for the specific language governing permissions and
+// limitations under the License.
+//
+// Added by the Skyport authors (2026) to this copy of pingora-http: see vendor/PATCHES.md,
+// patch 34.
+
+//! Fields a proxy adds to the request it sends upstream, kept in their HTTP/1 wire form.
+
+use crate::case_header_name::HeaderNames;
+use http::header::{HeaderName, HeaderValue};
+use http::HeaderMap;
+use pingora_error::{Error, ErrorType::InvalidHTTPHeader, OkOrErr, OrErr, Result};
+
+/// Fields written after a [crate::RequestHeader]'s own, each `Name: value\r\n`, and the names
+/// they replace: a field of the request's map with one of those names is not sent.
+///
+/// A proxy that sets the same few fields on every request (forwarding fields, `Via`, a request
+/// id) writes them here once instead of inserting each into the request's header map, where
+/// each insert hashes the name, probes the table, and the field is copied out again when the
+/// request is written. The lines are made only from checked names ([HeaderNames]) and from
+/// values checked as [HeaderValue] checks them, so no line can carry a CR, an LF or a bad name.
+///
+/// The fields are not in the request's `headers`: a reader of the map does not see them. The
+/// request's HTTP/1 form writes them; [crate::RequestHeader::as_owned_parts] (the HTTP/2 path)
+/// and the conversion into `http`'s parts fold them into the map.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WireFields {
+    lines: Vec<u8>,
+    replaced: &'static [HeaderName],
+}
+
+const SEPARATOR: &[u8] = b": ";
+const CRLF: &[u8] = b"\r\n";
+
+impl WireFields {
+    /// Room for `bytes` of lines; the fields will replace the map's fields named in `replaced`
+    /// (which should name every field pushed, or the map's field of that name goes too).
+    pub fn with_capacity(bytes: usize, replaced: &'static [HeaderName]) -> Self {
+        WireFields {
+            lines: Vec::with_capacity(bytes),
+            replaced,
+        }
+    }
+
+    /// Adds `name: value`.
+    pub fn push(&mut self, name: &HeaderNames, value: &HeaderValue) {
+        self.start(name);
+        self.lines.extend_from_slice(value.as_bytes());
+        self.lines.extend_from_slice(CRLF);
+    }
+
+    /// Adds `name: first, then`: a list field joined with one more member.
+    pub fn push_list(&mut self, name: &HeaderNames, first: &HeaderValue, then: &HeaderValue) {
+        self.start(name);
+        self.lines.extend_from_slice(first.as_bytes());
+        self.lines.extend_from_slice(b", ");
+        self.lines.extend_from_slice(then.as_bytes());
+        self.lines.extend_from_slice(CRLF);
+    }
+
+    /// Adds `name: value` for a value not yet checked, in ASCII lower case when `lower`; fails,
+    /// adding nothing, on a byte no field value may carry (as [HeaderValue::from_bytes]).
+    pub fn push_bytes(&mut self, name: &HeaderNames, value: &[u8], lower: bool) -> Result<()> {
+        if !value.iter().all(|&b| is_value_byte(b)) {
+            return Error::e_explain(InvalidHTTPHeader, "invalid value while adding a wire field");
+        }
+        self.start(name);
+        if lower {
+            self.lines
+                .extend(value.iter().map(|b| b.to_ascii_lowercase()));
+        } else {
+            self.lines.extend_from_slice(value);
+        }
+        self.lines.extend_from_slice(CRLF);
+        Ok(())
+    }
+
+    /// Whether a field of the map named `name` is replaced (not written).
+    #[inline]
+    pub fn replaces(&self, name: &HeaderName) -> bool {
+        self.replaced.contains(name)
+    }
+
+    /// The lines, as written.
+    pub fn lines(&self) -> &[u8] {
+        &self.lines
+    }
+
+    /// Whether there is nothing to write and nothing to replace.
+    pub fn is_empty(&self) -> bool {
+        self.lines.is_empty() && self.replaced.is_empty()
+    }
+
+    /// The map's fields with the replaced names removed and these fields added: the same
+    /// fields as the wire form, for a map that is sent as a map (HTTP/2).
+    pub(crate) fn fold_into(&self, headers: &mut HeaderMap) -> Result<()> {
+        for name in self.replaced {
+            headers.remove(name);
+        }
+        for line in self.lines.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            let at = line
+                .windows(SEPARATOR.len())
+                .position(|w| w == SEPARATOR)
+                .or_err(InvalidHTTPHeader, "wire field without a separator")?;
+            let name = HeaderName::from_bytes(&line[..at])
+                .or_err(InvalidHTTPHeader, "invalid wire field name")?;
+            let value = HeaderValue::from_bytes(&line[at + SEPARATOR.len()..])
+                .or_err(InvalidHTTPHeader, "invalid wire field value")?;
+            headers.append(name, value);
+        }
+        Ok(())
+    }
+
+    fn start(&mut self, name: &HeaderNames) {
+        self.lines.extend_from_slice(name.case().as_bytes());
+        self.lines.extend_from_slice(SEPARATOR);
+    }
+}
+
+/// A byte [HeaderValue] accepts: visible ASCII, space, tab and bytes past ASCII.
+fn is_value_byte(b: u8) -> bool {
+    b == b'\t' || (b >= 0x20 && b != 0x7f)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    static REAL_IP: HeaderNames = HeaderNames::new_static("x-real-ip", "X-Real-IP");
+    static VIA: HeaderNames = HeaderNames::new_static("via", "Via");
+    static REPLACED: [HeaderName; 2] = [
+        HeaderName::from_static("x-real-ip"),
+        HeaderName::from_static("via"),
+    ];
+
+    #[test]
+    fn lines_are_written_and_folded_back() {
+        let mut f = WireFields::with_capacity(64, &REPLACED);
+        f.push(&REAL_IP, &HeaderValue::from_static("10.0.0.1"));
+        f.push_list(
+            &VIA,
+            &HeaderValue::from_static("1.1 edge"),
+            &HeaderValue::from_static("1.1 me"),
+        );
+        assert!(f.push_bytes(&REAL_IP, b"a\r\nb", false).is_err());
+        assert_eq!(
+            f.lines(),
+            b"X-Real-IP: 10.0.0.1\r\nVia: 1.1 edge, 1.1 me\r\n".as_slice()
+        );
+        assert!(f.replaces(&http::header::VIA));
+        assert!(!f.replaces(&http::header::HOST));
+
+        let mut map = HeaderMap::new();
+        map.append("via", HeaderValue::from_static("1.1 edge"));
+        map.append("host", HeaderValue::from_static("h"));
+        f.fold_into(&mut map).expect("fold");
+        assert_eq!(map["via"], "1.1 edge, 1.1 me");
+        assert_eq!(map["x-real-ip"], "10.0.0.1");
+        assert_eq!(map["host"], "h");
+        assert_eq!(map.len(), 3);
+
+        let mut f = WireFields::with_capacity(8, &REPLACED);
+        f.push_bytes(&REAL_IP, b"Host.Example", true)
+            .expect("value");
+        assert_eq!(f.lines(), b"X-Real-IP: host.example\r\n".as_slice());
+    }
+}
