@@ -130,3 +130,58 @@ async fn unary_grpc_calls_are_proxied_over_http2() {
     assert_eq!(r.status(), 404);
     server.abort();
 }
+
+#[tokio::test]
+async fn forwarding_fields_reach_an_http2_upstream_once() {
+    // The project's echo server speaks HTTP/2 with prior knowledge too: a `grpc` service
+    // reaches it over HTTP/2, where the fields Skyport adds are sent as a header block.
+    let up = common::Upstream::http().await;
+    let yaml = format!(
+        r#"_format_version: "3.0"
+services:
+  - name: echo2
+    url: grpc://127.0.0.1:{}
+    routes:
+      - {{ name: echo2, protocols: [grpc], paths: [/echo.Service/] }}
+"#,
+        up.addr.port()
+    );
+    let gw = Gateway::start_env(
+        &yaml,
+        None,
+        &[("SKYPORT_PROXY_LISTEN", "127.0.0.1:{port} http2")],
+    )
+    .await;
+    let h2c = reqwest::Client::builder()
+        .no_proxy()
+        .http2_prior_knowledge()
+        .build()
+        .expect("client");
+    let r = h2c
+        .post(gw.url("/echo.Service/Call"))
+        .header("content-type", "application/grpc")
+        .header("x-forwarded-for", "10.0.0.1")
+        .header("x-real-ip", "10.9.9.9")
+        .header("x-forwarded-host", "spoofed.example")
+        .header("x-forwarded-prefix", "/spoofed")
+        .header("via", "1.1 edge")
+        .body(vec![0u8; 5])
+        .send()
+        .await
+        .expect("req");
+    assert_eq!(r.status(), 200);
+    let request_id = r.headers()["x-skyport-request-id"].clone();
+    let seen = common::echoed(r).await;
+    let h = &seen["headers"];
+    // Each once (the echo joins repeated fields with ", "), the client's replaced.
+    assert_eq!(h["x-forwarded-for"], "10.0.0.1, 127.0.0.1");
+    assert_eq!(h["x-real-ip"], "127.0.0.1");
+    assert_eq!(h["x-forwarded-proto"], "http");
+    assert_eq!(h["x-forwarded-host"], "127.0.0.1");
+    assert_eq!(h["x-forwarded-port"], gw.port.to_string());
+    assert_eq!(h["x-forwarded-path"], "/echo.Service/Call");
+    assert!(h.get("x-forwarded-prefix").is_none(), "{h}");
+    let me = format!("1.1 edge, 2 skyport/{}", env!("CARGO_PKG_VERSION"));
+    assert_eq!(h["via"], me.as_str());
+    assert_eq!(h["x-skyport-request-id"], request_id.to_str().expect("id"));
+}

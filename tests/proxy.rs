@@ -17,6 +17,15 @@ async fn forwards_headers_and_body_and_strips_hop_by_hop() {
         .post(gw.url("/echo//b?q=1"))
         .header("x-forwarded-for", "10.0.0.1")
         .header("via", "1.1 edge")
+        // A client's own forwarding fields and request id are replaced, not sent beside
+        // Skyport's (the echo would join two fields of a name with ", ").
+        .header("x-real-ip", "10.9.9.9")
+        .header("X-Forwarded-Proto", "https")
+        .header("x-forwarded-host", "spoofed.example")
+        .header("x-forwarded-port", "1")
+        .header("x-forwarded-path", "/spoofed")
+        .header("x-forwarded-prefix", "/spoofed")
+        .header("x-skyport-request-id", "from-the-client")
         .header("connection", "keep-alive, x-secret-hop")
         .header("x-secret-hop", "drop me")
         .header("keep-alive", "timeout=5")

@@ -466,9 +466,9 @@ fn is_tls(session: &Session) -> bool {
     session.digest().is_some_and(|d| d.ssl_digest.is_some())
 }
 
-/// Headers Skyport may add to an upstream request: X-Real-IP, X-Forwarded-For/-Proto/-Host/
-/// -Port/-Path/-Prefix, Via, the request id, Host.
-const ADDED_UPSTREAM: usize = 10;
+/// Fields Skyport may add to an upstream request's map: Host (the forwarding fields, Via and
+/// the request id are written apart, `headers::forwarded`).
+const ADDED_UPSTREAM: usize = 1;
 /// Room made in the upstream copy of every request: Skyport's own fields and a consumer's
 /// identity (up to six) without the map growing; routes that add more reserve the rest.
 const UPSTREAM_COPY_ROOM: usize = ADDED_UPSTREAM + 6;
@@ -833,12 +833,14 @@ impl Gateway {
             },
             port: server_port(session),
             host,
-            // The client's field when the host was read from it.
-            host_field: host_value.filter(|_| host_text.is_some()),
-            raw_path: req.uri.path_bytes(),
+            raw_path: req.uri.path().as_bytes(),
             version,
         };
-        headers::forwarded(upstream, &d, ctx.stripped_prefix.clone())?;
+        let request_id = self
+            .emit
+            .upstream_request_id
+            .then(|| ctx.request_id.header());
+        headers::forwarded(upstream, &d, ctx.stripped_prefix.clone(), request_id)?;
         if route.preserve_host {
             match host_value {
                 // The client's Host is already on the upstream request (a copy of the client's).
@@ -852,9 +854,6 @@ impl Gateway {
             upstream.insert_header(http::header::HOST, m.host_header.clone())?;
         } else if let Some(s) = route.service {
             upstream.insert_header(http::header::HOST, snapshot.services[s].host_header.clone())?;
-        }
-        if self.emit.upstream_request_id {
-            upstream.insert_header(&headers::REQUEST_ID, ctx.request_id.header())?;
         }
         let identity = ctx.plugins.identity.as_deref().unwrap_or_default();
         for (k, v) in identity.iter().chain(&ctx.plugins.upstream_headers) {
