@@ -1,5 +1,3 @@
-// Modified by the Skyport authors (2026): see vendor/PATCHES.md for each change.
-
 use bytes::{Bytes, BytesMut};
 
 use std::convert::TryFrom;
@@ -302,23 +300,6 @@ impl HeaderValue {
     #[inline]
     pub fn as_bytes(&self) -> &[u8] {
         self.as_ref()
-    }
-
-    /// The part of this value that `subset` borrows from it, sharing this value's bytes
-    /// (nothing copied), or `None` when `subset` does not lie within this value (Skyport patch
-    /// H8: a proxy sends the host of a `Host` field that carries a port on by itself).
-    #[doc(hidden)]
-    pub fn slice_ref(&self, subset: &[u8]) -> Option<HeaderValue> {
-        let whole = self.as_bytes();
-        let start = (subset.as_ptr() as usize).checked_sub(whole.as_ptr() as usize)?;
-        let end = start.checked_add(subset.len())?;
-        if end > whole.len() {
-            return None;
-        }
-        Some(HeaderValue {
-            inner: self.inner.slice(start..end),
-            is_sensitive: self.is_sensitive,
-        })
     }
 
     /// Mark that the header value represents sensitive information.
@@ -768,22 +749,6 @@ impl PartialOrd<HeaderValue> for &str {
     fn partial_cmp(&self, other: &HeaderValue) -> Option<cmp::Ordering> {
         self.as_bytes().partial_cmp(other.as_bytes())
     }
-}
-
-#[test]
-fn test_slice_ref() {
-    let v = HeaderValue::from_static("example.com:8000");
-    let text = v.to_str().unwrap();
-    let host = v.slice_ref(text[..11].as_bytes()).unwrap();
-    assert_eq!(host, "example.com");
-    assert_eq!(v.slice_ref(text[12..].as_bytes()).unwrap(), "8000");
-    assert_eq!(v.slice_ref(&text.as_bytes()[16..]).unwrap(), "");
-    // Bytes that are not part of the value.
-    assert!(v
-        .slice_ref(String::from("example.com").as_bytes())
-        .is_none());
-    let other = HeaderValue::from_str("example.com:8000").unwrap();
-    assert!(v.slice_ref(other.as_bytes()).is_none());
 }
 
 #[test]
