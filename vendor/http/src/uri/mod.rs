@@ -1,5 +1,3 @@
-// Modified by the Skyport authors (2026): see vendor/PATCHES.md for each change.
-
 //! URI component of request and response lines
 //!
 //! This module primarily contains the `Uri` type which is a component of all
@@ -443,17 +441,6 @@ impl Uri {
             self.path_and_query.path()
         } else {
             ""
-        }
-    }
-
-    /// The path as shared bytes, the same text [`Self::path`] returns, with nothing copied
-    /// (Skyport patch H7).
-    #[doc(hidden)]
-    pub fn path_bytes(&self) -> Bytes {
-        if self.has_path() {
-            self.path_and_query.path_bytes()
-        } else {
-            Bytes::new()
         }
     }
 

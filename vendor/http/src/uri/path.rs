@@ -1,5 +1,3 @@
-// Modified by the Skyport authors (2026): see vendor/PATCHES.md for each change.
-
 use std::convert::TryFrom;
 use std::str::FromStr;
 use std::{cmp, fmt, hash, str};
@@ -145,24 +143,6 @@ impl PathAndQuery {
         }
 
         ret
-    }
-
-    /// The path as shared bytes, the same text [`Self::path`] returns: a slice of the stored
-    /// bytes, with nothing copied (Skyport patch H7, for a proxy that sends the path on in a
-    /// header field).
-    #[doc(hidden)]
-    pub fn path_bytes(&self) -> Bytes {
-        let end = if self.query == NONE {
-            self.data.len()
-        } else {
-            self.query as usize
-        };
-        if end == 0 {
-            return Bytes::from_static(b"/");
-        }
-        let mut bytes = Bytes::from(self.data.clone());
-        bytes.truncate(end);
-        bytes
     }
 
     /// Returns the query string component
@@ -575,31 +555,6 @@ mod tests {
         let p2: PathAndQuery = "/world&foo=bar".parse().unwrap();
         assert_ne!(p1, p2);
         assert_ne!(p2, p1);
-    }
-
-    #[test]
-    fn path_bytes_are_the_path() {
-        for s in [
-            "/",
-            "/a/b",
-            "/a/b?x=1",
-            "?x=1",
-            "/hello/world&foo=bar",
-            "/%20?",
-            "*",
-        ] {
-            let p: PathAndQuery = s.parse().unwrap();
-            assert_eq!(&p.path_bytes()[..], p.path().as_bytes(), "{s}");
-        }
-        for s in [
-            "http://example.com",
-            "http://example.com/a?b",
-            "example.com:443",
-            "/c",
-        ] {
-            let u: crate::Uri = s.parse().unwrap();
-            assert_eq!(&u.path_bytes()[..], u.path().as_bytes(), "{s}");
-        }
     }
 
     #[test]
