@@ -117,6 +117,11 @@ impl HeaderNames {
         std::str::from_utf8(self.case.as_slice()).unwrap_or_default()
     }
 
+    /// The header as written on the wire, as bytes (no UTF-8 check).
+    pub(crate) fn case_bytes(&self) -> &[u8] {
+        self.case.as_slice()
+    }
+
     /// The (lower-case) header name.
     pub fn name(&self) -> &HeaderName {
         &self.name

@@ -76,11 +76,10 @@ impl WireFields {
             return Error::e_explain(InvalidHTTPHeader, "invalid value while adding a wire field");
         }
         self.start(name);
+        let at = self.lines.len();
+        self.lines.extend_from_slice(value);
         if lower {
-            self.lines
-                .extend(value.iter().map(|b| b.to_ascii_lowercase()));
-        } else {
-            self.lines.extend_from_slice(value);
+            self.lines[at..].make_ascii_lowercase();
         }
         self.lines.extend_from_slice(CRLF);
         Ok(())
@@ -124,7 +123,7 @@ impl WireFields {
     }
 
     fn start(&mut self, name: &HeaderNames) {
-        self.lines.extend_from_slice(name.case().as_bytes());
+        self.lines.extend_from_slice(name.case_bytes());
         self.lines.extend_from_slice(SEPARATOR);
     }
 }
