@@ -37,10 +37,15 @@ pub struct RouteRuntime {
     pub chain: Arc<Chain>,
     /// For consumers that have plugins of their own here: the chain once they are
     /// authenticated (Kong's precedence, consumer-scoped instances included), by consumer id.
-    pub consumer_chains: std::collections::HashMap<String, Arc<Chain>>,
+    pub consumer_chains: ConsumerChains,
     /// The route's metric handles, made on its first request.
     pub metrics: crate::telemetry::handles::RouteMetrics,
 }
+
+/// Chains by consumer id, hashed with foldhash: looked up on every request of a route that has
+/// consumer plugins, and the ids are the configuration's (a client cannot fill the table).
+pub type ConsumerChains =
+    std::collections::HashMap<String, Arc<Chain>, foldhash::fast::RandomState>;
 
 /// One loaded configuration.
 #[derive(Debug, Default)]

@@ -9,7 +9,7 @@ use crate::plugins::auth::{identity_headers, ApiKey, Directory, Password};
 use crate::plugins::jwt::keyring::{Credential, Keyring};
 use crate::plugins::{self, registry, Chain};
 use crate::router::{Entry, Priority, Router};
-use crate::snapshot::{RouteRuntime, Snapshot};
+use crate::snapshot::{ConsumerChains, RouteRuntime, Snapshot};
 use crate::upstream::balancer::Balancer;
 use crate::upstream::ServicePeer;
 use std::collections::HashMap;
@@ -304,7 +304,7 @@ fn chains_for(
     model: &Model,
     route_index: usize,
     ctx: &plugins::BuildCtx,
-) -> (Arc<Chain>, HashMap<String, Arc<Chain>>) {
+) -> (Arc<Chain>, ConsumerChains) {
     let route = &model.routes[route_index];
     let mut consumers: Vec<usize> = model
         .plugins

@@ -311,14 +311,20 @@ pub struct Match {
     pub entry: usize,
 }
 
+/// Entry positions by prefix path.
+type PrefixMap = std::collections::HashMap<String, Vec<usize>, foldhash::fast::RandomState>;
+
 /// The compiled route table: entries in priority order, plus an index of prefix paths so
 /// that a lookup touches only the entries whose prefix the request path starts with (and
 /// the few without a prefix path), whatever the number of routes.
 #[derive(Debug, Default)]
 pub struct Router {
     entries: Vec<Entry>,
-    /// Entry positions (ascending = higher priority first) by prefix path.
-    by_prefix: std::collections::HashMap<String, Vec<usize>>,
+    /// Entry positions (ascending = higher priority first) by prefix path. Hashed with
+    /// foldhash, seeded per process: a lookup hashes a part of the request path once per
+    /// distinct prefix length, and SipHash cost about 160 instructions a probe; the keys are
+    /// the configuration's, so a client cannot fill the table.
+    by_prefix: PrefixMap,
     /// The distinct prefix lengths, to probe only lengths that exist.
     prefix_lengths: Vec<usize>,
     /// Entries without a prefix path (regex paths, path-less routes), in priority order.
@@ -342,7 +348,7 @@ impl Router {
             Ordering::Equal => a.route_id.cmp(&b.route_id),
             o => o,
         });
-        let mut by_prefix: std::collections::HashMap<String, Vec<usize>> = Default::default();
+        let mut by_prefix = PrefixMap::default();
         let mut unindexed = Vec::new();
         for (i, e) in entries.iter().enumerate() {
             match e.path.as_deref() {
