@@ -32,6 +32,15 @@ async fn grpc_server() -> (u16, tokio::task::JoinHandle<()>) {
     (port, task)
 }
 
+/// A client speaking HTTP/2 with prior knowledge (h2c), as gRPC clients do.
+fn h2c_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .http2_prior_knowledge()
+        .build()
+        .expect("client")
+}
+
 fn config(grpc_port: u16) -> String {
     format!(
         r#"_format_version: "3.0"
@@ -106,11 +115,7 @@ async fn unary_grpc_calls_are_proxied_over_http2() {
     assert_eq!(r.status(), 426);
     assert_eq!(r.headers()["upgrade"], "HTTP/2");
     // gRPC without TLS on a grpcs-only route: 200 with gRPC status 1 and no body.
-    let h2c = reqwest::Client::builder()
-        .no_proxy()
-        .http2_prior_knowledge()
-        .build()
-        .expect("client");
+    let h2c = h2c_client();
     let r = h2c
         .post(gw.url("/secure.Only/Call"))
         .header("content-type", "application/grpc")
@@ -152,11 +157,7 @@ services:
         &[("SKYPORT_PROXY_LISTEN", "127.0.0.1:{port} http2")],
     )
     .await;
-    let h2c = reqwest::Client::builder()
-        .no_proxy()
-        .http2_prior_knowledge()
-        .build()
-        .expect("client");
+    let h2c = h2c_client();
     let r = h2c
         .post(gw.url("/echo.Service/Call"))
         .header("content-type", "application/grpc")

@@ -240,20 +240,9 @@ fn is_hop_by_hop(name: &http::HeaderName) -> bool {
     )
 }
 
-/// The names of the fields [`forwarded`] writes: a client's own fields of these names are not
-/// sent on (as Kong's `proxy_set_header` replaces them).
-static FORWARDED_NAMES: [HeaderName; 8] = [
-    HeaderName::from_static("x-real-ip"),
-    HeaderName::from_static("x-forwarded-for"),
-    HeaderName::from_static("x-forwarded-proto"),
-    HeaderName::from_static("x-forwarded-host"),
-    HeaderName::from_static("x-forwarded-port"),
-    HeaderName::from_static("x-forwarded-path"),
-    HeaderName::from_static("x-forwarded-prefix"),
-    HeaderName::from_static("via"),
-];
-/// The same with the request id.
-static FORWARDED_AND_ID_NAMES: [HeaderName; 9] = [
+/// The names of the fields [`forwarded`] writes, the request id's last: a client's own fields
+/// of these names are not sent on (as Kong's `proxy_set_header` replaces them).
+static FORWARDED_NAMES: [HeaderName; 9] = [
     HeaderName::from_static("x-real-ip"),
     HeaderName::from_static("x-forwarded-for"),
     HeaderName::from_static("x-forwarded-proto"),
@@ -283,9 +272,9 @@ pub fn forwarded(
 ) -> pingora::Result<()> {
     let names = &FORWARDING;
     let replaced: &'static [HeaderName] = if request_id.is_some() {
-        &FORWARDED_AND_ID_NAMES
-    } else {
         &FORWARDED_NAMES
+    } else {
+        &FORWARDED_NAMES[..FORWARDED_NAMES.len() - 1]
     };
     let first = |name: &HeaderName| req.headers.get(name).filter(|v| !v.is_empty());
     let prev_for = first(names.for_.name());
@@ -503,6 +492,24 @@ mod tests {
             ),
             "connection upgrade"
         );
+    }
+
+    #[test]
+    fn the_replaced_names_are_the_fields_written() {
+        let f = &FORWARDING;
+        let written = [
+            &f.real_ip,
+            &f.for_,
+            &f.proto,
+            &f.host,
+            &f.port,
+            &f.path,
+            &f.prefix,
+            &VIA,
+            &REQUEST_ID,
+        ];
+        let names: Vec<&HeaderName> = written.iter().map(|n| n.name()).collect();
+        assert_eq!(names, FORWARDED_NAMES.iter().collect::<Vec<_>>());
     }
 
     #[test]
