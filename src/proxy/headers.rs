@@ -294,13 +294,11 @@ pub fn forwarded(
                 None => f.push(&names.for_, &ip),
             }
         }
-        // No address to add: the client's own fields go on as they came.
+        // No address to add (a connection that is not TCP): the client's own fields go on
+        // as they came.
         None => {
-            for (name, value) in [
-                (&names.real_ip, first(names.real_ip.name())),
-                (&names.for_, prev_for),
-            ] {
-                if let Some(v) = value {
+            for name in [&names.real_ip, &names.for_] {
+                for v in req.headers.get_all(name.name()) {
                     f.push(name, v);
                 }
             }
@@ -491,6 +489,59 @@ mod tests {
                 ]
             ),
             "connection upgrade"
+        );
+    }
+
+    #[test]
+    fn forwarding_fields_replace_the_clients() {
+        let wire = |client_ip: Option<IpAddr>, request_id: Option<HeaderValue>| {
+            let mut req = RequestHeader::build("GET", b"/a", None).expect("request");
+            for (k, v) in [
+                ("Host", "h"),
+                ("X-Forwarded-For", "10.0.0.1"),
+                ("X-Forwarded-For", "10.0.0.2"),
+                ("X-Real-IP", "10.9.9.9"),
+                ("X-Forwarded-Prefix", "/spoofed"),
+                ("X-Skyport-Request-Id", "client"),
+            ] {
+                req.append_header(k.to_string(), v).expect("header");
+            }
+            let d = Downstream {
+                client_ip,
+                proto: HTTPS,
+                port: 8443,
+                host: "Api.Example",
+                raw_path: b"/a",
+                version: "2",
+            };
+            forwarded(&mut req, &d, None, request_id).expect("fields");
+            let mut out = Vec::new();
+            req.header_to_h1_wire(&mut out);
+            String::from_utf8(out).expect("text")
+        };
+        let via = format!("Via: 2 skyport/{}\r\n", env!("CARGO_PKG_VERSION"));
+        let tail = format!(
+            "X-Forwarded-Proto: https\r\nX-Forwarded-Host: api.example\r\n\
+             X-Forwarded-Port: 8443\r\nX-Forwarded-Path: /a\r\n{via}"
+        );
+        assert_eq!(
+            wire(
+                Some("127.0.0.1".parse().expect("ip")),
+                Some(HeaderValue::from_static("id"))
+            ),
+            format!(
+                "Host: h\r\nX-Real-IP: 127.0.0.1\r\n\
+                 X-Forwarded-For: 10.0.0.1, 127.0.0.1\r\n{tail}X-Skyport-Request-Id: id\r\n"
+            )
+        );
+        // Without an address the client's own go on as they came; without a request id of
+        // Skyport's, the client's stays.
+        assert_eq!(
+            wire(None, None),
+            format!(
+                "Host: h\r\nX-Skyport-Request-Id: client\r\nX-Real-IP: 10.9.9.9\r\n\
+                 X-Forwarded-For: 10.0.0.1\r\nX-Forwarded-For: 10.0.0.2\r\n{tail}"
+            )
         );
     }
 
