@@ -74,8 +74,19 @@ fn bench(c: &mut Criterion) {
     c.bench_function("response_headers", |b| {
         b.iter(|| {
             let mut resp = black_box(&origin).clone();
-            headers::on_response(&mut resp, &emit, id.header(), Some(1), Some(0))
-                .expect("headers set");
+            let upstream_via = headers::UpstreamVia {
+                field: resp.headers.get(http::header::VIA).cloned(),
+                version: "1.1",
+            };
+            headers::on_response(
+                &mut resp,
+                &emit,
+                upstream_via,
+                id.header(),
+                Some(1),
+                Some(0),
+            )
+            .expect("headers set");
             resp
         })
     });

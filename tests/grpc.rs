@@ -171,6 +171,9 @@ services:
         .await
         .expect("req");
     assert_eq!(r.status(), 200);
+    // Kong's Via to the client names the protocol spoken to the upstream: 2 for gRPC.
+    let via = format!("1.1 upstream, 2 skyport/{}", env!("CARGO_PKG_VERSION"));
+    assert_eq!(r.headers()["via"], via.as_str());
     let request_id = r.headers()["x-skyport-request-id"].clone();
     let seen = common::echoed(r).await;
     let h = &seen["headers"];

@@ -47,10 +47,10 @@ services:
         plugins:
           - name: response-transformer
             config:
-              remove: {{ json: [sni], headers: [x-drop-me] }}
+              remove: {{ json: [sni], headers: [x-drop-me, x-skyport-upstream-latency] }}
               rename: {{ json: ["method:verb"], headers: ["via:x-via"] }}
               replace: {{ json: ["uri:hidden", "absent:x"] }}
-              add: {{ json: ["gateway:skyport", "count:3", "uri:never"], json_types: [string, number], headers: ["x-added:yes"] }}
+              add: {{ json: ["gateway:skyport", "count:3", "uri:never"], json_types: [string, number], headers: ["x-added:yes", "x-skyport-request-id:from-a-plugin"] }}
               append: {{ json: ["extra:x"], headers: ["x-added:more"] }}
       - name: to-get
         paths: [/to-get]
@@ -224,12 +224,19 @@ async fn answers_are_transformed() {
     let r = client().get(gw.url("/answer/x")).send().await.expect("req");
     assert_eq!(r.status(), 200);
     let h = r.headers().clone();
-    // Renamed after the gateway added its own Via, as in Kong.
-    assert!(h
-        .get("x-via")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("1.1 upstream")));
-    assert!(h.get("via").is_none());
+    // As Kong's `header_filter.after`, the gateway's own fields are set after the plugins:
+    // the upstream's Via renamed by the plugin, the gateway's Via still joins the upstream's;
+    // a plugin neither removes the latency nor replaces the request id.
+    assert_eq!(h["x-via"], "1.1 upstream");
+    assert_eq!(
+        h["via"],
+        format!("1.1 upstream, 1.1 skyport/{}", env!("CARGO_PKG_VERSION")).as_str()
+    );
+    assert!(h["x-skyport-upstream-latency"]
+        .to_str()
+        .is_ok_and(|v| v.parse::<u64>().is_ok()));
+    assert_eq!(h.get_all("x-skyport-request-id").iter().count(), 1);
+    assert_eq!(h["x-skyport-request-id"].len(), 32);
     let added: Vec<&str> = h
         .get_all("x-added")
         .iter()

@@ -348,17 +348,27 @@ pub fn via(prev: Option<&HeaderValue>, version: &str) -> HeaderValue {
     }
 }
 
+/// The upstream's side of a proxied answer's Via: its own field as it came, and the protocol
+/// version Skyport spoke to it.
+pub struct UpstreamVia {
+    /// The upstream's Via, when Skyport sends one.
+    pub field: Option<HeaderValue>,
+    /// `1.1`, or `2` for an HTTP/2 (gRPC) upstream.
+    pub version: &'static str,
+}
+
 /// Adds Via and the latency and request-id headers to a proxied response, those the
-/// `headers` setting lets out.
+/// `headers` setting lets out, over any a plugin set.
 pub fn on_response(
     resp: &mut ResponseHeader,
     emit: &HeaderSettings,
+    upstream_via: UpstreamVia,
     request_id: HeaderValue,
     upstream_ms: Option<u64>,
     proxy_ms: Option<u64>,
 ) -> pingora::Result<()> {
     if emit.via {
-        let via = via(resp.headers.get(http::header::VIA), "1.1");
+        let via = via(upstream_via.field.as_ref(), upstream_via.version);
         resp.insert_header(http::header::VIA, via)?;
     }
     if let Some(ms) = upstream_ms.filter(|_| emit.upstream_latency) {

@@ -902,18 +902,25 @@ impl Gateway {
             .upstream_started
             .map(|t| millis(t.duration_since(ctx.started)));
         headers::strip_hop_by_hop_response(resp);
+        // Kong's Via names the upstream's protocol (2 for gRPC) and joins the upstream's own
+        // Via as it came, whatever plugins do to the field.
+        let upstream_via = headers::UpstreamVia {
+            field: self
+                .emit
+                .via
+                .then(|| resp.headers.get(http::header::VIA).cloned())
+                .flatten(),
+            version: if resp.version == http::Version::HTTP_2 {
+                "2"
+            } else {
+                "1.1"
+            },
+        };
         // An HTTP/1.0 upstream's answer goes out as HTTP/1.1, as nginx (and so Kong) writes
         // every answer to an HTTP/1 client; Pingora writes the upstream's version otherwise.
         if resp.version == http::Version::HTTP_10 {
             resp.set_version(http::Version::HTTP_11);
         }
-        headers::on_response(
-            resp,
-            &self.emit,
-            ctx.request_id.header(),
-            upstream_ms,
-            proxy_ms,
-        )?;
         for k in &ctx.plugins.response_removed {
             resp.remove_header(k.name());
         }
@@ -944,7 +951,16 @@ impl Gateway {
                 }
             }
         }
-        Ok(())
+        // After the plugins, as Kong's `header_filter.after`: a plugin neither removes nor
+        // changes Via, the latencies or the request id.
+        headers::on_response(
+            resp,
+            &self.emit,
+            upstream_via,
+            ctx.request_id.header(),
+            upstream_ms,
+            proxy_ms,
+        )
     }
 
     fn on_log(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut RequestCtx) {
