@@ -324,9 +324,6 @@ pub fn forwarded(
     Ok(())
 }
 
-/// `Server` on a proxied answer that has none, made when compiling.
-const SERVER: HeaderValue = HeaderValue::from_static(crate::error::SERVER);
-
 /// `X-Forwarded-Proto` of a TLS client connection.
 pub const HTTPS: HeaderValue = HeaderValue::from_static("https");
 /// `X-Forwarded-Proto` of a plain one.
@@ -361,7 +358,7 @@ pub struct UpstreamVia {
 }
 
 /// Adds Via and the latency and request-id headers to a proxied response, those the
-/// `headers` setting lets out, over any a plugin set; and `Server` when the answer has none.
+/// `headers` setting lets out, over any a plugin set.
 pub fn on_response(
     resp: &mut ResponseHeader,
     emit: &HeaderSettings,
@@ -382,10 +379,6 @@ pub fn on_response(
     }
     if emit.request_id {
         resp.insert_header(&REQUEST_ID, request_id)?;
-    }
-    // Kong names itself when the upstream (or a plugin since) left no `Server`.
-    if emit.server && !resp.headers.contains_key(http::header::SERVER) {
-        resp.insert_header(http::header::SERVER, SERVER)?;
     }
     Ok(())
 }
