@@ -267,7 +267,7 @@ const FORWARDED_BYTES: usize = 320;
 pub fn forwarded(
     req: &mut RequestHeader,
     d: &Downstream<'_>,
-    prefix: Option<HeaderValue>,
+    prefix: Option<&HeaderValue>,
     request_id: Option<HeaderValue>,
 ) -> pingora::Result<()> {
     let names = &FORWARDING;
@@ -282,7 +282,7 @@ pub fn forwarded(
     let room = FORWARDED_BYTES
         + d.host.len()
         + d.raw_path.len()
-        + prefix.as_ref().map_or(0, |p| p.len())
+        + prefix.map_or(0, |p| p.len())
         + prev_for.map_or(0, |v| v.len())
         + prev_via.map_or(0, |v| v.len());
     let mut f = WireFields::with_capacity(room, replaced);
@@ -309,7 +309,7 @@ pub fn forwarded(
     f.push_bytes(&names.host, d.host.as_bytes(), true)?;
     f.push(&names.port, &port_value(d.port));
     f.push_bytes(&names.path, d.raw_path, false)?;
-    if let Some(p) = &prefix {
+    if let Some(p) = prefix {
         f.push(&names.prefix, p);
     }
     let me = if d.version == "2" { VIA_2 } else { VIA_11 };

@@ -840,7 +840,7 @@ impl Gateway {
             .emit
             .upstream_request_id
             .then(|| ctx.request_id.header());
-        headers::forwarded(upstream, &d, ctx.stripped_prefix.clone(), request_id)?;
+        headers::forwarded(upstream, &d, ctx.stripped_prefix.as_ref(), request_id)?;
         if route.preserve_host {
             match host_value {
                 // The client's Host is already on the upstream request (a copy of the client's).
