@@ -641,6 +641,8 @@ pub struct ResponseHeader {
     header_name_map: Option<CaseMap>,
     // the reason phrase of the response, if unset, a default one will be used
     reason_phrase: Option<String>,
+    // fields a proxy added, in their wire form (Skyport patch 35)
+    wire_fields: WireFields,
 }
 
 impl AsRef<RespParts> for ResponseHeader {
@@ -660,9 +662,10 @@ impl Deref for ResponseHeader {
 impl Clone for ResponseHeader {
     fn clone(&self) -> Self {
         Self {
-            base: self.as_owned_parts(),
+            base: clone_resp_parts(&self.base),
             header_name_map: self.header_name_map.clone(),
             reason_phrase: self.reason_phrase.clone(),
+            wire_fields: self.wire_fields.clone(),
         }
     }
 }
@@ -674,19 +677,27 @@ impl From<RespParts> for ResponseHeader {
             base: parts,
             header_name_map: None,
             reason_phrase: None,
+            wire_fields: WireFields::default(),
         }
     }
 }
 
 impl From<ResponseHeader> for RespParts {
+    /// The [WireFields] set on the response are folded into the map.
     fn from(resp: ResponseHeader) -> RespParts {
-        resp.base
+        let mut parts = resp.base;
+        if !resp.wire_fields.is_empty() {
+            // Made from checked names and values: the fold does not fail.
+            let _ = resp.wire_fields.fold_into(&mut parts.headers);
+        }
+        parts
     }
 }
 
 impl From<Box<ResponseHeader>> for Box<RespParts> {
+    /// The [WireFields] set on the response are folded into the map.
     fn from(resp: Box<ResponseHeader>) -> Box<RespParts> {
-        Box::new(resp.base)
+        Box::new(RespParts::from(*resp))
     }
 }
 
@@ -705,6 +716,7 @@ impl ResponseHeader {
             base,
             header_name_map: None,
             reason_phrase: None,
+            wire_fields: WireFields::default(),
         }
     }
 
@@ -788,8 +800,34 @@ impl ResponseHeader {
     /// Write the header to the `buf` in HTTP/1.1 wire format.
     ///
     /// The header case will be preserved.
+    ///
+    /// The [WireFields] set on the response come after the map's fields, and replace those of
+    /// the names they list.
     pub fn header_to_h1_wire(&self, buf: &mut impl BufMut) {
-        header_to_h1_wire(self.header_name_map.as_ref(), &self.base.headers, None, buf)
+        if self.wire_fields.is_empty() {
+            header_to_h1_wire(self.header_name_map.as_ref(), &self.base.headers, None, buf)
+        } else {
+            header_to_h1_wire(
+                self.header_name_map.as_ref(),
+                &self.base.headers,
+                Some(&self.wire_fields),
+                buf,
+            );
+            buf.put_slice(self.wire_fields.lines());
+        }
+    }
+
+    /// Sets fields written after the map's in the response's HTTP/1 form, replacing the map's
+    /// fields of the names they list (Skyport patch 35); replaces any set before. They are
+    /// not in [Self::headers], nor seen by [Self::map] or [Self::case_header_iter]:
+    /// [Self::as_owned_parts] and the conversion into [RespParts] fold them in.
+    pub fn set_wire_fields(&mut self, fields: WireFields) {
+        self.wire_fields = fields;
+    }
+
+    /// The fields set with [Self::set_wire_fields].
+    pub fn wire_fields(&self) -> &WireFields {
+        &self.wire_fields
     }
 
     /// If case sensitivity is enabled, returns an iterator to iterate over case-sensitive header names and values.
@@ -852,8 +890,15 @@ impl ResponseHeader {
     }
 
     /// Clone `self` into [http::response::Parts].
+    ///
+    /// The [WireFields] set on the response are folded into the copy's map.
     pub fn as_owned_parts(&self) -> RespParts {
-        clone_resp_parts(&self.base)
+        let mut parts = clone_resp_parts(&self.base);
+        if !self.wire_fields.is_empty() {
+            // Made from checked names and values: the fold does not fail.
+            let _ = self.wire_fields.fold_into(&mut parts.headers);
+        }
+        parts
     }
 
     /// Helper function to set the HTTP content length on the response header.
@@ -1381,6 +1426,61 @@ mod tests {
                 parts.headers["x-forwarded-for"],
                 "1.1.1.1, 2.2.2.2, 3.3.3.3"
             );
+        }
+    }
+
+    #[test]
+    fn a_responses_wire_fields_come_last_and_replace_their_names() {
+        static VIA: HeaderNames = HeaderNames::new_static("via", "Via");
+        static ID: HeaderNames = HeaderNames::new_static("x-id", "X-Id");
+        static NAMES: [HeaderName; 2] = [
+            HeaderName::from_static("via"),
+            HeaderName::from_static("x-id"),
+        ];
+        for keep_case in [true, false] {
+            let mut resp = if keep_case {
+                ResponseHeader::build(200, None).unwrap()
+            } else {
+                ResponseHeader::build_no_case(200, None).unwrap()
+            };
+            resp.append_header("Via", "1.1 origin").unwrap();
+            resp.append_header("x-id", "theirs").unwrap();
+            resp.append_header("Content-Length", "2").unwrap();
+            // Via replaced, the map's X-Id kept.
+            let mut fields = WireFields::with_capacity_replacing(64, &NAMES, 0b01);
+            fields.push_list(
+                &VIA,
+                &HeaderValue::from_static("1.1 origin"),
+                &HeaderValue::from_static("1.1 me"),
+            );
+            resp.set_wire_fields(fields);
+            let mut wire = Vec::new();
+            resp.header_to_h1_wire(&mut wire);
+            // (A name outside the standard set keeps its lower case either way.)
+            assert_eq!(
+                String::from_utf8(wire).unwrap(),
+                "x-id: theirs\r\nContent-Length: 2\r\nVia: 1.1 origin, 1.1 me\r\n"
+            );
+            // The map is the upstream's; the HTTP/2 form, a clone's parts and the conversion
+            // are the wire's.
+            assert_eq!(resp.headers["via"], "1.1 origin");
+            let parts = resp.as_owned_parts();
+            assert_eq!(parts.headers["via"], "1.1 origin, 1.1 me");
+            assert_eq!(parts.headers["x-id"], "theirs");
+            assert_eq!(parts.headers.len(), 3);
+            let copy = resp.clone();
+            assert_eq!(copy.wire_fields(), resp.wire_fields());
+            let parts = *Box::<RespParts>::from(Box::new(copy));
+            assert_eq!(parts.headers["via"], "1.1 origin, 1.1 me");
+
+            // Two fields, both names replaced: the map's X-Id goes.
+            let mut fields = WireFields::with_capacity_replacing(64, &NAMES, 0b11);
+            fields.push(&ID, &HeaderValue::from_static("ours"));
+            resp.set_wire_fields(fields);
+            let parts = RespParts::from(resp);
+            let ids: Vec<_> = parts.headers.get_all("x-id").iter().collect();
+            assert_eq!(ids, ["ours"]);
+            assert!(parts.headers.get("via").is_none());
         }
     }
 

@@ -13,17 +13,19 @@
 // limitations under the License.
 //
 // Added by the Skyport authors (2026) to this copy of pingora-http: see vendor/PATCHES.md,
-// patch 34.
+// patches 34 and 35.
 
-//! Fields a proxy adds to the request it sends upstream, kept in their HTTP/1 wire form.
+//! Fields a proxy adds to a message it sends on (the request upstream, the answer to the
+//! client), kept in their HTTP/1 wire form.
 
 use crate::case_header_name::HeaderNames;
 use http::header::{HeaderName, HeaderValue};
 use http::HeaderMap;
 use pingora_error::{Error, ErrorType::InvalidHTTPHeader, OkOrErr, OrErr, Result};
 
-/// Fields written after a [crate::RequestHeader]'s own, each `Name: value\r\n`, and the names
-/// they replace: a field of the request's map with one of those names is not sent.
+/// Fields written after a [crate::RequestHeader]'s or a [crate::ResponseHeader]'s own, each
+/// `Name: value\r\n`, and the names they replace: a field of the message's map with one of
+/// those names is not sent.
 ///
 /// A proxy that sets the same few fields on every request (forwarding fields, `Via`, a request
 /// id) writes them here once instead of inserting each into the request's header map, where
@@ -31,13 +33,15 @@ use pingora_error::{Error, ErrorType::InvalidHTTPHeader, OkOrErr, OrErr, Result}
 /// request is written. The lines are made only from checked names ([HeaderNames]) and from
 /// values checked as [HeaderValue] checks them, so no line can carry a CR, an LF or a bad name.
 ///
-/// The fields are not in the request's `headers`: a reader of the map does not see them. The
-/// request's HTTP/1 form writes them; [crate::RequestHeader::as_owned_parts] (the HTTP/2 path)
-/// and the conversion into `http`'s parts fold them into the map.
+/// The fields are not in the message's `headers`: a reader of the map does not see them. The
+/// message's HTTP/1 form writes them; `as_owned_parts` (the HTTP/2 path), a clone's and the
+/// conversion into `http`'s parts fold them into the map.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WireFields {
     lines: Vec<u8>,
     replaced: &'static [HeaderName],
+    // bit `i` set: `replaced[i]` is replaced
+    mask: u64,
 }
 
 const SEPARATOR: &[u8] = b": ";
@@ -47,9 +51,22 @@ impl WireFields {
     /// Room for `bytes` of lines; the fields will replace the map's fields named in `replaced`
     /// (which should name every field pushed, or the map's field of that name goes too).
     pub fn with_capacity(bytes: usize, replaced: &'static [HeaderName]) -> Self {
+        Self::with_capacity_replacing(bytes, replaced, u64::MAX)
+    }
+
+    /// As [Self::with_capacity], but only the names of `names` whose bit is set in `which` (bit
+    /// `i` for `names[i]`; at most 64 names) are replaced: a proxy whose added fields depend
+    /// on its settings or on the message keeps one static list of names.
+    pub fn with_capacity_replacing(bytes: usize, names: &'static [HeaderName], which: u64) -> Self {
+        let all = match names.len() {
+            0 => 0,
+            n @ 1..=63 => (1u64 << n) - 1,
+            _ => u64::MAX,
+        };
         WireFields {
             lines: Vec::with_capacity(bytes),
-            replaced,
+            replaced: names,
+            mask: which & all,
         }
     }
 
@@ -88,7 +105,17 @@ impl WireFields {
     /// Whether a field of the map named `name` is replaced (not written).
     #[inline]
     pub fn replaces(&self, name: &HeaderName) -> bool {
-        self.replaced.contains(name)
+        self.replaced_names().any(|n| n == name)
+    }
+
+    /// The names replaced.
+    fn replaced_names(&self) -> impl Iterator<Item = &'static HeaderName> + '_ {
+        let replaced: &'static [HeaderName] = self.replaced;
+        replaced
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| self.mask >> i & 1 == 1)
+            .map(|(_, n)| n)
     }
 
     /// The lines, as written.
@@ -98,13 +125,13 @@ impl WireFields {
 
     /// Whether there is nothing to write and nothing to replace.
     pub fn is_empty(&self) -> bool {
-        self.lines.is_empty() && self.replaced.is_empty()
+        self.lines.is_empty() && self.mask == 0
     }
 
     /// The map's fields with the replaced names removed and these fields added: the same
     /// fields as the wire form, for a map that is sent as a map (HTTP/2).
     pub(crate) fn fold_into(&self, headers: &mut HeaderMap) -> Result<()> {
-        for name in self.replaced {
+        for name in self.replaced_names() {
             headers.remove(name);
         }
         for line in self.lines.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
@@ -174,5 +201,25 @@ mod tests {
         f.push_bytes(&REAL_IP, b"Host.Example", true)
             .expect("value");
         assert_eq!(f.lines(), b"X-Real-IP: host.example\r\n".as_slice());
+    }
+
+    #[test]
+    fn only_the_chosen_names_are_replaced() {
+        // Via only: the map's X-Real-IP stays, in the fold too.
+        let mut f = WireFields::with_capacity_replacing(32, &REPLACED, 0b10);
+        f.push(&VIA, &HeaderValue::from_static("1.1 me"));
+        assert!(f.replaces(&http::header::VIA));
+        assert!(!f.replaces(&HeaderName::from_static("x-real-ip")));
+        let mut map = HeaderMap::new();
+        map.append("via", HeaderValue::from_static("1.1 edge"));
+        map.append("x-real-ip", HeaderValue::from_static("10.0.0.9"));
+        f.fold_into(&mut map).expect("fold");
+        assert_eq!(map["via"], "1.1 me");
+        assert_eq!(map["x-real-ip"], "10.0.0.9");
+
+        // Nothing chosen and nothing written: empty. Bits past the list choose nothing.
+        assert!(WireFields::with_capacity_replacing(8, &REPLACED, 0).is_empty());
+        assert!(WireFields::with_capacity_replacing(8, &REPLACED, 0b100).is_empty());
+        assert!(!WireFields::with_capacity_replacing(8, &REPLACED, 0b1).is_empty());
     }
 }
