@@ -78,16 +78,12 @@ fn bench(c: &mut Criterion) {
                 field: resp.headers.get(http::header::VIA).cloned(),
                 version: "1.1",
             };
-            headers::on_response(
-                &mut resp,
-                &emit,
-                upstream_via,
-                id.header(),
-                Some(1),
-                Some(0),
-            )
-            .expect("headers set");
-            resp
+            headers::on_response(&mut resp, &emit, upstream_via, id.value(), Some(1), Some(0))
+                .expect("headers set");
+            // Written out too: Skyport's fields are made in their wire form.
+            let mut wire = Vec::with_capacity(512);
+            resp.header_to_h1_wire(&mut wire);
+            (resp, wire)
         })
     });
 }

@@ -142,6 +142,16 @@ consumers:
     assert_eq!(e["request"]["querystring"]["q"], "0");
     assert_eq!(e["request"]["headers"]["authorization"], "REDACTED");
     assert_eq!(e["response"]["status"], 200);
+    // The answer's fields as the client got them, Skyport's own (written apart) included.
+    let sent = &e["response"]["headers"];
+    assert_eq!(sent["x-skyport-request-id"], e["request"]["id"]);
+    assert!(
+        sent["via"]
+            .as_str()
+            .is_some_and(|v| v.ends_with(concat!("skyport/", env!("CARGO_PKG_VERSION")))),
+        "{sent}"
+    );
+    assert!(sent["x-skyport-upstream-latency"].is_string(), "{sent}");
     assert_eq!(e["route"]["name"], "users-route");
     assert_eq!(e["service"]["name"], "users");
     assert_eq!(e["upstream_uri"], "/0?q=0");

@@ -199,6 +199,8 @@ pub fn build(session: &Session, ctx: &RequestCtx, record: &AccessRecord<'_>, tls
     let scheme = if tls { "https" } else { "http" };
     let route = ctx.route.and_then(|i| snapshot.model.routes.get(i));
     let consumer = ctx.plugins.consumer.as_deref();
+    // The answer as it went out: its map with the fields written apart folded in.
+    let written = session.response_written().map(|r| r.as_owned_parts());
     let started_at = std::time::SystemTime::now()
         .checked_sub(ctx.started.elapsed())
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
@@ -228,7 +230,7 @@ pub fn build(session: &Session, ctx: &RequestCtx, record: &AccessRecord<'_>, tls
         },
         response: Response {
             status: record.status,
-            headers: session.response_written().map(|r| Headers {
+            headers: written.as_ref().map(|r| Headers {
                 map: &r.headers,
                 redact: false,
             }),

@@ -104,7 +104,7 @@ impl Gateway {
             let _ = header.insert_header(http::header::SERVER, error::SERVER);
         }
         if proxied && self.emit.via {
-            let _ = header.insert_header(http::header::VIA, headers::via(None, "1.1"));
+            let _ = header.insert_header(http::header::VIA, headers::via("1.1"));
         }
         if self.emit.request_id {
             let _ = header.insert_header(&headers::REQUEST_ID, ctx.request_id.header());
@@ -357,7 +357,7 @@ impl Gateway {
                 Ok(Flow::Respond(mut exit)) => {
                     ctx.chain = Some(chain.clone());
                     if exit.proxied && self.emit.via {
-                        let via = headers::via(None, proto_version(session));
+                        let via = headers::via(proto_version(session));
                         exit.headers.push((http::header::VIA, via));
                     }
                     let head = session.req_header().method == http::Method::HEAD;
@@ -472,8 +472,6 @@ const ADDED_UPSTREAM: usize = 1;
 /// Room made in the upstream copy of every request: Skyport's own fields and a consumer's
 /// identity (up to six) without the map growing; routes that add more reserve the rest.
 const UPSTREAM_COPY_ROOM: usize = ADDED_UPSTREAM + 6;
-/// Headers Skyport may add to a proxied response: Via, two latency headers, the request id.
-const ADDED_DOWNSTREAM: usize = 4;
 
 #[async_trait]
 impl ProxyHttp for Gateway {
@@ -893,10 +891,12 @@ impl Gateway {
         }
         let now = Instant::now();
         ctx.upstream_answered = Some(now);
-        // Room for Via, the latency headers, the request id and the plugins' headers at once.
-        resp.reserve(
-            ADDED_DOWNSTREAM + ctx.plugins.response_headers.len() + ctx.plugins.response_set.len(),
-        );
+        // Room for the plugins' headers at once (Skyport's own are written apart,
+        // `headers::on_response`).
+        let room = ctx.plugins.response_headers.len() + ctx.plugins.response_set.len();
+        if room > 0 {
+            resp.reserve(room);
+        }
         let upstream_ms = ctx.upstream_started.map(|t| millis(now.duration_since(t)));
         let proxy_ms = ctx
             .upstream_started
@@ -957,7 +957,7 @@ impl Gateway {
             resp,
             &self.emit,
             upstream_via,
-            ctx.request_id.header(),
+            ctx.request_id.value(),
             upstream_ms,
             proxy_ms,
         )

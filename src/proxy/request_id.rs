@@ -26,6 +26,11 @@ impl RequestId {
         self.0.to_str().unwrap_or("")
     }
 
+    /// The id as a header value, borrowed.
+    pub fn value(&self) -> &HeaderValue {
+        &self.0
+    }
+
     /// The id as a header value (a reference-counted copy).
     pub fn header(&self) -> HeaderValue {
         self.0.clone()
