@@ -13,13 +13,13 @@
 // limitations under the License.
 //
 // Added by the Skyport authors (2026) to this copy of pingora-http: see vendor/PATCHES.md,
-// patches 34 and 35.
+// patches 34, 35 and 36.
 
 //! Fields a proxy adds to a message it sends on (the request upstream, the answer to the
 //! client), kept in their HTTP/1 wire form.
 
 use crate::case_header_name::HeaderNames;
-use http::header::{HeaderName, HeaderValue};
+use http::header::{HeaderName, HeaderValue, STANDARD_HEADER_COUNT};
 use http::HeaderMap;
 use pingora_error::{Error, ErrorType::InvalidHTTPHeader, OkOrErr, OrErr, Result};
 
@@ -42,7 +42,14 @@ pub struct WireFields {
     replaced: &'static [HeaderName],
     // bit `i` set: `replaced[i]` is replaced
     mask: u64,
+    // the replaced names that are standard, a bit each by standard index (patch 36)
+    standard: [u64; STANDARD_WORDS],
+    // whether a replaced name is not standard (those are compared one by one)
+    custom: bool,
 }
+
+/// Words of a set of standard names.
+const STANDARD_WORDS: usize = STANDARD_HEADER_COUNT.div_ceil(64);
 
 const SEPARATOR: &[u8] = b": ";
 const CRLF: &[u8] = b"\r\n";
@@ -63,11 +70,23 @@ impl WireFields {
             n @ 1..=63 => (1u64 << n) - 1,
             _ => u64::MAX,
         };
-        WireFields {
+        let mut fields = WireFields {
             lines: Vec::with_capacity(bytes),
             replaced: names,
             mask: which & all,
+            standard: [0; STANDARD_WORDS],
+            custom: false,
+        };
+        for (i, name) in names.iter().enumerate().take(64) {
+            if fields.mask >> i & 1 == 0 {
+                continue;
+            }
+            match name.standard_index() {
+                Some(at) => fields.standard[at / 64] |= 1 << (at % 64),
+                None => fields.custom = true,
+            }
         }
+        fields
     }
 
     /// Adds `name: value`.
@@ -105,7 +124,11 @@ impl WireFields {
     /// Whether a field of the map named `name` is replaced (not written).
     #[inline]
     pub fn replaces(&self, name: &HeaderName) -> bool {
-        self.replaced_names().any(|n| n == name)
+        match name.standard_index() {
+            // One load: most of a message's names are standard.
+            Some(at) => self.standard[at / 64] >> (at % 64) & 1 == 1,
+            None => self.custom && self.replaced_names().any(|n| n == name),
+        }
     }
 
     /// The names replaced.
@@ -216,6 +239,20 @@ mod tests {
         f.fold_into(&mut map).expect("fold");
         assert_eq!(map["via"], "1.1 me");
         assert_eq!(map["x-real-ip"], "10.0.0.9");
+
+        // A name outside the standard set is replaced too, and only when chosen.
+        static MIXED: [HeaderName; 2] = [
+            HeaderName::from_static("x-not-standard"),
+            HeaderName::from_static("via"),
+        ];
+        let f = WireFields::with_capacity_replacing(8, &MIXED, 0b01);
+        assert!(f.replaces(&HeaderName::from_static("x-not-standard")));
+        assert!(!f.replaces(&HeaderName::from_static("x-other")));
+        assert!(!f.replaces(&http::header::VIA));
+        let f = WireFields::with_capacity(8, &MIXED);
+        assert!(f.replaces(&http::header::VIA));
+        let f = WireFields::with_capacity_replacing(8, &MIXED, 0b10);
+        assert!(!f.replaces(&HeaderName::from_static("x-not-standard")));
 
         // Nothing chosen and nothing written: empty. Bits past the list choose nothing.
         assert!(WireFields::with_capacity_replacing(8, &REPLACED, 0).is_empty());
