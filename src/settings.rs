@@ -161,7 +161,7 @@ pub const KEYS: [(&str, &str, &str); 30] = [
 /// the proxy's protocol, as in Kong).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HeaderSettings {
-    /// `Server` on responses Skyport makes itself.
+    /// `Server` on responses Skyport makes itself, and on proxied ones that have none.
     pub server: bool,
     /// `Via` on proxied responses.
     pub via: bool,

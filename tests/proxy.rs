@@ -39,6 +39,9 @@ async fn forwards_headers_and_body_and_strips_hop_by_hop() {
     let h = resp.headers().clone();
     let id = h["x-skyport-request-id"].to_str().expect("id").to_string();
     assert_eq!(id.len(), 32);
+    // As Kong: the gateway names itself in `Server` when the upstream sent none ...
+    let me = format!("skyport/{}", env!("CARGO_PKG_VERSION"));
+    assert_eq!(h["server"], me.as_str());
     assert!(h["via"].to_str().expect("via").ends_with(&format!(
         "1.1 upstream, 1.1 skyport/{}",
         env!("CARGO_PKG_VERSION")
@@ -71,6 +74,14 @@ async fn forwards_headers_and_body_and_strips_hop_by_hop() {
     );
     assert_eq!(hd["x-skyport-request-id"], id);
     assert_ne!(hd["te"], "trailers, deflate", "TE is hop-by-hop");
+    // ... and the upstream's own `Server` goes to the client as it came.
+    let resp = client()
+        .get(gw.url("/echo/s?respond-header=server:origin/1"))
+        .send()
+        .await
+        .expect("request");
+    let servers: Vec<_> = resp.headers().get_all("server").iter().collect();
+    assert_eq!(servers, ["origin/1"]);
     for gone in ["x-secret-hop", "keep-alive", "proxy"] {
         assert!(
             hd.get(gone).is_none(),
@@ -353,6 +364,7 @@ async fn headers_settings_choose_skyports_own_headers() {
     absent(
         &resp,
         &[
+            "server",
             "x-skyport-request-id",
             "x-skyport-upstream-latency",
             "x-skyport-proxy-latency",

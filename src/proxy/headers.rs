@@ -364,13 +364,18 @@ static ANSWER_NAMES: [HeaderName; 4] = [
 ];
 
 /// Bytes of the fields [`on_response`] writes (names, separators, Skyport's Via entry, two
-/// latencies, a request id), rounded up: the upstream's Via is added to it.
-const ANSWER_BYTES: usize = 192;
+/// latencies, a request id, `Server`), rounded up: the upstream's Via is added to it.
+const ANSWER_BYTES: usize = 224;
+
+/// `Server` on a proxied answer that has none.
+static SERVER_NAME: HeaderNames = HeaderNames::new_static("server", "Server");
+/// Its value, made when compiling.
+const SERVER: HeaderValue = HeaderValue::from_static(crate::error::SERVER);
 
 /// Sets Via and the latency and request-id fields of a proxied response, those the `headers`
 /// setting lets out: written once in their wire form after the answer's own fields, in place
 /// of any of those names the upstream or a plugin set (Pingora patch 35), not inserted into
-/// its map one by one.
+/// its map one by one; and `Server` when the answer has none.
 pub fn on_response(
     resp: &mut ResponseHeader,
     emit: &HeaderSettings,
@@ -385,7 +390,9 @@ pub fn on_response(
         | u64::from(upstream_ms.is_some()) << 1
         | u64::from(proxy_ms.is_some()) << 2
         | u64::from(emit.request_id) << 3;
-    if which == 0 {
+    // Kong names itself when the upstream (or a plugin since) left no `Server`.
+    let server = emit.server && !resp.headers.contains_key(http::header::SERVER);
+    if which == 0 && !server {
         return Ok(());
     }
     let prev_via = upstream_via.field.as_ref().filter(|v| !v.is_empty());
@@ -405,6 +412,9 @@ pub fn on_response(
     }
     if emit.request_id {
         f.push(&REQUEST_ID, request_id);
+    }
+    if server {
+        f.push(&SERVER_NAME, &SERVER);
     }
     resp.set_wire_fields(f);
     Ok(())
