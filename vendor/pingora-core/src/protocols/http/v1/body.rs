@@ -1282,10 +1282,26 @@ impl SendBodyState {
 /// write progress.
 pub struct BodyWriter {
     pub body_mode: BodyMode,
-    // Only used by the cancel-safe proxy task API. Skyport patch: inline, not boxed (one
-    // allocation less per session, client and server).
+    // Only used by the cancel-safe proxy task API. Skyport patch 37: made on its first use
+    // (a session that never uses the API carries 8 bytes for it instead of 240, and every
+    // move of a session copies them).
+    tasks: Option<Box<TaskState>>,
+}
+
+/// The cancel-safe task API's state.
+#[derive(Debug)]
+struct TaskState {
     send_body_state: SendBodyState,
     send_finish_state: FinishWriteState,
+}
+
+impl Default for TaskState {
+    fn default() -> Self {
+        TaskState {
+            send_body_state: SendBodyState::new(),
+            send_finish_state: FinishWriteState::NotStarted,
+        }
+    }
 }
 
 impl Default for BodyWriter {
@@ -1298,8 +1314,7 @@ impl BodyWriter {
     pub fn new() -> Self {
         BodyWriter {
             body_mode: BM::ToSelect,
-            send_body_state: SendBodyState::new(),
-            send_finish_state: FinishWriteState::NotStarted,
+            tasks: None,
         }
     }
 
@@ -1503,11 +1518,13 @@ impl BodyWriter {
 
     #[cfg(test)]
     pub fn has_pending_body_task(&self) -> bool {
-        self.send_body_state.pending_bytes.is_some()
-            || !matches!(
-                self.send_body_state.write_state,
-                WriteState::Idle | WriteState::Done(_) | WriteState::TimedOut
-            )
+        self.tasks.as_ref().is_some_and(|t| {
+            t.send_body_state.pending_bytes.is_some()
+                || !matches!(
+                    t.send_body_state.write_state,
+                    WriteState::Idle | WriteState::Done(_) | WriteState::TimedOut
+                )
+        })
     }
 
     /// Queue application bytes as a body write task with an optional timeout.
@@ -1519,16 +1536,16 @@ impl BodyWriter {
     pub fn send_body_task(&mut self, bytes: Bytes, timeout: Option<std::time::Duration>) {
         assert!(
             matches!(
-                self.send_body_state.write_state,
+                self.tasks.get_or_insert_with(Box::default).send_body_state.write_state,
                 WriteState::Idle | WriteState::Done(_)
             ),
             "send_body_task called while previous task is still in progress: {:?}",
-            self.send_body_state.write_state
+            self.tasks.get_or_insert_with(Box::default).send_body_state.write_state
         );
-        self.send_body_state.pending_bytes = Some(bytes);
-        self.send_body_state.write_state = WriteState::Idle;
-        self.send_body_state.timeout_duration = timeout;
-        self.send_body_state.timeout_fut = None;
+        self.tasks.get_or_insert_with(Box::default).send_body_state.pending_bytes = Some(bytes);
+        self.tasks.get_or_insert_with(Box::default).send_body_state.write_state = WriteState::Idle;
+        self.tasks.get_or_insert_with(Box::default).send_body_state.timeout_duration = timeout;
+        self.tasks.get_or_insert_with(Box::default).send_body_state.timeout_fut = None;
     }
 
     /// Writes the current queued body task to the stream.
@@ -1556,7 +1573,7 @@ impl BodyWriter {
         S: AsyncWrite + Unpin + Send,
     {
         // Check if already timed out - don't allow reuse
-        if matches!(self.send_body_state.write_state, WriteState::TimedOut) {
+        if matches!(self.tasks.get_or_insert_with(Box::default).send_body_state.write_state, WriteState::TimedOut) {
             return Poll::Ready(Error::e_explain(
                 WriteTimedout,
                 "write task previously timed out",
@@ -1587,16 +1604,16 @@ impl BodyWriter {
         }
 
         // Write returned Pending - lazily create and check timeout if duration is set
-        if let Some(duration) = self.send_body_state.timeout_duration {
-            let timeout = self.send_body_state.timeout_fut.get_or_insert_with(|| {
+        if let Some(duration) = self.tasks.get_or_insert_with(Box::default).send_body_state.timeout_duration {
+            let timeout = self.tasks.get_or_insert_with(Box::default).send_body_state.timeout_fut.get_or_insert_with(|| {
                 Box::pin(pingora_timeout::sleep(duration))
                     as std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + Sync>>
             });
 
             if timeout.as_mut().poll(cx).is_ready() {
                 // Timeout fired! Mark state as timed out and clear the timeout future
-                self.send_body_state.write_state = WriteState::TimedOut;
-                self.send_body_state.timeout_fut = None;
+                self.tasks.get_or_insert_with(Box::default).send_body_state.write_state = WriteState::TimedOut;
+                self.tasks.get_or_insert_with(Box::default).send_body_state.timeout_fut = None;
                 return Poll::Ready(Error::e_explain(
                     WriteTimedout,
                     "writing body task timed out",
@@ -1614,10 +1631,12 @@ impl BodyWriter {
 
     #[cfg(test)]
     pub fn has_pending_finish_task(&self) -> bool {
-        !matches!(
-            self.send_finish_state,
-            FinishWriteState::NotStarted | FinishWriteState::Done
-        )
+        self.tasks.as_ref().is_some_and(|t| {
+            !matches!(
+                t.send_finish_state,
+                FinishWriteState::NotStarted | FinishWriteState::Done
+            )
+        })
     }
 
     /// Queue a finish operation as a task.
@@ -1627,7 +1646,7 @@ impl BodyWriter {
     /// This API is stateful and cancel-safe - use it when you need to finish
     /// the body in a `tokio::select!` loop or other cancellable context.
     pub fn send_finish_task(&mut self) {
-        self.send_finish_state = FinishWriteState::Idle;
+        self.tasks.get_or_insert_with(Box::default).send_finish_state = FinishWriteState::Idle;
     }
 
     /// Async function that performs the current queued finish task on the stream.
@@ -1656,7 +1675,7 @@ impl BodyWriter {
     {
         // If no finish queued, return None
         if matches!(
-            self.send_finish_state,
+            self.tasks.get_or_insert_with(Box::default).send_finish_state,
             FinishWriteState::NotStarted | FinishWriteState::Done
         ) {
             return Poll::Ready(Ok(None));
@@ -1685,7 +1704,7 @@ impl BodyWriter {
         let written = match self.body_mode {
             BM::ContentLength(total, w) => {
                 if w < total {
-                    self.send_finish_state = FinishWriteState::Done;
+                    self.tasks.get_or_insert_with(Box::default).send_finish_state = FinishWriteState::Done;
                     return Poll::Ready(Error::e_explain(
                         PREMATURE_BODY_END,
                         format!("Content-length: {total} bytes written: {w}"),
@@ -1698,7 +1717,7 @@ impl BodyWriter {
 
         // All bytes written - just update state to Complete
         self.body_mode = BM::Complete(written);
-        self.send_finish_state = FinishWriteState::Done;
+        self.tasks.get_or_insert_with(Box::default).send_finish_state = FinishWriteState::Done;
         Poll::Ready(Ok(Some(written)))
     }
 
@@ -1717,11 +1736,11 @@ impl BodyWriter {
         };
 
         loop {
-            match &mut self.send_finish_state {
+            match &mut self.tasks.get_or_insert_with(Box::default).send_finish_state {
                 FinishWriteState::Idle => {
                     // Start writing last chunk marker "0\r\n\r\n"
                     let buf = WriteBuf::Simple(Bytes::from_static(&LAST_CHUNK[..]));
-                    self.send_finish_state = FinishWriteState::WritingLastChunk(buf);
+                    self.tasks.get_or_insert_with(Box::default).send_finish_state = FinishWriteState::WritingLastChunk(buf);
                 }
                 FinishWriteState::WritingLastChunk(buf) => {
                     // Re-create tokio's stateless `write_all_buf` future per
@@ -1730,7 +1749,7 @@ impl BodyWriter {
                         .map_err(|e| Error::because(WriteError, "while writing last chunk", e))?;
 
                     // All bytes written, move to flushing state
-                    self.send_finish_state = FinishWriteState::Flushing;
+                    self.tasks.get_or_insert_with(Box::default).send_finish_state = FinishWriteState::Flushing;
                 }
                 FinishWriteState::Flushing => {
                     // Poll flush
@@ -1739,7 +1758,7 @@ impl BodyWriter {
 
                     // Flush complete! Update body_mode and mark done
                     self.body_mode = BM::Complete(written);
-                    self.send_finish_state = FinishWriteState::Done;
+                    self.tasks.get_or_insert_with(Box::default).send_finish_state = FinishWriteState::Done;
                     return Poll::Ready(Ok(Some(written)));
                 }
                 FinishWriteState::Done => {
@@ -1771,7 +1790,7 @@ impl BodyWriter {
 
         // Just update state to Complete
         self.body_mode = BM::Complete(written);
-        self.send_finish_state = FinishWriteState::Done;
+        self.tasks.get_or_insert_with(Box::default).send_finish_state = FinishWriteState::Done;
         Poll::Ready(Ok(Some(written)))
     }
 
@@ -1790,13 +1809,13 @@ impl BodyWriter {
         S: AsyncWrite + Unpin + Send,
     {
         // Move to Writing state if we're Idle
-        if matches!(self.send_body_state.write_state, WriteState::Idle) {
-            if let Some(mut bytes) = self.send_body_state.pending_bytes.take() {
+        if matches!(self.tasks.get_or_insert_with(Box::default).send_body_state.write_state, WriteState::Idle) {
+            if let Some(mut bytes) = self.tasks.get_or_insert_with(Box::default).send_body_state.pending_bytes.take() {
                 let (total, written) = self.body_mode.expect_content_length();
 
                 // Check if we've already written everything
                 if written >= total {
-                    self.send_body_state.write_state = WriteState::Done(0);
+                    self.tasks.get_or_insert_with(Box::default).send_body_state.write_state = WriteState::Done(0);
                     return Poll::Ready(Ok(None));
                 }
 
@@ -1813,16 +1832,16 @@ impl BodyWriter {
                 }
 
                 let bytes_to_write = bytes.len();
-                self.send_body_state.write_state =
+                self.tasks.get_or_insert_with(Box::default).send_body_state.write_state =
                     WriteState::Writing(bytes_to_write, WriteBuf::Simple(bytes));
             } else {
-                self.send_body_state.write_state = WriteState::Done(0);
+                self.tasks.get_or_insert_with(Box::default).send_body_state.write_state = WriteState::Done(0);
                 return Poll::Ready(Ok(None));
             }
         }
 
         // Handle Writing state - do the write, transition to Flushing or Done
-        if let WriteState::Writing(size, ref mut buf) = &mut self.send_body_state.write_state {
+        if let WriteState::Writing(size, ref mut buf) = &mut self.tasks.get_or_insert_with(Box::default).send_body_state.write_state {
             let bytes_written = *size;
 
             // Attempt write. Re-create tokio's stateless `write_all_buf`
@@ -1835,10 +1854,10 @@ impl BodyWriter {
 
                     if written + bytes_written >= total {
                         // All content-length bytes written, flush needed
-                        self.send_body_state.write_state = WriteState::Flushing(bytes_written);
+                        self.tasks.get_or_insert_with(Box::default).send_body_state.write_state = WriteState::Flushing(bytes_written);
                     } else {
                         // More bytes to come, no flush needed
-                        self.send_body_state.write_state = WriteState::Done(bytes_written);
+                        self.tasks.get_or_insert_with(Box::default).send_body_state.write_state = WriteState::Done(bytes_written);
                     }
                 }
                 Err(e) => {
@@ -1848,23 +1867,23 @@ impl BodyWriter {
         }
 
         // Handle Flushing state - do the flush, transition to Done
-        if let WriteState::Flushing(size) = self.send_body_state.write_state {
+        if let WriteState::Flushing(size) = self.tasks.get_or_insert_with(Box::default).send_body_state.write_state {
             let bytes_written = size;
 
             // Attempt flush
             match ready!(stream.poll_flush(cx)) {
                 Ok(()) => {
                     // Flush completed - transition to Done
-                    self.send_body_state.write_state = WriteState::Done(bytes_written);
+                    self.tasks.get_or_insert_with(Box::default).send_body_state.write_state = WriteState::Done(bytes_written);
                 }
                 Err(e) => return Poll::Ready(Error::e_because(WriteError, "flushing body", e)),
             }
         }
 
         // Return based on final state
-        match self.send_body_state.write_state {
+        match self.tasks.get_or_insert_with(Box::default).send_body_state.write_state {
             WriteState::Done(size) => {
-                self.send_body_state.timeout_fut = None;
+                self.tasks.get_or_insert_with(Box::default).send_body_state.timeout_fut = None;
                 Poll::Ready(Ok(Some(size)))
             }
             WriteState::TimedOut => Poll::Ready(Error::e_explain(
@@ -1890,8 +1909,8 @@ impl BodyWriter {
         S: AsyncWrite + Unpin + Send,
     {
         // Move to Writing state if we're Idle
-        if matches!(self.send_body_state.write_state, WriteState::Idle) {
-            if let Some(bytes) = self.send_body_state.pending_bytes.take() {
+        if matches!(self.tasks.get_or_insert_with(Box::default).send_body_state.write_state, WriteState::Idle) {
+            if let Some(bytes) = self.tasks.get_or_insert_with(Box::default).send_body_state.pending_bytes.take() {
                 let application_bytes_size = bytes.len();
 
                 // Format the chunk: size\r\ndata\r\n
@@ -1901,16 +1920,16 @@ impl BodyWriter {
                     .chain(&b"\r\n"[..]);
 
                 // Store the chained buffer directly to avoid copying
-                self.send_body_state.write_state =
+                self.tasks.get_or_insert_with(Box::default).send_body_state.write_state =
                     WriteState::Writing(application_bytes_size, WriteBuf::Chained(output_buf));
             } else {
-                self.send_body_state.write_state = WriteState::Done(0);
+                self.tasks.get_or_insert_with(Box::default).send_body_state.write_state = WriteState::Done(0);
                 return Poll::Ready(Ok(None));
             }
         }
 
         // Handle Writing state - do the write using vectored I/O, transition to Flushing
-        if let WriteState::Writing(size, ref mut buf) = &mut self.send_body_state.write_state {
+        if let WriteState::Writing(size, ref mut buf) = &mut self.tasks.get_or_insert_with(Box::default).send_body_state.write_state {
             let bytes_written = *size;
 
             // Attempt vectored write for chained buffer (chunk size + data + CRLF).
@@ -1924,7 +1943,7 @@ impl BodyWriter {
                     self.body_mode = BM::ChunkedEncoding(written + bytes_written);
 
                     // Chunked encoding always flushes
-                    self.send_body_state.write_state = WriteState::Flushing(bytes_written);
+                    self.tasks.get_or_insert_with(Box::default).send_body_state.write_state = WriteState::Flushing(bytes_written);
                 }
                 Err(e) => {
                     return Poll::Ready(Error::e_because(WriteError, "while writing body", e))
@@ -1933,23 +1952,23 @@ impl BodyWriter {
         }
 
         // Handle Flushing state - do the flush, transition to Done
-        if let WriteState::Flushing(size) = self.send_body_state.write_state {
+        if let WriteState::Flushing(size) = self.tasks.get_or_insert_with(Box::default).send_body_state.write_state {
             let bytes_written = size;
 
             // Attempt flush
             match ready!(stream.poll_flush(cx)) {
                 Ok(()) => {
                     // Flush completed - transition to Done
-                    self.send_body_state.write_state = WriteState::Done(bytes_written);
+                    self.tasks.get_or_insert_with(Box::default).send_body_state.write_state = WriteState::Done(bytes_written);
                 }
                 Err(e) => return Poll::Ready(Error::e_because(WriteError, "flushing body", e)),
             }
         }
 
         // Return based on final state
-        match self.send_body_state.write_state {
+        match self.tasks.get_or_insert_with(Box::default).send_body_state.write_state {
             WriteState::Done(size) => {
-                self.send_body_state.timeout_fut = None;
+                self.tasks.get_or_insert_with(Box::default).send_body_state.timeout_fut = None;
                 Poll::Ready(Ok(Some(size)))
             }
             WriteState::TimedOut => Poll::Ready(Error::e_explain(
@@ -1975,19 +1994,19 @@ impl BodyWriter {
         S: AsyncWrite + Unpin + Send,
     {
         // Move to Writing state if we're Idle
-        if matches!(self.send_body_state.write_state, WriteState::Idle) {
-            if let Some(bytes) = self.send_body_state.pending_bytes.take() {
+        if matches!(self.tasks.get_or_insert_with(Box::default).send_body_state.write_state, WriteState::Idle) {
+            if let Some(bytes) = self.tasks.get_or_insert_with(Box::default).send_body_state.pending_bytes.take() {
                 let original_size = bytes.len();
-                self.send_body_state.write_state =
+                self.tasks.get_or_insert_with(Box::default).send_body_state.write_state =
                     WriteState::Writing(original_size, WriteBuf::Simple(bytes));
             } else {
-                self.send_body_state.write_state = WriteState::Done(0);
+                self.tasks.get_or_insert_with(Box::default).send_body_state.write_state = WriteState::Done(0);
                 return Poll::Ready(Ok(None));
             }
         }
 
         // Handle Writing state - do the write, transition to Flushing
-        if let WriteState::Writing(size, ref mut buf) = &mut self.send_body_state.write_state {
+        if let WriteState::Writing(size, ref mut buf) = &mut self.tasks.get_or_insert_with(Box::default).send_body_state.write_state {
             let bytes_written = *size;
 
             // Attempt write. Re-create tokio's stateless `write_all_buf`
@@ -1999,7 +2018,7 @@ impl BodyWriter {
                     self.body_mode = BM::UntilClose(written + bytes_written);
 
                     // Close-delimited mode always flushes
-                    self.send_body_state.write_state = WriteState::Flushing(bytes_written);
+                    self.tasks.get_or_insert_with(Box::default).send_body_state.write_state = WriteState::Flushing(bytes_written);
                 }
                 Err(e) => {
                     return Poll::Ready(Error::e_because(WriteError, "while writing body", e))
@@ -2008,23 +2027,23 @@ impl BodyWriter {
         }
 
         // Handle Flushing state - do the flush, transition to Done
-        if let WriteState::Flushing(size) = self.send_body_state.write_state {
+        if let WriteState::Flushing(size) = self.tasks.get_or_insert_with(Box::default).send_body_state.write_state {
             let bytes_written = size;
 
             // Attempt flush
             match ready!(stream.poll_flush(cx)) {
                 Ok(()) => {
                     // Flush completed - transition to Done
-                    self.send_body_state.write_state = WriteState::Done(bytes_written);
+                    self.tasks.get_or_insert_with(Box::default).send_body_state.write_state = WriteState::Done(bytes_written);
                 }
                 Err(e) => return Poll::Ready(Error::e_because(WriteError, "flushing body", e)),
             }
         }
 
         // Return based on final state
-        match self.send_body_state.write_state {
+        match self.tasks.get_or_insert_with(Box::default).send_body_state.write_state {
             WriteState::Done(size) => {
-                self.send_body_state.timeout_fut = None;
+                self.tasks.get_or_insert_with(Box::default).send_body_state.timeout_fut = None;
                 Poll::Ready(Ok(Some(size)))
             }
             WriteState::TimedOut => Poll::Ready(Error::e_explain(
