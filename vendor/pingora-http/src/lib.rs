@@ -1192,6 +1192,18 @@ pub fn header_value_from_raw(raw: impl Into<bytes::Bytes>) -> HeaderValue {
     unsafe { HeaderValue::from_maybe_shared_unchecked(normalized) }
 }
 
+/// A [`HeaderValue`] of bytes an HTTP/1 parser took from a header section, holding no obs-fold
+/// (no LF): the parser leaves no CR or NUL in such a value either, so it is not scanned for
+/// them again as [`header_value_from_raw`] does (Skyport patch 38).
+///
+/// Precondition: as [`header_value_from_raw`]'s, and no CR, LF or NUL in `raw` (debug builds
+/// check both).
+pub fn header_value_unfolded(raw: bytes::Bytes) -> HeaderValue {
+    debug_assert!(!raw.iter().any(|b| matches!(b, b'\r' | b'\n' | b'\0')));
+    // SAFETY: as `header_value_from_raw`'s, with no CR/LF/NUL to replace.
+    unsafe { HeaderValue::from_maybe_shared_unchecked(raw) }
+}
+
 /// Build a [`HeaderValue`] from a borrowed slice, normalizing obs-fold per
 /// RFC 9112 section 5.2. The slice is copied into an owned buffer.
 ///
@@ -2581,6 +2593,14 @@ mod tests {
             b"default-src 'self';\r\n script-src 'self'",
         ));
         assert_eq!(hv.as_bytes(), b"default-src 'self'; script-src 'self'");
+    }
+
+    #[test]
+    fn header_value_unfolded_keeps_the_bytes() {
+        let raw = bytes::Bytes::from_static(b"text/plain; q=\"a b\"\t\x80");
+        let hv = header_value_unfolded(raw.clone());
+        assert_eq!(hv.as_bytes(), &raw[..]);
+        assert_eq!(hv, header_value_from_raw(raw));
     }
 
     #[test]

@@ -364,7 +364,14 @@ impl HttpSession {
                             let header_name = header.get_name_bytes(&buf);
                             let header_name = header_name.into_case_header_name();
                             let value_bytes = header.get_value_bytes(&buf);
-                            let header_value = pingora_http::header_value_from_raw(value_bytes);
+                            // Skyport patch 38: a value without an LF has no obs-fold, and the
+                            // parser leaves no CR or NUL in it: one word-wise search for an LF
+                            // instead of a byte-wise scan for all three.
+                            let header_value = if value_bytes.contains(&b'\n') {
+                                pingora_http::header_value_from_raw(value_bytes)
+                            } else {
+                                pingora_http::header_value_unfolded(value_bytes)
+                            };
                             if let Err(e) = response_header
                                 .append_header(header_name, header_value)
                                 .or_err(InvalidHTTPHeader, "while parsing request header")
