@@ -48,7 +48,7 @@ fn bench(c: &mut Criterion) {
         client_ip: Some("127.0.0.1".parse().expect("an IP")),
         proto: headers::HTTP,
         port: 8000,
-        host: "api.example.com",
+        host: b"api.example.com",
         raw_path: b"/api/users/42",
         version: "1.1",
     };

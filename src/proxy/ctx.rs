@@ -45,6 +45,9 @@ pub struct RequestCtx {
     pub upstream_sent: Option<http::Uri>,
     /// Request body bytes seen so far (for `client_max_body_size`).
     pub body_bytes: u64,
+    /// Bytes of the checked host at the start of the request's Host field (or authority),
+    /// found when the route was matched: the upstream request's X-Forwarded-Host.
+    pub host_len: usize,
 }
 
 impl RequestCtx {
@@ -68,6 +71,7 @@ impl RequestCtx {
             upstream_answered: None,
             upstream_sent: None,
             body_bytes: 0,
+            host_len: 0,
         }
     }
 }

@@ -114,7 +114,7 @@ pub struct Downstream<'a> {
     /// Listener port.
     pub port: u16,
     /// Host name the client asked for (without port), sent on in lower case.
-    pub host: &'a str,
+    pub host: &'a [u8],
     /// The raw request path (not normalized, no query).
     pub raw_path: &'a [u8],
     /// `1.1` or `2`: the client's HTTP version, for Via.
@@ -306,7 +306,7 @@ pub fn forwarded(
     }
     f.push(&names.proto, &d.proto);
     // Lower case, as nginx's `$host` that Kong sends.
-    f.push_bytes(&names.host, d.host.as_bytes(), true)?;
+    f.push_bytes(&names.host, d.host, true)?;
     f.push(&names.port, &port_value(d.port));
     f.push_bytes(&names.path, d.raw_path, false)?;
     if let Some(p) = prefix {
@@ -557,7 +557,7 @@ mod tests {
                 client_ip,
                 proto: HTTPS,
                 port: 8443,
-                host: "Api.Example",
+                host: b"Api.Example",
                 raw_path: b"/a",
                 version: "2",
             };

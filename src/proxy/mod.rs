@@ -11,7 +11,7 @@ pub mod request_id;
 use crate::error::{self, GatewayError, RenderHints, Rendered};
 use crate::plugins::Flow;
 use crate::plugins::Phases;
-use crate::router::{field_text, host_of, normalize, path, request_host, RequestInfo};
+use crate::router::{field_text, normalize, path, request_host, RequestInfo};
 use crate::settings::HeaderSettings;
 use crate::spans::{self, Instrumentations, SpanKind, Trace, TracingSettings};
 use crate::state::State;
@@ -220,6 +220,8 @@ impl Gateway {
             },
         }
         .ok_or(GatewayError::BadRequest)?;
+        // The host starts its field: its length is all the upstream request needs of it.
+        ctx.host_len = host.len();
         let normalized = normalize::normalize(req.uri.path());
         let listener_port = server_port(session);
         let tls = is_tls(session);
@@ -804,12 +806,12 @@ impl Gateway {
         }
         let req = session.req_header();
         let host_value = req.headers.get(http::header::HOST);
-        let host_text = host_value.and_then(field_text);
-        let host_raw = host_text
-            .or_else(|| req.uri.authority().map(|a| a.as_str()))
-            .unwrap_or("");
-        // Checked when the route was matched.
-        let host = host_of(host_raw);
+        let host_raw = host_value
+            .map(|h| h.as_bytes())
+            .or_else(|| req.uri.authority().map(|a| a.as_str().as_bytes()))
+            .unwrap_or_default();
+        // Checked when the route was matched, where its length was kept.
+        let host = host_raw.get(..ctx.host_len).unwrap_or_default();
         let version = if req.version == http::Version::HTTP_2 {
             "2"
         } else {
