@@ -1311,6 +1311,11 @@ impl Default for BodyWriter {
 }
 
 impl BodyWriter {
+    /// The task API's state, made on its first use (Skyport patch 37).
+    fn task_state(&mut self) -> &mut TaskState {
+        self.tasks.get_or_insert_with(Box::default)
+    }
+
     pub fn new() -> Self {
         BodyWriter {
             body_mode: BM::ToSelect,
@@ -1536,34 +1541,16 @@ impl BodyWriter {
     pub fn send_body_task(&mut self, bytes: Bytes, timeout: Option<std::time::Duration>) {
         assert!(
             matches!(
-                self.tasks
-                    .get_or_insert_with(Box::default)
-                    .send_body_state
-                    .write_state,
+                self.task_state().send_body_state.write_state,
                 WriteState::Idle | WriteState::Done(_)
             ),
             "send_body_task called while previous task is still in progress: {:?}",
-            self.tasks
-                .get_or_insert_with(Box::default)
-                .send_body_state
-                .write_state
+            self.task_state().send_body_state.write_state
         );
-        self.tasks
-            .get_or_insert_with(Box::default)
-            .send_body_state
-            .pending_bytes = Some(bytes);
-        self.tasks
-            .get_or_insert_with(Box::default)
-            .send_body_state
-            .write_state = WriteState::Idle;
-        self.tasks
-            .get_or_insert_with(Box::default)
-            .send_body_state
-            .timeout_duration = timeout;
-        self.tasks
-            .get_or_insert_with(Box::default)
-            .send_body_state
-            .timeout_fut = None;
+        self.task_state().send_body_state.pending_bytes = Some(bytes);
+        self.task_state().send_body_state.write_state = WriteState::Idle;
+        self.task_state().send_body_state.timeout_duration = timeout;
+        self.task_state().send_body_state.timeout_fut = None;
     }
 
     /// Writes the current queued body task to the stream.
@@ -1592,10 +1579,7 @@ impl BodyWriter {
     {
         // Check if already timed out - don't allow reuse
         if matches!(
-            self.tasks
-                .get_or_insert_with(Box::default)
-                .send_body_state
-                .write_state,
+            self.task_state().send_body_state.write_state,
             WriteState::TimedOut
         ) {
             return Poll::Ready(Error::e_explain(
@@ -1628,15 +1612,9 @@ impl BodyWriter {
         }
 
         // Write returned Pending - lazily create and check timeout if duration is set
-        if let Some(duration) = self
-            .tasks
-            .get_or_insert_with(Box::default)
-            .send_body_state
-            .timeout_duration
-        {
+        if let Some(duration) = self.task_state().send_body_state.timeout_duration {
             let timeout = self
-                .tasks
-                .get_or_insert_with(Box::default)
+                .task_state()
                 .send_body_state
                 .timeout_fut
                 .get_or_insert_with(|| {
@@ -1646,14 +1624,8 @@ impl BodyWriter {
 
             if timeout.as_mut().poll(cx).is_ready() {
                 // Timeout fired! Mark state as timed out and clear the timeout future
-                self.tasks
-                    .get_or_insert_with(Box::default)
-                    .send_body_state
-                    .write_state = WriteState::TimedOut;
-                self.tasks
-                    .get_or_insert_with(Box::default)
-                    .send_body_state
-                    .timeout_fut = None;
+                self.task_state().send_body_state.write_state = WriteState::TimedOut;
+                self.task_state().send_body_state.timeout_fut = None;
                 return Poll::Ready(Error::e_explain(
                     WriteTimedout,
                     "writing body task timed out",
@@ -1686,9 +1658,7 @@ impl BodyWriter {
     /// This API is stateful and cancel-safe - use it when you need to finish
     /// the body in a `tokio::select!` loop or other cancellable context.
     pub fn send_finish_task(&mut self) {
-        self.tasks
-            .get_or_insert_with(Box::default)
-            .send_finish_state = FinishWriteState::Idle;
+        self.task_state().send_finish_state = FinishWriteState::Idle;
     }
 
     /// Async function that performs the current queued finish task on the stream.
@@ -1717,9 +1687,7 @@ impl BodyWriter {
     {
         // If no finish queued, return None
         if matches!(
-            self.tasks
-                .get_or_insert_with(Box::default)
-                .send_finish_state,
+            self.task_state().send_finish_state,
             FinishWriteState::NotStarted | FinishWriteState::Done
         ) {
             return Poll::Ready(Ok(None));
@@ -1748,9 +1716,7 @@ impl BodyWriter {
         let written = match self.body_mode {
             BM::ContentLength(total, w) => {
                 if w < total {
-                    self.tasks
-                        .get_or_insert_with(Box::default)
-                        .send_finish_state = FinishWriteState::Done;
+                    self.task_state().send_finish_state = FinishWriteState::Done;
                     return Poll::Ready(Error::e_explain(
                         PREMATURE_BODY_END,
                         format!("Content-length: {total} bytes written: {w}"),
@@ -1763,9 +1729,7 @@ impl BodyWriter {
 
         // All bytes written - just update state to Complete
         self.body_mode = BM::Complete(written);
-        self.tasks
-            .get_or_insert_with(Box::default)
-            .send_finish_state = FinishWriteState::Done;
+        self.task_state().send_finish_state = FinishWriteState::Done;
         Poll::Ready(Ok(Some(written)))
     }
 
@@ -1784,17 +1748,11 @@ impl BodyWriter {
         };
 
         loop {
-            match &mut self
-                .tasks
-                .get_or_insert_with(Box::default)
-                .send_finish_state
-            {
+            match &mut self.task_state().send_finish_state {
                 FinishWriteState::Idle => {
                     // Start writing last chunk marker "0\r\n\r\n"
                     let buf = WriteBuf::Simple(Bytes::from_static(&LAST_CHUNK[..]));
-                    self.tasks
-                        .get_or_insert_with(Box::default)
-                        .send_finish_state = FinishWriteState::WritingLastChunk(buf);
+                    self.task_state().send_finish_state = FinishWriteState::WritingLastChunk(buf);
                 }
                 FinishWriteState::WritingLastChunk(buf) => {
                     // Re-create tokio's stateless `write_all_buf` future per
@@ -1803,9 +1761,7 @@ impl BodyWriter {
                         .map_err(|e| Error::because(WriteError, "while writing last chunk", e))?;
 
                     // All bytes written, move to flushing state
-                    self.tasks
-                        .get_or_insert_with(Box::default)
-                        .send_finish_state = FinishWriteState::Flushing;
+                    self.task_state().send_finish_state = FinishWriteState::Flushing;
                 }
                 FinishWriteState::Flushing => {
                     // Poll flush
@@ -1814,9 +1770,7 @@ impl BodyWriter {
 
                     // Flush complete! Update body_mode and mark done
                     self.body_mode = BM::Complete(written);
-                    self.tasks
-                        .get_or_insert_with(Box::default)
-                        .send_finish_state = FinishWriteState::Done;
+                    self.task_state().send_finish_state = FinishWriteState::Done;
                     return Poll::Ready(Ok(Some(written)));
                 }
                 FinishWriteState::Done => {
@@ -1848,9 +1802,7 @@ impl BodyWriter {
 
         // Just update state to Complete
         self.body_mode = BM::Complete(written);
-        self.tasks
-            .get_or_insert_with(Box::default)
-            .send_finish_state = FinishWriteState::Done;
+        self.task_state().send_finish_state = FinishWriteState::Done;
         Poll::Ready(Ok(Some(written)))
     }
 
@@ -1870,27 +1822,15 @@ impl BodyWriter {
     {
         // Move to Writing state if we're Idle
         if matches!(
-            self.tasks
-                .get_or_insert_with(Box::default)
-                .send_body_state
-                .write_state,
+            self.task_state().send_body_state.write_state,
             WriteState::Idle
         ) {
-            if let Some(mut bytes) = self
-                .tasks
-                .get_or_insert_with(Box::default)
-                .send_body_state
-                .pending_bytes
-                .take()
-            {
+            if let Some(mut bytes) = self.task_state().send_body_state.pending_bytes.take() {
                 let (total, written) = self.body_mode.expect_content_length();
 
                 // Check if we've already written everything
                 if written >= total {
-                    self.tasks
-                        .get_or_insert_with(Box::default)
-                        .send_body_state
-                        .write_state = WriteState::Done(0);
+                    self.task_state().send_body_state.write_state = WriteState::Done(0);
                     return Poll::Ready(Ok(None));
                 }
 
@@ -1907,25 +1847,17 @@ impl BodyWriter {
                 }
 
                 let bytes_to_write = bytes.len();
-                self.tasks
-                    .get_or_insert_with(Box::default)
-                    .send_body_state
-                    .write_state = WriteState::Writing(bytes_to_write, WriteBuf::Simple(bytes));
+                self.task_state().send_body_state.write_state =
+                    WriteState::Writing(bytes_to_write, WriteBuf::Simple(bytes));
             } else {
-                self.tasks
-                    .get_or_insert_with(Box::default)
-                    .send_body_state
-                    .write_state = WriteState::Done(0);
+                self.task_state().send_body_state.write_state = WriteState::Done(0);
                 return Poll::Ready(Ok(None));
             }
         }
 
         // Handle Writing state - do the write, transition to Flushing or Done
-        if let WriteState::Writing(size, ref mut buf) = &mut self
-            .tasks
-            .get_or_insert_with(Box::default)
-            .send_body_state
-            .write_state
+        if let WriteState::Writing(size, ref mut buf) =
+            &mut self.task_state().send_body_state.write_state
         {
             let bytes_written = *size;
 
@@ -1939,16 +1871,12 @@ impl BodyWriter {
 
                     if written + bytes_written >= total {
                         // All content-length bytes written, flush needed
-                        self.tasks
-                            .get_or_insert_with(Box::default)
-                            .send_body_state
-                            .write_state = WriteState::Flushing(bytes_written);
+                        self.task_state().send_body_state.write_state =
+                            WriteState::Flushing(bytes_written);
                     } else {
                         // More bytes to come, no flush needed
-                        self.tasks
-                            .get_or_insert_with(Box::default)
-                            .send_body_state
-                            .write_state = WriteState::Done(bytes_written);
+                        self.task_state().send_body_state.write_state =
+                            WriteState::Done(bytes_written);
                     }
                 }
                 Err(e) => {
@@ -1958,39 +1886,23 @@ impl BodyWriter {
         }
 
         // Handle Flushing state - do the flush, transition to Done
-        if let WriteState::Flushing(size) = self
-            .tasks
-            .get_or_insert_with(Box::default)
-            .send_body_state
-            .write_state
-        {
+        if let WriteState::Flushing(size) = self.task_state().send_body_state.write_state {
             let bytes_written = size;
 
             // Attempt flush
             match ready!(stream.poll_flush(cx)) {
                 Ok(()) => {
                     // Flush completed - transition to Done
-                    self.tasks
-                        .get_or_insert_with(Box::default)
-                        .send_body_state
-                        .write_state = WriteState::Done(bytes_written);
+                    self.task_state().send_body_state.write_state = WriteState::Done(bytes_written);
                 }
                 Err(e) => return Poll::Ready(Error::e_because(WriteError, "flushing body", e)),
             }
         }
 
         // Return based on final state
-        match self
-            .tasks
-            .get_or_insert_with(Box::default)
-            .send_body_state
-            .write_state
-        {
+        match self.task_state().send_body_state.write_state {
             WriteState::Done(size) => {
-                self.tasks
-                    .get_or_insert_with(Box::default)
-                    .send_body_state
-                    .timeout_fut = None;
+                self.task_state().send_body_state.timeout_fut = None;
                 Poll::Ready(Ok(Some(size)))
             }
             WriteState::TimedOut => Poll::Ready(Error::e_explain(
@@ -2017,19 +1929,10 @@ impl BodyWriter {
     {
         // Move to Writing state if we're Idle
         if matches!(
-            self.tasks
-                .get_or_insert_with(Box::default)
-                .send_body_state
-                .write_state,
+            self.task_state().send_body_state.write_state,
             WriteState::Idle
         ) {
-            if let Some(bytes) = self
-                .tasks
-                .get_or_insert_with(Box::default)
-                .send_body_state
-                .pending_bytes
-                .take()
-            {
+            if let Some(bytes) = self.task_state().send_body_state.pending_bytes.take() {
                 let application_bytes_size = bytes.len();
 
                 // Format the chunk: size\r\ndata\r\n
@@ -2039,26 +1942,17 @@ impl BodyWriter {
                     .chain(&b"\r\n"[..]);
 
                 // Store the chained buffer directly to avoid copying
-                self.tasks
-                    .get_or_insert_with(Box::default)
-                    .send_body_state
-                    .write_state =
+                self.task_state().send_body_state.write_state =
                     WriteState::Writing(application_bytes_size, WriteBuf::Chained(output_buf));
             } else {
-                self.tasks
-                    .get_or_insert_with(Box::default)
-                    .send_body_state
-                    .write_state = WriteState::Done(0);
+                self.task_state().send_body_state.write_state = WriteState::Done(0);
                 return Poll::Ready(Ok(None));
             }
         }
 
         // Handle Writing state - do the write using vectored I/O, transition to Flushing
-        if let WriteState::Writing(size, ref mut buf) = &mut self
-            .tasks
-            .get_or_insert_with(Box::default)
-            .send_body_state
-            .write_state
+        if let WriteState::Writing(size, ref mut buf) =
+            &mut self.task_state().send_body_state.write_state
         {
             let bytes_written = *size;
 
@@ -2073,10 +1967,8 @@ impl BodyWriter {
                     self.body_mode = BM::ChunkedEncoding(written + bytes_written);
 
                     // Chunked encoding always flushes
-                    self.tasks
-                        .get_or_insert_with(Box::default)
-                        .send_body_state
-                        .write_state = WriteState::Flushing(bytes_written);
+                    self.task_state().send_body_state.write_state =
+                        WriteState::Flushing(bytes_written);
                 }
                 Err(e) => {
                     return Poll::Ready(Error::e_because(WriteError, "while writing body", e))
@@ -2085,39 +1977,23 @@ impl BodyWriter {
         }
 
         // Handle Flushing state - do the flush, transition to Done
-        if let WriteState::Flushing(size) = self
-            .tasks
-            .get_or_insert_with(Box::default)
-            .send_body_state
-            .write_state
-        {
+        if let WriteState::Flushing(size) = self.task_state().send_body_state.write_state {
             let bytes_written = size;
 
             // Attempt flush
             match ready!(stream.poll_flush(cx)) {
                 Ok(()) => {
                     // Flush completed - transition to Done
-                    self.tasks
-                        .get_or_insert_with(Box::default)
-                        .send_body_state
-                        .write_state = WriteState::Done(bytes_written);
+                    self.task_state().send_body_state.write_state = WriteState::Done(bytes_written);
                 }
                 Err(e) => return Poll::Ready(Error::e_because(WriteError, "flushing body", e)),
             }
         }
 
         // Return based on final state
-        match self
-            .tasks
-            .get_or_insert_with(Box::default)
-            .send_body_state
-            .write_state
-        {
+        match self.task_state().send_body_state.write_state {
             WriteState::Done(size) => {
-                self.tasks
-                    .get_or_insert_with(Box::default)
-                    .send_body_state
-                    .timeout_fut = None;
+                self.task_state().send_body_state.timeout_fut = None;
                 Poll::Ready(Ok(Some(size)))
             }
             WriteState::TimedOut => Poll::Ready(Error::e_explain(
@@ -2144,39 +2020,22 @@ impl BodyWriter {
     {
         // Move to Writing state if we're Idle
         if matches!(
-            self.tasks
-                .get_or_insert_with(Box::default)
-                .send_body_state
-                .write_state,
+            self.task_state().send_body_state.write_state,
             WriteState::Idle
         ) {
-            if let Some(bytes) = self
-                .tasks
-                .get_or_insert_with(Box::default)
-                .send_body_state
-                .pending_bytes
-                .take()
-            {
+            if let Some(bytes) = self.task_state().send_body_state.pending_bytes.take() {
                 let original_size = bytes.len();
-                self.tasks
-                    .get_or_insert_with(Box::default)
-                    .send_body_state
-                    .write_state = WriteState::Writing(original_size, WriteBuf::Simple(bytes));
+                self.task_state().send_body_state.write_state =
+                    WriteState::Writing(original_size, WriteBuf::Simple(bytes));
             } else {
-                self.tasks
-                    .get_or_insert_with(Box::default)
-                    .send_body_state
-                    .write_state = WriteState::Done(0);
+                self.task_state().send_body_state.write_state = WriteState::Done(0);
                 return Poll::Ready(Ok(None));
             }
         }
 
         // Handle Writing state - do the write, transition to Flushing
-        if let WriteState::Writing(size, ref mut buf) = &mut self
-            .tasks
-            .get_or_insert_with(Box::default)
-            .send_body_state
-            .write_state
+        if let WriteState::Writing(size, ref mut buf) =
+            &mut self.task_state().send_body_state.write_state
         {
             let bytes_written = *size;
 
@@ -2189,10 +2048,8 @@ impl BodyWriter {
                     self.body_mode = BM::UntilClose(written + bytes_written);
 
                     // Close-delimited mode always flushes
-                    self.tasks
-                        .get_or_insert_with(Box::default)
-                        .send_body_state
-                        .write_state = WriteState::Flushing(bytes_written);
+                    self.task_state().send_body_state.write_state =
+                        WriteState::Flushing(bytes_written);
                 }
                 Err(e) => {
                     return Poll::Ready(Error::e_because(WriteError, "while writing body", e))
@@ -2201,39 +2058,23 @@ impl BodyWriter {
         }
 
         // Handle Flushing state - do the flush, transition to Done
-        if let WriteState::Flushing(size) = self
-            .tasks
-            .get_or_insert_with(Box::default)
-            .send_body_state
-            .write_state
-        {
+        if let WriteState::Flushing(size) = self.task_state().send_body_state.write_state {
             let bytes_written = size;
 
             // Attempt flush
             match ready!(stream.poll_flush(cx)) {
                 Ok(()) => {
                     // Flush completed - transition to Done
-                    self.tasks
-                        .get_or_insert_with(Box::default)
-                        .send_body_state
-                        .write_state = WriteState::Done(bytes_written);
+                    self.task_state().send_body_state.write_state = WriteState::Done(bytes_written);
                 }
                 Err(e) => return Poll::Ready(Error::e_because(WriteError, "flushing body", e)),
             }
         }
 
         // Return based on final state
-        match self
-            .tasks
-            .get_or_insert_with(Box::default)
-            .send_body_state
-            .write_state
-        {
+        match self.task_state().send_body_state.write_state {
             WriteState::Done(size) => {
-                self.tasks
-                    .get_or_insert_with(Box::default)
-                    .send_body_state
-                    .timeout_fut = None;
+                self.task_state().send_body_state.timeout_fut = None;
                 Poll::Ready(Ok(Some(size)))
             }
             WriteState::TimedOut => Poll::Ready(Error::e_explain(
