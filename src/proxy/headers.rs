@@ -243,15 +243,15 @@ fn is_hop_by_hop(name: &http::HeaderName) -> bool {
 /// The names of the fields [`forwarded`] writes, the request id's last: a client's own fields
 /// of these names are not sent on (as Kong's `proxy_set_header` replaces them).
 static FORWARDED_NAMES: [HeaderName; 9] = [
-    HeaderName::from_static("x-real-ip"),
-    HeaderName::from_static("x-forwarded-for"),
-    HeaderName::from_static("x-forwarded-proto"),
-    HeaderName::from_static("x-forwarded-host"),
-    HeaderName::from_static("x-forwarded-port"),
-    HeaderName::from_static("x-forwarded-path"),
-    HeaderName::from_static("x-forwarded-prefix"),
-    HeaderName::from_static("via"),
-    HeaderName::from_static("x-skyport-request-id"),
+    http::header::X_REAL_IP,
+    http::header::X_FORWARDED_FOR,
+    http::header::X_FORWARDED_PROTO,
+    http::header::X_FORWARDED_HOST,
+    http::header::X_FORWARDED_PORT,
+    http::header::X_FORWARDED_PATH,
+    http::header::X_FORWARDED_PREFIX,
+    http::header::VIA,
+    http::header::X_SKYPORT_REQUEST_ID,
 ];
 
 static VIA: HeaderNames = HeaderNames::new_static("via", "Via");
@@ -357,10 +357,10 @@ pub struct UpstreamVia {
 /// The names of the fields [`on_response`] writes, in its order: bit `i` of its mask replaces
 /// `ANSWER_NAMES[i]`.
 static ANSWER_NAMES: [HeaderName; 4] = [
-    HeaderName::from_static("via"),
-    HeaderName::from_static("x-skyport-upstream-latency"),
-    HeaderName::from_static("x-skyport-proxy-latency"),
-    HeaderName::from_static("x-skyport-request-id"),
+    http::header::VIA,
+    http::header::X_SKYPORT_UPSTREAM_LATENCY,
+    http::header::X_SKYPORT_PROXY_LATENCY,
+    http::header::X_SKYPORT_REQUEST_ID,
 ];
 
 /// Bytes of the fields [`on_response`] writes (names, separators, Skyport's Via entry, two
