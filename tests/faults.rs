@@ -426,3 +426,31 @@ async fn a_client_that_leaves_mid_request_frees_its_upstream_connection() {
         "the next request reaches its upstream whole"
     );
 }
+
+#[tokio::test]
+async fn a_retry_on_a_dropped_pooled_connection_sends_the_same_upstream_path() {
+    // The upstream closes each connection when its second request arrives: the gateway's
+    // second request goes out on the pooled connection, fails unanswered and is sent again
+    // on a new one, with the path the route and the service made, not the client's.
+    let once = BadUpstream::start(Misbehave::OncePerConnection).await;
+    let yaml = format!(
+        r#"_format_version: "3.0"
+services:
+  - name: once
+    url: {}/base
+    routes: [{{ name: once, paths: [/strip] }}]
+"#,
+        once.url()
+    );
+    let gw = Gateway::start(&yaml).await;
+    let c = client();
+    for path in ["a", "b", "c"] {
+        let r = c
+            .get(gw.url(&format!("/strip/{path}?q=1")))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(r.status(), 200, "/strip/{path}");
+        assert_eq!(r.text().await.expect("body"), format!("/base/{path}?q=1"));
+    }
+}

@@ -801,8 +801,9 @@ impl Gateway {
                 + ctx.plugins.upstream_headers.len()
                 + ctx.plugins.upstream_set.len(),
         );
-        if let Some(uri) = ctx.upstream_uri.take() {
-            upstream.set_uri(uri);
+        // Kept (not taken): a retry on a new connection builds the request again.
+        if let Some(uri) = &ctx.upstream_uri {
+            upstream.set_uri(uri.clone());
         }
         let req = session.req_header();
         let host_value = req.headers.get(http::header::HOST);

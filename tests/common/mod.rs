@@ -770,6 +770,10 @@ pub enum Misbehave {
     /// Not a fault: answers as an HTTP/1.0 server does (python's `http.server`), `HTTP/1.0
     /// 200` with a length, then closes.
     Http10,
+    /// Answers the first request on a connection (keep-alive, the body is the request line's
+    /// target), then closes the connection when the next request on it arrives, unanswered:
+    /// a pooled connection the upstream dropped just as it was reused.
+    OncePerConnection,
 }
 
 /// A TCP server on 127.0.0.1 that misbehaves on every connection; stopped when dropped.
@@ -831,6 +835,17 @@ impl BadUpstream {
                             let _ = tcp
                                 .write_all(b"HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\nold")
                                 .await;
+                        }
+                        Misbehave::OncePerConnection => {
+                            let head = String::from_utf8_lossy(&buf);
+                            let target = head.split(' ').nth(1).unwrap_or("").to_string();
+                            let answer = format!(
+                                "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{target}",
+                                target.len()
+                            );
+                            let _ = tcp.write_all(answer.as_bytes()).await;
+                            // The next request's bytes, then a close without an answer.
+                            let _ = tcp.read(&mut buf).await;
                         }
                     }
                 });
