@@ -214,3 +214,69 @@ plugins:
     assert_eq!(fresh[0]["request"]["uri"], "/users/b");
     assert_eq!(lines(&rotated, 2).await.len(), 2);
 }
+
+#[tokio::test]
+async fn the_logged_upstream_uri_is_the_target_sent_upstream() {
+    let up = Upstream::http().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("access.log");
+    let yaml = format!(
+        r#"_format_version: "3.0"
+services:
+  - name: users
+    url: {}/base
+    routes:
+      - {{ name: stripped, paths: [/users] }}
+      - {{ name: kept, paths: [/kept], strip_path: false }}
+      - name: hidden
+        paths: [/hidden]
+        plugins: [{{ name: key-auth, config: {{ hide_credentials: true }} }}]
+  - name: same
+    url: {}
+    routes: [{{ name: same, paths: [/same], strip_path: false }}]
+consumers:
+  - username: ann
+    keyauth_credentials: [{{ key: ann-key }}]
+plugins:
+  - name: file-log
+    config: {{ path: "{}" }}
+"#,
+        up.url("http"),
+        up.url("http"),
+        path.display()
+    );
+    let gw = Gateway::start(&yaml).await;
+    let sent = [
+        // The client's own target goes upstream as it came.
+        ("/same/e?w=4", 200, "/same/e?w=4"),
+        ("/users/a?x=1", 200, "/base/a?x=1"),
+        ("/kept/b?y=2", 200, "/base/kept/b?y=2"),
+        ("/hidden/c?apikey=ann-key&z=3", 200, "/base/c?z=3"),
+        // Refused before anything went upstream: no target.
+        ("/hidden/d", 401, ""),
+    ];
+    for (uri, status, _) in sent {
+        let r = client().get(gw.url(uri)).send().await.expect("req");
+        assert_eq!(r.status(), status, "{uri}");
+    }
+    let mut lines = Vec::new();
+    for _ in 0..300 {
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        lines = text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .collect();
+        if lines.len() >= sent.len() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(lines.len(), sent.len(), "one line per request");
+    for (uri, _, upstream) in sent {
+        let line = lines
+            .iter()
+            .find(|l| l["request"]["uri"] == uri)
+            .unwrap_or_else(|| panic!("no line for {uri}"));
+        assert_eq!(line["upstream_uri"], upstream, "{uri}");
+    }
+}

@@ -78,25 +78,8 @@ pub struct RequestState {
     pub identity: Option<auth::IdentityHeaders>,
     /// Headers to set on the upstream request (`None` removes one the client sent).
     pub upstream_headers: Vec<(HeaderCase, Option<HeaderValue>)>,
-    /// Headers the client sent, by their own name, to remove from the upstream request
-    /// (credentials a plugin hides).
-    pub upstream_removed: Vec<http::HeaderName>,
-    /// Query arguments to remove from the upstream request (credentials a plugin hides).
-    pub query_removed: Vec<String>,
-    /// Headers to set on the upstream request by a name chosen in the config.
-    pub upstream_set: Vec<(http::HeaderName, HeaderValue)>,
-    /// Headers to set on whatever response the client gets, by a name chosen in the config.
-    pub response_set: Vec<(http::HeaderName, HeaderValue)>,
-    /// The request's correlation id (`correlation-id`), for the log.
-    pub correlation_id: Option<String>,
-    /// `request-size-limiting` on a body of undeclared length: the bytes allowed.
-    pub body_limit: Option<u64>,
-    /// Request body bytes counted against `body_limit`.
-    pub body_seen: u64,
     /// Headers to add to whatever response the client gets.
     pub response_headers: Vec<(HeaderCase, HeaderValue)>,
-    /// Headers of the upstream's answer to remove before it goes out.
-    pub response_removed: Vec<HeaderCase>,
     /// The route path the request matched (Kong's `router_matches.uri`, and its captures).
     pub route_path: Option<Arc<crate::router::PathMatcher>>,
     /// The request's id (Kong's `kong_request_id`).
@@ -112,6 +95,60 @@ pub struct RequestState {
     /// The loaded entities and the matched route's index in them, for plugins that show
     /// them (`Phases::MATCHED`).
     pub matched: Option<(Arc<crate::model::Model>, usize)>,
+    /// What fewer plugins ask for, made on first use ([`RequestState::edits_mut`]): a request
+    /// without it carries one pointer, and the context moved into each request's future stays
+    /// small.
+    edits: Option<Box<Edits>>,
+}
+
+/// The parts of [`RequestState`] few plugins write.
+#[derive(Debug, Default)]
+pub struct Edits {
+    /// Headers the client sent, by their own name, to remove from the upstream request
+    /// (credentials a plugin hides).
+    pub upstream_removed: Vec<http::HeaderName>,
+    /// Query arguments to remove from the upstream request (credentials a plugin hides).
+    pub query_removed: Vec<String>,
+    /// Headers to set on the upstream request by a name chosen in the config.
+    pub upstream_set: Vec<(http::HeaderName, HeaderValue)>,
+    /// Headers to set on whatever response the client gets, by a name chosen in the config.
+    pub response_set: Vec<(http::HeaderName, HeaderValue)>,
+    /// Headers of the upstream's answer to remove before it goes out.
+    pub response_removed: Vec<HeaderCase>,
+    /// The request's correlation id (`correlation-id`), for the log.
+    pub correlation_id: Option<String>,
+    /// The upstream request line's target when plugins changed it from the route's, for the
+    /// log.
+    pub sent_uri: Option<http::Uri>,
+    /// `request-size-limiting` on a body of undeclared length: the bytes allowed.
+    pub body_limit: Option<u64>,
+    /// Request body bytes counted against `body_limit`.
+    pub body_seen: u64,
+}
+
+/// The edits of a request no plugin has edited.
+static NO_EDITS: Edits = Edits {
+    upstream_removed: Vec::new(),
+    query_removed: Vec::new(),
+    upstream_set: Vec::new(),
+    response_set: Vec::new(),
+    response_removed: Vec::new(),
+    correlation_id: None,
+    sent_uri: None,
+    body_limit: None,
+    body_seen: 0,
+};
+
+impl RequestState {
+    /// The rarer edits plugins asked for (all empty when none did).
+    pub fn edits(&self) -> &Edits {
+        self.edits.as_deref().unwrap_or(&NO_EDITS)
+    }
+
+    /// The rarer edits, to add to (made on first use).
+    pub fn edits_mut(&mut self) -> &mut Edits {
+        self.edits.get_or_insert_with(Box::default)
+    }
 }
 
 /// How the upstream request differs from the client's (`request-transformer`), applied when

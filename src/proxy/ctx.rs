@@ -41,8 +41,8 @@ pub struct RequestCtx {
     pub upstream_started: Option<Instant>,
     /// When the upstream's response header arrived.
     pub upstream_answered: Option<Instant>,
-    /// The request line's URI sent upstream (for the log).
-    pub upstream_sent: Option<http::Uri>,
+    /// Whether the request was sent upstream (its target: [`RequestCtx::sent_target`]).
+    pub upstream_sent: bool,
     /// Request body bytes seen so far (for `client_max_body_size`).
     pub body_bytes: u64,
     /// Bytes of the checked host at the start of the request's Host field (or authority),
@@ -69,9 +69,21 @@ impl RequestCtx {
             member_reported: false,
             upstream_started: None,
             upstream_answered: None,
-            upstream_sent: None,
+            upstream_sent: false,
             body_bytes: 0,
             host_len: 0,
         }
+    }
+
+    /// The target (path and query) of the request line sent upstream: the one plugins made,
+    /// or the route's, or else the client's (`client`); `None` when nothing was sent.
+    pub fn sent_target<'a>(&'a self, client: &'a http::Uri) -> Option<&'a str> {
+        if !self.upstream_sent {
+            return None;
+        }
+        let uri = (self.plugins.edits().sent_uri.as_ref())
+            .or(self.upstream_uri.as_ref())
+            .unwrap_or(client);
+        Some(uri.path_and_query().map_or("", |p| p.as_str()))
     }
 }

@@ -218,11 +218,7 @@ pub fn build(session: &Session, ctx: &RequestCtx, record: &AccessRecord<'_>, tls
             },
             size: record.request_bytes,
         },
-        upstream_uri: ctx
-            .upstream_sent
-            .as_ref()
-            .and_then(|u| u.path_and_query())
-            .map_or("", |p| p.as_str()),
+        upstream_uri: ctx.sent_target(&req.uri).unwrap_or(""),
         upstream_status: if record.from_service {
             record.status.to_string()
         } else {

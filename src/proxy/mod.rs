@@ -127,7 +127,7 @@ impl Gateway {
         for (k, v) in &ctx.plugins.response_headers {
             let _ = header.append_header(*k, v.clone());
         }
-        for (name, value) in &ctx.plugins.response_set {
+        for (name, value) in &ctx.plugins.edits().response_set {
             let _ = header.insert_header(name.clone(), value.clone());
         }
     }
@@ -799,7 +799,7 @@ impl Gateway {
             ADDED_UPSTREAM
                 + ctx.plugins.identity.as_ref().map_or(0, |i| i.len())
                 + ctx.plugins.upstream_headers.len()
-                + ctx.plugins.upstream_set.len(),
+                + ctx.plugins.edits().upstream_set.len(),
         );
         // Kept (not taken): a retry on a new connection builds the request again.
         if let Some(uri) = &ctx.upstream_uri {
@@ -865,21 +865,28 @@ impl Gateway {
                 }
             }
         }
-        for name in &ctx.plugins.upstream_removed {
+        for name in &ctx.plugins.edits().upstream_removed {
             upstream.remove_header(name);
         }
-        for (name, value) in &ctx.plugins.upstream_set {
+        for (name, value) in &ctx.plugins.edits().upstream_set {
             upstream.insert_header(name.clone(), value.clone())?;
         }
+        let mut edited = false;
         if let Some(e) = ctx.plugins.upstream_edit.as_deref_mut() {
+            edited = e.path.is_some() || e.query.is_some();
             edit::request_line(e, upstream)?;
         }
-        if !ctx.plugins.query_removed.is_empty() {
-            let uri = without_query_args(&upstream.uri, &ctx.plugins.query_removed);
+        if !ctx.plugins.edits().query_removed.is_empty() {
+            let uri = without_query_args(&upstream.uri, &ctx.plugins.edits().query_removed);
             upstream.set_uri(uri);
+            edited = true;
+        }
+        // For the log: the target plugins made is kept; the route's is `upstream_uri`.
+        if edited {
+            ctx.plugins.edits_mut().sent_uri = Some(upstream.uri.clone());
         }
         ctx.upstream_started = Some(Instant::now());
-        ctx.upstream_sent = Some(upstream.uri.clone());
+        ctx.upstream_sent = true;
         Ok(())
     }
 
@@ -896,7 +903,7 @@ impl Gateway {
         ctx.upstream_answered = Some(now);
         // Room for the plugins' headers at once (Skyport's own are written apart,
         // `headers::on_response`).
-        let room = ctx.plugins.response_headers.len() + ctx.plugins.response_set.len();
+        let room = ctx.plugins.response_headers.len() + ctx.plugins.edits().response_set.len();
         if room > 0 {
             resp.reserve(room);
         }
@@ -924,7 +931,7 @@ impl Gateway {
         if resp.version == http::Version::HTTP_10 {
             resp.set_version(http::Version::HTTP_11);
         }
-        for k in &ctx.plugins.response_removed {
+        for k in &ctx.plugins.edits().response_removed {
             resp.remove_header(k.name());
         }
         // Plugins set their headers over the upstream's (as Kong's `set_header`); `Vary`
@@ -936,7 +943,7 @@ impl Gateway {
                 resp.insert_header(*k, v.clone())?;
             }
         }
-        for (name, value) in &ctx.plugins.response_set {
+        for (name, value) in &ctx.plugins.edits().response_set {
             resp.insert_header(name.clone(), value.clone())?;
         }
         if let Some(chain) = ctx.chain.clone() {
@@ -1018,7 +1025,7 @@ impl Gateway {
                 route: route_label,
                 service: service_label,
                 consumer,
-                correlation_id: ctx.plugins.correlation_id.as_deref(),
+                correlation_id: ctx.plugins.edits().correlation_id.as_deref(),
                 status,
                 request_bytes: session.body_bytes_read(),
                 response_bytes: session.body_bytes_sent(),

@@ -107,7 +107,7 @@ impl BasicAuth {
         // user found (no falling back to the other header on a wrong password).
         let hide = |state: &mut RequestState, h: http::HeaderName| {
             if self.hide_credentials {
-                state.upstream_removed.push(h);
+                state.edits_mut().upstream_removed.push(h);
             }
         };
         hide(state, http::header::PROXY_AUTHORIZATION);

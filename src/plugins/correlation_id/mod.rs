@@ -155,14 +155,20 @@ impl CorrelationId {
             None => {
                 let made = HeaderValue::from_str(&self.generate(session))
                     .map_err(|e| GatewayError::Internal(e.to_string()))?;
-                state.upstream_set.push((self.header.clone(), made.clone()));
+                state
+                    .edits_mut()
+                    .upstream_set
+                    .push((self.header.clone(), made.clone()));
                 made
             }
         };
         if self.echo {
-            state.response_set.push((self.header.clone(), id.clone()));
+            state
+                .edits_mut()
+                .response_set
+                .push((self.header.clone(), id.clone()));
         }
-        state.correlation_id = id.to_str().ok().map(str::to_string);
+        state.edits_mut().correlation_id = id.to_str().ok().map(str::to_string);
         Ok(Flow::Continue)
     }
 }

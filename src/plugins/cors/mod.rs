@@ -379,7 +379,7 @@ impl Cors {
             && (origin.is_some() || self.config.allow_origin_absent)
             && !headers.iter().any(|(k, _)| k.name() == ALLOW_ORIGIN.name());
         if refused {
-            state.response_removed.push(ALLOW_ORIGIN);
+            state.edits_mut().response_removed.push(ALLOW_ORIGIN);
         }
         state.response_headers.extend(headers);
         Ok(Flow::Continue)

@@ -195,10 +195,11 @@ impl KeyAuth {
             (Found::None, _) => return Err(self.refusal("No API key found in request")),
         };
         if self.config.hide_credentials {
-            state
+            let edits = state.edits_mut();
+            edits
                 .upstream_removed
                 .push(self.names.headers[index].clone());
-            state
+            edits
                 .query_removed
                 .push(self.config.key_names[index].clone());
             if let (true, Some((_, bytes, kind))) = (from_body, body) {

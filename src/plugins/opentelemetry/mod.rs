@@ -520,6 +520,7 @@ impl OpenTelemetry {
             .as_ref()
             .map(|_| hex::encode(trace.trace_id));
         state
+            .edits_mut()
             .upstream_removed
             .extend(self.propagation.clear.iter().cloned());
         for inject in &self.propagation.inject {
@@ -537,6 +538,7 @@ impl OpenTelemetry {
                         // Set after the `clear` list is applied, as Kong clears then injects.
                         if let Ok(v) = HeaderValue::from_str(&value) {
                             state
+                                .edits_mut()
                                 .upstream_set
                                 .push((http::HeaderName::from_static(name), v));
                         }
@@ -547,7 +549,7 @@ impl OpenTelemetry {
         }
         if let (Some(name), Some(v)) = (&self.trace_header, trace_hex) {
             if let Ok(v) = HeaderValue::from_str(&v) {
-                state.response_set.push((name.clone(), v));
+                state.edits_mut().response_set.push((name.clone(), v));
             }
         }
         Ok(Flow::Continue)

@@ -456,7 +456,7 @@ impl ProxyCache {
                 || cc.contains_key("private"));
         if !method_ok || refused {
             if c.response_headers.x_cache_status {
-                state.response_set.push((
+                state.edits_mut().response_set.push((
                     HeaderName::from_static("x-cache-status"),
                     HeaderValue::from_static("Bypass"),
                 ));

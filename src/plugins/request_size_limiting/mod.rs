@@ -117,7 +117,7 @@ impl Plugin for RequestSizeLimiting {
                         _ => Err(too_large(413)),
                     };
                 }
-                state.body_limit = Some(self.limit);
+                state.edits_mut().body_limit = Some(self.limit);
                 Ok(Flow::Continue)
             }
         }
@@ -129,9 +129,10 @@ impl Plugin for RequestSizeLimiting {
         _end: bool,
         state: &mut RequestState,
     ) -> Result<(), GatewayError> {
-        if let (Some(limit), Some(c)) = (state.body_limit, chunk) {
-            state.body_seen += c.len() as u64;
-            if state.body_seen > limit {
+        if let (Some(limit), Some(c)) = (state.edits().body_limit, chunk) {
+            let edits = state.edits_mut();
+            edits.body_seen += c.len() as u64;
+            if edits.body_seen > limit {
                 return Err(too_large(413));
             }
         }
