@@ -126,16 +126,16 @@ impl std::fmt::Debug for Verifier {
 impl Verifier {
     /// Checks `signature` (base64url) over `message`. Any malformed input is `false`.
     pub fn verify(&self, alg: JwtAlgorithm, message: &[u8], signature: &str) -> bool {
+        self.verify_signature(alg, message, &Signature::new(signature))
+    }
+
+    /// As [`Verifier::verify`], for a signature already read.
+    pub fn verify_signature(&self, alg: JwtAlgorithm, message: &[u8], sig: &Signature) -> bool {
+        let signature = sig.text;
         match (self, alg.jsonwebtoken()) {
-            // the signature decoded as `jsonwebtoken` decodes it (base64url, no padding)
-            (Verifier::Hmac(key_alg, key), _) if *key_alg == alg => {
-                use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-                // An HMAC is at most 64 bytes: a longer signature fails to decode here.
-                let mut sig = [0u8; 96];
-                URL_SAFE_NO_PAD
-                    .decode_slice(signature, &mut sig)
-                    .is_ok_and(|n| aws_lc_rs::hmac::verify(key, message, &sig[..n]).is_ok())
-            }
+            (Verifier::Hmac(key_alg, key), _) if *key_alg == alg => sig
+                .bytes()
+                .is_some_and(|s| aws_lc_rs::hmac::verify(key, message, s).is_ok()),
             (Verifier::Jwt(key), Some(alg)) => {
                 jsonwebtoken::crypto::verify(signature, message, key, alg).unwrap_or(false)
             }
@@ -150,6 +150,36 @@ impl Verifier {
             }
             _ => false,
         }
+    }
+}
+
+/// A token's signature part, decoded once as `jsonwebtoken` decodes it (base64url without
+/// padding) when that gives at most 96 bytes (an HMAC is at most 64).
+#[derive(Debug)]
+pub struct Signature<'a> {
+    /// The part as the token has it.
+    pub text: &'a str,
+    bytes: [u8; 96],
+    len: Option<usize>,
+}
+
+impl<'a> Signature<'a> {
+    /// Reads the signature part `text`.
+    pub fn new(text: &'a str) -> Self {
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let mut bytes = [0u8; 96];
+        let len = URL_SAFE_NO_PAD.decode_slice(text, &mut bytes).ok();
+        Signature { text, bytes, len }
+    }
+
+    /// The decoded bytes (`None`: not unpadded base64url, or longer than 96 bytes).
+    pub fn bytes(&self) -> Option<&[u8]> {
+        self.len.and_then(|n| self.bytes.get(..n))
+    }
+
+    /// Whether the part decodes as [`decode_b64url`] decodes (any base64 Kong reads).
+    pub fn decodes(&self) -> bool {
+        self.len.is_some() || is_b64url(self.text)
     }
 }
 

@@ -160,7 +160,7 @@ impl Jwt {
             credential.material.verifier.as_ref()
         };
         let verifier = verifier.ok_or_else(|| msg("Invalid key/secret"))?;
-        if !verifier.verify(alg, decoded.signing_input.as_bytes(), decoded.signature) {
+        if !verifier.verify_signature(alg, decoded.signing_input.as_bytes(), &decoded.signature) {
             return Err(msg("Invalid signature"));
         }
         check_claims(&self.config, &payload, (self.clock)())?;

@@ -2,7 +2,7 @@
 //! reads them, then the three base64url parts with their JSON.
 
 use super::JwtConfig;
-use crate::model::jwt_key::decode_b64url_into;
+use crate::model::jwt_key::{decode_b64url_into, Signature};
 use http::HeaderMap;
 use serde_json::value::RawValue;
 use serde_json::Value;
@@ -101,8 +101,8 @@ pub struct Decoded<'a> {
     header_len: usize,
     /// `header.payload`, the signed bytes.
     pub signing_input: &'a str,
-    /// The base64url signature.
-    pub signature: &'a str,
+    /// The signature, decoded once.
+    pub signature: Signature<'a>,
 }
 
 /// Splits a token and decodes its header and payload; `None` for anything that is not three
@@ -120,7 +120,7 @@ pub fn decode(token: &str) -> Option<Decoded<'_>> {
         json,
         header_len,
         signing_input: &token[..h.len() + 1 + p.len()],
-        signature: s,
+        signature: Signature::new(s),
     })
 }
 
@@ -128,7 +128,7 @@ impl Decoded<'_> {
     /// Whether the signature part is base64 (checked after the header's algorithm, as Kong
     /// does, to answer "invalid signature" before any key is looked up).
     pub fn signature_decodes(&self) -> bool {
-        crate::model::jwt_key::is_b64url(self.signature)
+        self.signature.decodes()
     }
 
     /// The header and the claims as JSON objects; `None` unless both are objects whose
@@ -329,7 +329,7 @@ mod tests {
         assert!(decode("a.b").is_none());
         // A fourth part belongs to the signature, which then does not decode.
         let four = decode("eyJhbGciOiJIUzI1NiJ9.e30.c2ln.c2ln").expect("three parts");
-        assert_eq!(four.signature, "c2ln.c2ln");
+        assert_eq!(four.signature.text, "c2ln.c2ln");
         assert!(!four.signature_decodes());
         assert!(decode("!!.e30.sig").is_none());
         // {"alg":"HS256"} . {} . sig
