@@ -13,13 +13,13 @@
 // limitations under the License.
 //
 // Added by the Skyport authors (2026) to this copy of pingora-http: see vendor/PATCHES.md,
-// patches 34, 35 and 36.
+// patches 34, 35, 36 and 39.
 
 //! Fields a proxy adds to a message it sends on (the request upstream, the answer to the
 //! client), kept in their HTTP/1 wire form.
 
 use crate::case_header_name::HeaderNames;
-use http::header::{HeaderName, HeaderValue, STANDARD_HEADER_COUNT};
+use http::header::{HeaderName, HeaderValue, STANDARD_HEADER_COUNT, STANDARD_HEADER_NAMES};
 use http::HeaderMap;
 use pingora_error::{Error, ErrorType::InvalidHTTPHeader, OkOrErr, OrErr, Result};
 
@@ -121,24 +121,52 @@ impl WireFields {
         Ok(())
     }
 
+    /// Adds `name: value` (nothing with `None`) and replaces the map's fields of that name,
+    /// which must be one of `http`'s standard names (patch 39): a field whose name depends
+    /// on the message (an identity, a rate limit) needs no place in a static list. `false`,
+    /// adding and replacing nothing, for any other name (set it in the map instead). Adding
+    /// a name twice writes both lines.
+    pub fn set_standard(&mut self, name: &HeaderNames, value: Option<&HeaderValue>) -> bool {
+        let Some(at) = name.name().standard_index() else {
+            return false;
+        };
+        self.standard[at / 64] |= 1 << (at % 64);
+        if let Some(v) = value {
+            self.push(name, v);
+        }
+        true
+    }
+
     /// Whether a field of the map named `name` is replaced (not written).
     #[inline]
     pub fn replaces(&self, name: &HeaderName) -> bool {
         match name.standard_index() {
             // One load: most of a message's names are standard.
             Some(at) => self.standard[at / 64] >> (at % 64) & 1 == 1,
-            None => self.custom && self.replaced_names().any(|n| n == name),
+            None => self.custom && self.replaced_custom().any(|n| n == name),
         }
     }
 
-    /// The names replaced.
-    fn replaced_names(&self) -> impl Iterator<Item = &'static HeaderName> + '_ {
+    /// The names replaced that are outside the standard set.
+    fn replaced_custom(&self) -> impl Iterator<Item = &'static HeaderName> + '_ {
         let replaced: &'static [HeaderName] = self.replaced;
         replaced
             .iter()
             .enumerate()
-            .filter(|(i, _)| self.mask >> i & 1 == 1)
+            .filter(|(i, n)| self.mask >> i & 1 == 1 && n.standard_index().is_none())
             .map(|(_, n)| n)
+    }
+
+    /// The standard names replaced, by their index.
+    fn replaced_standard(&self) -> impl Iterator<Item = usize> + '_ {
+        self.standard.iter().enumerate().flat_map(|(i, &word)| {
+            let mut bits = word;
+            std::iter::from_fn(move || {
+                let at = bits.trailing_zeros() as usize;
+                bits &= bits.checked_sub(1)?;
+                Some(i * 64 + at)
+            })
+        })
     }
 
     /// The lines, as written.
@@ -148,13 +176,16 @@ impl WireFields {
 
     /// Whether there is nothing to write and nothing to replace.
     pub fn is_empty(&self) -> bool {
-        self.lines.is_empty() && self.mask == 0
+        self.lines.is_empty() && self.mask == 0 && self.standard.iter().all(|w| *w == 0)
     }
 
     /// The map's fields with the replaced names removed and these fields added: the same
     /// fields as the wire form, for a map that is sent as a map (HTTP/2).
     pub(crate) fn fold_into(&self, headers: &mut HeaderMap) -> Result<()> {
-        for name in self.replaced_names() {
+        for at in self.replaced_standard() {
+            headers.remove(HeaderName::from_static(STANDARD_HEADER_NAMES[at]));
+        }
+        for name in self.replaced_custom() {
             headers.remove(name);
         }
         for line in self.lines.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
@@ -253,6 +284,35 @@ mod tests {
         assert!(f.replaces(&http::header::VIA));
         let f = WireFields::with_capacity_replacing(8, &MIXED, 0b10);
         assert!(!f.replaces(&HeaderName::from_static("x-not-standard")));
+
+        // A standard name set one at a time is replaced, its field written, in the fold too;
+        // another name is refused and changes nothing.
+        static CONSUMER: HeaderNames = HeaderNames::new_static("x-consumer-id", "X-Consumer-ID");
+        static HOST: HeaderNames = HeaderNames::new_static("host", "Host");
+        static OTHER: HeaderNames = HeaderNames::new_static("x-not-standard", "X-Not-Standard");
+        let mut f = WireFields::with_capacity_replacing(32, &REPLACED, 0);
+        assert!(f.is_empty());
+        assert!(f.set_standard(&CONSUMER, Some(&HeaderValue::from_static("c1"))));
+        assert!(f.set_standard(&HOST, None));
+        assert!(!f.set_standard(&OTHER, Some(&HeaderValue::from_static("x"))));
+        assert!(!f.is_empty());
+        assert_eq!(f.lines(), b"X-Consumer-ID: c1\r\n".as_slice());
+        assert!(f.replaces(&HeaderName::from_static("x-consumer-id")));
+        assert!(f.replaces(&http::header::HOST));
+        assert!(!f.replaces(&HeaderName::from_static("x-not-standard")));
+        assert!(!f.replaces(&http::header::VIA));
+        let mut map = HeaderMap::new();
+        map.append("x-consumer-id", HeaderValue::from_static("spoofed"));
+        map.append("host", HeaderValue::from_static("h"));
+        map.append("via", HeaderValue::from_static("1.1 edge"));
+        f.fold_into(&mut map).expect("fold");
+        assert_eq!(
+            map.get_all("x-consumer-id").iter().collect::<Vec<_>>(),
+            ["c1"]
+        );
+        assert!(map.get("host").is_none());
+        assert_eq!(map["via"], "1.1 edge");
+        assert_eq!(map.len(), 2);
 
         // Nothing chosen and nothing written: empty. Bits past the list choose nothing.
         assert!(WireFields::with_capacity_replacing(8, &REPLACED, 0).is_empty());
