@@ -62,7 +62,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             let mut up = black_box(&client).clone();
             headers::strip_hop_by_hop(&mut up);
-            headers::forwarded(&mut up, &d, None, Some(id.header())).expect("headers set");
+            headers::forwarded(&mut up, &d, None, Some(id.header()), &[]).expect("headers set");
             up.insert_header(http::header::HOST, host.clone())
                 .expect("host set");
             // Written out too: the forwarding fields are made in their wire form.
@@ -78,8 +78,16 @@ fn bench(c: &mut Criterion) {
                 field: resp.headers.get(http::header::VIA).cloned(),
                 version: "1.1",
             };
-            headers::on_response(&mut resp, &emit, upstream_via, id.value(), Some(1), Some(0))
-                .expect("headers set");
+            headers::on_response(
+                &mut resp,
+                &emit,
+                upstream_via,
+                id.value(),
+                Some(1),
+                Some(0),
+                &[],
+            )
+            .expect("headers set");
             // Written out too: Skyport's fields are made in their wire form.
             let mut wire = Vec::with_capacity(512);
             resp.header_to_h1_wire(&mut wire);

@@ -22,7 +22,7 @@ use std::time::Duration;
 /// most frequent count over 500 requests.
 const PLAIN_BUDGET: u64 = 34;
 /// The same through jwt (HS256) + rate-limiting (local, per consumer).
-const AUTH_BUDGET: u64 = 47;
+const AUTH_BUDGET: u64 = 45;
 
 /// The system allocator, counted.
 #[global_allocator]

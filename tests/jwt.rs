@@ -511,6 +511,10 @@ async fn token_places_kid_anonymous_and_preflight() {
         .get(gw.url("/anon"))
         .header("authorization", format!("Bearer {good}"))
         .header("x-anonymous-consumer", "forged")
+        .header("x-consumer-username", "mallory")
+        .header("x-consumer-username", "eve")
+        .header("x-consumer-id", "forged-id")
+        .header("x-credential-identifier", "forged-key")
         .send()
         .await
         .expect("req");
@@ -519,7 +523,13 @@ async fn token_places_kid_anonymous_and_preflight() {
         seen["headers"].get("x-anonymous-consumer").is_none(),
         "a client cannot claim to be anonymous"
     );
+    // Each identity field is the consumer's alone: none of the client's is joined to it.
     assert_eq!(seen["headers"]["x-consumer-username"], "alice");
+    assert_eq!(
+        seen["headers"]["x-consumer-id"].as_str().map(str::len),
+        Some(36)
+    );
+    assert_eq!(seen["headers"]["x-credential-identifier"], "k-HS256");
 
     // Preflight.
     let resp = client()

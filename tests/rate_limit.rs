@@ -622,3 +622,49 @@ services:
         "the store holds what 64k allows: {keys}"
     );
 }
+
+#[tokio::test]
+async fn the_plugins_headers_replace_the_upstreams_own() {
+    // The upstream answers its own X-RateLimit-Limit-Day and RateLimit-Limit: the client gets
+    // the plugin's alone, whether or not a later plugin (response-transformer) handles the
+    // answer's headers.
+    let up = Upstream::http().await;
+    let yaml = format!(
+        r#"_format_version: "3.0"
+services:
+  - name: api
+    url: {}
+    routes:
+      - {{ name: plain, paths: [/plain] }}
+      - name: transformed
+        paths: [/transformed]
+        plugins: [{{ name: response-transformer, config: {{ add: {{ headers: ["x-t:1"] }} }} }}]
+plugins:
+  - {{ name: rate-limiting, service: api, config: {{ day: 100 }} }}
+"#,
+        up.url("http")
+    );
+    let gw = Gateway::start(&yaml).await;
+    for (path, transformed) in [("/plain", false), ("/transformed", true)] {
+        for spoofed in ["X-RateLimit-Limit-Day:999", "RateLimit-Limit:999"] {
+            let r = client()
+                .get(gw.url(&format!("{path}?respond-header={spoofed}")))
+                .send()
+                .await
+                .expect("request");
+            assert_eq!(r.status(), 200);
+            let all = |name: &str| -> Vec<String> {
+                r.headers()
+                    .get_all(name)
+                    .iter()
+                    .map(|v| v.to_str().unwrap_or("").to_string())
+                    .collect()
+            };
+            assert_eq!(all("x-ratelimit-limit-day"), ["100"], "{path} {spoofed}");
+            assert_eq!(all("ratelimit-limit"), ["100"], "{path} {spoofed}");
+            assert_eq!(all("x-ratelimit-remaining-day").len(), 1, "{path}");
+            assert_eq!(all("x-t").len(), usize::from(transformed), "{path}");
+            assert_eq!(all("via").len(), 1, "{path}");
+        }
+    }
+}

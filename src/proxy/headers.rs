@@ -1,6 +1,7 @@
 //! Headers on the way up and down: X-Forwarded-*, X-Real-IP, Via, the request id, latency
 //! headers, and removal of hop-by-hop headers.
 
+use crate::plugins::HeaderCase;
 use crate::settings::HeaderSettings;
 use http::header::{CONNECTION, TE, UPGRADE};
 use http::{HeaderName, HeaderValue};
@@ -264,11 +265,14 @@ const FORWARDED_BYTES: usize = 320;
 /// Sets the X-Real-IP, X-Forwarded-*, Via and (when given) request-id fields of the upstream
 /// request: written once in their wire form after the request's own fields, in place of the
 /// client's fields of those names (Pingora patch 34), not inserted into its map one by one.
+/// `identity` (an authenticated consumer's `X-Consumer-*`) is set the same way, each in place
+/// of the client's fields of its name (patch 39); a `None` value only removes them.
 pub fn forwarded(
     req: &mut RequestHeader,
     d: &Downstream<'_>,
     prefix: Option<&HeaderValue>,
     request_id: Option<HeaderValue>,
+    identity: &[(HeaderCase, Option<HeaderValue>)],
 ) -> pingora::Result<()> {
     let names = &FORWARDING;
     let replaced: &'static [HeaderName] = if request_id.is_some() {
@@ -284,7 +288,10 @@ pub fn forwarded(
         + d.raw_path.len()
         + prefix.map_or(0, |p| p.len())
         + prev_for.map_or(0, |v| v.len())
-        + prev_via.map_or(0, |v| v.len());
+        + prev_via.map_or(0, |v| v.len())
+        + (identity.iter())
+            .map(|(k, v)| line_len(k, v.as_ref().map_or(0, |v| v.len())))
+            .sum::<usize>();
     let mut f = WireFields::with_capacity(room, replaced);
     match d.client_ip.and_then(ip_value) {
         Some(ip) => {
@@ -320,8 +327,23 @@ pub fn forwarded(
     if let Some(id) = &request_id {
         f.push(&REQUEST_ID, id);
     }
+    for (k, v) in identity {
+        if !f.set_standard(k, v.as_ref()) {
+            match v {
+                Some(v) => req.insert_header(*k, v.clone())?,
+                None => {
+                    req.remove_header(k.name());
+                }
+            }
+        }
+    }
     req.set_wire_fields(f);
     Ok(())
+}
+
+/// Bytes of a field's line: its name and a value of `value` bytes.
+fn line_len(name: HeaderCase, value: usize) -> usize {
+    name.name().as_str().len() + value + 4
 }
 
 /// `X-Forwarded-Proto` of a TLS client connection.
@@ -375,7 +397,9 @@ const SERVER: HeaderValue = HeaderValue::from_static(crate::error::SERVER);
 /// Sets Via and the latency and request-id fields of a proxied response, those the `headers`
 /// setting lets out: written once in their wire form after the answer's own fields, in place
 /// of any of those names the upstream or a plugin set (Pingora patch 35), not inserted into
-/// its map one by one; and `Server` when the answer has none.
+/// its map one by one; and `Server` when the answer has none. `plugins`' fields (a rate
+/// limit's) go first, the same way, each in place of the upstream's of its name (patch 39),
+/// `Vary` added to.
 pub fn on_response(
     resp: &mut ResponseHeader,
     emit: &HeaderSettings,
@@ -383,6 +407,7 @@ pub fn on_response(
     request_id: &HeaderValue,
     upstream_ms: Option<u64>,
     proxy_ms: Option<u64>,
+    plugins: &[(HeaderCase, HeaderValue)],
 ) -> pingora::Result<()> {
     let upstream_ms = upstream_ms.filter(|_| emit.upstream_latency);
     let proxy_ms = proxy_ms.filter(|_| emit.proxy_latency);
@@ -392,12 +417,23 @@ pub fn on_response(
         | u64::from(emit.request_id) << 3;
     // Kong names itself when the upstream (or a plugin since) left no `Server`.
     let server = emit.server && !resp.headers.contains_key(http::header::SERVER);
-    if which == 0 && !server {
+    if which == 0 && !server && plugins.is_empty() {
         return Ok(());
     }
     let prev_via = upstream_via.field.as_ref().filter(|v| !v.is_empty());
-    let room = ANSWER_BYTES + prev_via.map_or(0, |v| v.len());
+    let room = ANSWER_BYTES
+        + prev_via.map_or(0, |v| v.len())
+        + (plugins.iter())
+            .map(|(k, v)| line_len(k, v.len()))
+            .sum::<usize>();
     let mut f = WireFields::with_capacity_replacing(room, &ANSWER_NAMES, which);
+    for (k, v) in plugins {
+        if k.name() == http::header::VARY {
+            f.push(k, v);
+        } else if !f.set_standard(k, Some(v)) {
+            resp.insert_header(*k, v.clone())?;
+        }
+    }
     if emit.via {
         let me = via(upstream_via.version);
         match prev_via {
@@ -561,7 +597,7 @@ mod tests {
                 raw_path: b"/a",
                 version: "2",
             };
-            forwarded(&mut req, &d, None, request_id).expect("fields");
+            forwarded(&mut req, &d, None, request_id, &[]).expect("fields");
             let mut out = Vec::new();
             req.header_to_h1_wire(&mut out);
             String::from_utf8(out).expect("text")

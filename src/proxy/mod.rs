@@ -841,7 +841,26 @@ impl Gateway {
             .emit
             .upstream_request_id
             .then(|| ctx.request_id.header());
-        headers::forwarded(upstream, &d, ctx.stripped_prefix.as_ref(), request_id)?;
+        // The consumer's identity goes with Skyport's own fields, unless a later step (another
+        // plugin's field, a removal, a field set by name) may name the same field: then into
+        // the map, in order, so the last one counts.
+        let identity = ctx.plugins.identity.as_deref().unwrap_or_default();
+        let edits = ctx.plugins.edits();
+        let later = !ctx.plugins.upstream_headers.is_empty()
+            || !edits.upstream_removed.is_empty()
+            || !edits.upstream_set.is_empty();
+        let (wired, mapped) = if later {
+            (&[][..], identity)
+        } else {
+            (identity, &[][..])
+        };
+        headers::forwarded(
+            upstream,
+            &d,
+            ctx.stripped_prefix.as_ref(),
+            request_id,
+            wired,
+        )?;
         if route.preserve_host {
             match host_value {
                 // The client's Host is already on the upstream request (a copy of the client's).
@@ -856,8 +875,7 @@ impl Gateway {
         } else if let Some(s) = route.service {
             upstream.insert_header(http::header::HOST, snapshot.services[s].host_header.clone())?;
         }
-        let identity = ctx.plugins.identity.as_deref().unwrap_or_default();
-        for (k, v) in identity.iter().chain(&ctx.plugins.upstream_headers) {
+        for (k, v) in mapped.iter().chain(&ctx.plugins.upstream_headers) {
             match v {
                 Some(v) => upstream.insert_header(*k, v.clone())?,
                 None => {
@@ -901,9 +919,21 @@ impl Gateway {
         }
         let now = Instant::now();
         ctx.upstream_answered = Some(now);
-        // Room for the plugins' headers at once (Skyport's own are written apart,
-        // `headers::on_response`).
-        let room = ctx.plugins.response_headers.len() + ctx.plugins.edits().response_set.len();
+        // The plugins' headers go with Skyport's own fields (`headers::on_response`) unless a
+        // plugin's response step may read or change them, or a header set by name may name
+        // the same field: then into the map, in order.
+        let responders = ctx
+            .chain
+            .as_ref()
+            .is_some_and(|c| c.phases.has(Phases::RESPONSE));
+        let wire = !responders && ctx.plugins.edits().response_set.is_empty();
+        let mapped = if wire {
+            &[][..]
+        } else {
+            &ctx.plugins.response_headers[..]
+        };
+        // Room for the plugins' headers at once.
+        let room = mapped.len() + ctx.plugins.edits().response_set.len();
         if room > 0 {
             resp.reserve(room);
         }
@@ -936,7 +966,7 @@ impl Gateway {
         }
         // Plugins set their headers over the upstream's (as Kong's `set_header`); `Vary`
         // is added to.
-        for (k, v) in &ctx.plugins.response_headers {
+        for (k, v) in mapped {
             if k.name() == http::header::VARY {
                 resp.append_header(*k, v.clone())?;
             } else {
@@ -970,6 +1000,11 @@ impl Gateway {
             ctx.request_id.value(),
             upstream_ms,
             proxy_ms,
+            if wire {
+                &ctx.plugins.response_headers
+            } else {
+                &[]
+            },
         )
     }
 
