@@ -184,7 +184,7 @@ async fn serves_http2_over_tls_to_clients() {
     let pki = Pki::new();
     let up = Upstream::http().await;
     let yaml = format!(
-        "_format_version: \"3.0\"\nservices:\n  - name: echo\n    url: {}\n    routes:\n      - paths: [/]\n",
+        "_format_version: \"3.0\"\nservices:\n  - name: echo\n    url: {}\n    routes:\n      - paths: [/]\n    plugins: [{{ name: rate-limiting, config: {{ day: 100 }} }}]\n",
         up.url("http")
     );
     let gw = Gateway::start_with(&yaml, Some(&pki)).await;
@@ -200,15 +200,26 @@ async fn serves_http2_over_tls_to_clients() {
         .expect("client");
     let resp = h2
         .get(format!(
-            "https://localhost:{}/h2?x=1",
+            "https://localhost:{}/h2?x=1&respond-header=X-RateLimit-Limit-Day:999",
             gw.tls_port.expect("tls port")
         ))
         .send()
         .await
         .expect("request");
     assert_eq!(resp.version(), reqwest::Version::HTTP_2);
+    // The fields Skyport and its plugins add are in the HTTP/2 answer, each once, in place
+    // of the upstream's of that name.
+    let all = |name: &str| resp.headers().get_all(name).iter().count();
+    assert_eq!(resp.headers()["x-ratelimit-limit-day"], "100");
+    assert_eq!(all("x-ratelimit-limit-day"), 1);
+    assert_eq!(all("x-ratelimit-remaining-day"), 1);
+    assert_eq!(all("via"), 1);
+    assert_eq!(all("x-skyport-request-id"), 1);
     let seen = echoed(resp).await;
-    assert_eq!(seen["uri"], "/h2?x=1");
+    assert_eq!(
+        seen["uri"],
+        "/h2?x=1&respond-header=X-RateLimit-Limit-Day:999"
+    );
     assert_eq!(seen["headers"]["x-forwarded-proto"], "https");
     assert!(seen["headers"]["via"]
         .as_str()
