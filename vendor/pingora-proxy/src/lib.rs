@@ -409,9 +409,14 @@ where
         SV: ProxyHttp + Send + Sync,
         SV::CTX: Send + Sync,
     {
-        let peer = match self.inner.upstream_peer(session, ctx).await {
-            Ok(p) => p,
-            Err(e) => return (false, Some(e)),
+        // Skyport patch 40: a peer known at once is shared, not boxed anew.
+        let peer = match self.inner.upstream_peer_ready(session, ctx) {
+            Some(Ok(p)) => PeerHold::Shared(p),
+            Some(Err(e)) => return (false, Some(e)),
+            None => match self.inner.upstream_peer(session, ctx).await {
+                Ok(p) => PeerHold::Boxed(p),
+                Err(e) => return (false, Some(e)),
+            },
         };
 
         let client_session = self.client_upstream.get_http_session(&*peer).await;
@@ -1559,6 +1564,23 @@ impl SubrequestSpawner {
             },
             handle,
         )
+    }
+}
+
+/// The peer of one attempt: the box `upstream_peer` made, or a shared one from
+/// `upstream_peer_ready` (Skyport patch 40).
+enum PeerHold {
+    Boxed(Box<HttpPeer>),
+    Shared(Arc<HttpPeer>),
+}
+
+impl std::ops::Deref for PeerHold {
+    type Target = HttpPeer;
+    fn deref(&self) -> &HttpPeer {
+        match self {
+            PeerHold::Boxed(p) => p,
+            PeerHold::Shared(p) => p,
+        }
     }
 }
 

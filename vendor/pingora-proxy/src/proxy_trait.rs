@@ -104,6 +104,17 @@ pub trait ProxyHttp {
         ctx: &mut Self::CTX,
     ) -> Result<Box<HttpPeer>>;
 
+    /// The peer, when it is known without waiting, as a shared one; `None` (the default) asks
+    /// [Self::upstream_peer]. A proxy whose peers are made ahead (a fixed address) answers
+    /// here: no boxed future and no copy of the peer per request (Skyport patch 40).
+    fn upstream_peer_ready(
+        &self,
+        _session: &mut Session,
+        _ctx: &mut Self::CTX,
+    ) -> Option<Result<std::sync::Arc<HttpPeer>>> {
+        None
+    }
+
     /// Set up downstream modules.
     ///
     /// In this phase, users can add or configure [HttpModules] before the server starts up.
