@@ -533,6 +533,21 @@ impl ProxyHttp for Gateway {
         }
     }
 
+    /// A service at an IP literal: its peer, made at load, shared (no future, no copy).
+    fn upstream_peer_ready(
+        &self,
+        _session: &mut Session,
+        ctx: &mut RequestCtx,
+    ) -> Option<Result<Arc<HttpPeer>>> {
+        let s = ctx.route.and_then(|r| ctx.snapshot.routes[r].service)?;
+        let svc = &ctx.snapshot.services[s];
+        let peer = svc.fixed_peer()?.clone();
+        let addr = SocketAddr::new(svc.ip?, svc.port);
+        ctx.tried.push(addr);
+        spans::balancer_try(&mut ctx.plugins.trace, addr, None);
+        Some(Ok(peer))
+    }
+
     async fn upstream_peer(
         &self,
         session: &mut Session,

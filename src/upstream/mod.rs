@@ -40,7 +40,9 @@ pub struct ServicePeer {
     pub ip: Option<IpAddr>,
     /// The upstream when the host names one: targets are picked by it.
     pub balancer: Option<Arc<balancer::Balancer>>,
-    template: HttpPeer,
+    /// The peer at the service's address (a placeholder until resolved unless `ip`): shared
+    /// as it is when the address is fixed, copied per attempt otherwise.
+    template: Arc<HttpPeer>,
 }
 
 /// Concurrent requests one HTTP/2 connection to a gRPC service carries.
@@ -105,13 +107,19 @@ impl ServicePeer {
             retries: svc.retries,
             ip,
             balancer,
-            template: peer,
+            template: Arc::new(peer),
         }
+    }
+
+    /// The peer of every attempt, when the service's address is an IP literal and no upstream
+    /// picks targets: made once, shared (Pingora patch 40), its address the service's.
+    pub fn fixed_peer(&self) -> Option<&Arc<HttpPeer>> {
+        (self.ip.is_some() && self.balancer.is_none()).then_some(&self.template)
     }
 
     /// A peer for one attempt, at the given address.
     pub fn peer(&self, addr: SocketAddr) -> Box<HttpPeer> {
-        let mut p = self.template.clone();
+        let mut p = HttpPeer::clone(&self.template);
         p._address = pingora::protocols::l4::socket::SocketAddr::Inet(addr);
         Box::new(p)
     }
