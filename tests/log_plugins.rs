@@ -163,6 +163,22 @@ consumers:
     assert_eq!(e["tries"][0]["port"], up.addr.port());
 }
 
+/// The JSON lines of a log file once it holds at least `want` (waited for, up to 15 s).
+async fn lines(p: &std::path::Path, want: usize) -> Vec<Value> {
+    for _ in 0..300 {
+        let text = std::fs::read_to_string(p).unwrap_or_default();
+        let lines: Vec<Value> = text
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect();
+        if lines.len() >= want {
+            return lines;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{want} lines were not written to {}", p.display());
+}
+
 #[tokio::test]
 async fn file_log_appends_one_line_per_request_and_reopens() {
     let up = Upstream::http().await;
@@ -182,23 +198,6 @@ plugins:
         path.display()
     );
     let gw = Gateway::start(&yaml).await;
-    let lines = |p: &std::path::Path, want: usize| {
-        let p = p.to_path_buf();
-        async move {
-            for _ in 0..300 {
-                let text = std::fs::read_to_string(&p).unwrap_or_default();
-                let lines: Vec<Value> = text
-                    .lines()
-                    .filter_map(|l| serde_json::from_str(l).ok())
-                    .collect();
-                if lines.len() >= want {
-                    return lines;
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            panic!("{want} lines were not written to {}", p.display());
-        }
-    };
     for _ in 0..2 {
         client().get(gw.url("/users/a")).send().await.expect("req");
     }
@@ -259,18 +258,7 @@ plugins:
         let r = client().get(gw.url(uri)).send().await.expect("req");
         assert_eq!(r.status(), status, "{uri}");
     }
-    let mut lines = Vec::new();
-    for _ in 0..300 {
-        let text = std::fs::read_to_string(&path).unwrap_or_default();
-        lines = text
-            .lines()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .collect();
-        if lines.len() >= sent.len() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let lines = lines(&path, sent.len()).await;
     assert_eq!(lines.len(), sent.len(), "one line per request");
     for (uri, _, upstream) in sent {
         let line = lines
