@@ -18,7 +18,7 @@ cleanup() { for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done;
 trap cleanup EXIT
 for t in wrk redis-server nginx; do command -v "$t" >/dev/null || { echo "needs $t (tests/run.sh and run.sh install them)" >&2; exit 1; }; done
 CARGO_LAMBDA=${CARGO_LAMBDA:-$ROOT/target/tools/venv/bin/cargo-lambda}
-cargo build --release --locked -q --manifest-path "$ROOT/Cargo.toml" --bin skyport
+cargo build --release --locked -q --manifest-path "$ROOT/Cargo.toml" --bin skyport --example bare_proxy
 cargo build --locked -q --manifest-path "$ROOT/tests/lambdas/Cargo.toml"
 
 cat > "$RUN_DIR/origin.conf" <<CONF

@@ -23,7 +23,7 @@ command -v nginx >/dev/null || { echo "needs nginx (apt-get install nginx-light)
 ulimit -n "$(ulimit -Hn)"
 [ "$(ulimit -n)" -ge $((IDLE + TRICKLE + 1000)) ] || { echo "descriptor limit $(ulimit -n) is below IDLE+TRICKLE+1000" >&2; exit 1; }
 SKYPORT_BIN=${SKYPORT_BIN:-$ROOT/target/release/skyport}
-[ "$SKYPORT_BIN" = "$ROOT/target/release/skyport" ] && cargo build --release --locked -q --manifest-path "$ROOT/Cargo.toml" --bin skyport
+[ "$SKYPORT_BIN" = "$ROOT/target/release/skyport" ] && cargo build --release --locked -q --manifest-path "$ROOT/Cargo.toml" --bin skyport --example bare_proxy
 
 cat > "$RUN_DIR/origin.conf" <<CONF
 worker_processes 1; pid $RUN_DIR/origin.pid; error_log $RUN_DIR/origin.err warn; daemon off;

@@ -22,8 +22,9 @@ SCENARIO=${SCENARIO:-plain}; SECS=${SECS:-5}; BASE=${BASE_PORT:-19200}; ROUNDS=$
 O=$BASE; N=$((BASE + 1)); S=$((BASE + 2)); A=$((BASE + 3)); B=$((BASE + 4)); BARE=${BARE:-0}
 S0=$((BASE + 5)); A0=$((BASE + 6)); B0=$((BASE + 7)); BEFORE=${BEFORE:-}
 D=$(mktemp -d /tmp/skyport-profile.XXXX)
-cargo build --release --locked -q --manifest-path "$ROOT/Cargo.toml" --bin skyport
-[ "$BARE" = 1 ] && cargo build --release --locked -q --manifest-path "$ROOT/Cargo.toml" --example bare_proxy
+# The same targets in every load script: a build of the binary alone resolves the dependencies'
+# features differently (the example brings the dev-dependencies) and relinks everything.
+cargo build --release --locked -q --manifest-path "$ROOT/Cargo.toml" --bin skyport --example bare_proxy
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT

@@ -49,7 +49,7 @@ done
 if [ ${#missing[@]} -gt 0 ]; then as_root apt-get update -qq; as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"; fi
 # SKYPORT_BIN runs a given binary instead (an A/B against a saved build).
 SKYPORT_BIN=${SKYPORT_BIN:-$ROOT/target/release/skyport}
-[ "$SKYPORT_BIN" = "$ROOT/target/release/skyport" ] && cargo build --release --locked -q --manifest-path "$ROOT/Cargo.toml" --bin skyport
+[ "$SKYPORT_BIN" = "$ROOT/target/release/skyport" ] && cargo build --release --locked -q --manifest-path "$ROOT/Cargo.toml" --bin skyport --example bare_proxy
 # oha: the open-loop generator for the fixed-rate runs (not in Debian; built once, minutes).
 if [ "$LATENCY" = 1 ] && ! command -v oha >/dev/null 2>&1; then
   echo "installing oha 1.16.0 for the fixed-rate latency runs (once; LATENCY=0 skips them)"
