@@ -329,15 +329,26 @@ pub fn forwarded(
     }
     for (k, v) in identity {
         if !f.set_standard(k, v.as_ref()) {
-            match v {
-                Some(v) => req.insert_header(*k, v.clone())?,
-                None => {
-                    req.remove_header(k.name());
-                }
-            }
+            set_field(req, k, v.as_ref())?;
         }
     }
     req.set_wire_fields(f);
+    Ok(())
+}
+
+/// Sets `name` on the request's map, replacing the client's fields of that name; `None` only
+/// removes them.
+pub fn set_field(
+    req: &mut RequestHeader,
+    name: HeaderCase,
+    value: Option<&HeaderValue>,
+) -> pingora::Result<()> {
+    match value {
+        Some(v) => req.insert_header(name, v.clone())?,
+        None => {
+            req.remove_header(name.name());
+        }
+    }
     Ok(())
 }
 

@@ -891,12 +891,7 @@ impl Gateway {
             upstream.insert_header(http::header::HOST, snapshot.services[s].host_header.clone())?;
         }
         for (k, v) in mapped.iter().chain(&ctx.plugins.upstream_headers) {
-            match v {
-                Some(v) => upstream.insert_header(*k, v.clone())?,
-                None => {
-                    upstream.remove_header(k.name());
-                }
-            }
+            headers::set_field(upstream, k, v.as_ref())?;
         }
         for name in &ctx.plugins.edits().upstream_removed {
             upstream.remove_header(name);
