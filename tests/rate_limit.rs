@@ -645,6 +645,8 @@ plugins:
         up.url("http")
     );
     let gw = Gateway::start(&yaml).await;
+    // One count per request on the service (day windows: no minute boundary to straddle).
+    let mut seen = 0;
     for (path, transformed) in [("/plain", false), ("/transformed", true)] {
         for spoofed in ["X-RateLimit-Limit-Day:999", "RateLimit-Limit:999"] {
             let r = client()
@@ -665,6 +667,14 @@ plugins:
             assert_eq!(all("x-ratelimit-remaining-day").len(), 1, "{path}");
             assert_eq!(all("x-t").len(), usize::from(transformed), "{path}");
             assert_eq!(all("via").len(), 1, "{path}");
+            seen += 1;
+            assert_eq!(all("x-ratelimit-remaining-day"), [(100 - seen).to_string()]);
+            let body: Value = r.json().await.expect("the upstream's echo");
+            assert_eq!(
+                body["uri"],
+                format!("/?respond-header={spoofed}"),
+                "the upstream's echo (the route's path stripped): {path}"
+            );
         }
     }
 }
