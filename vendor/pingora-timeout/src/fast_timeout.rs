@@ -94,7 +94,13 @@ impl ToTimeout for FastTimeout {
     type Delay = TimerWait;
 
     fn timeout(&self) -> Self::Delay {
-        TIMER_MANAGER.register_timer(self.0).wait()
+        // Skyport patch: the clock thread is checked when a timer is registered, with the
+        // deadline's clock reading, not for every timeout made (most never wait).
+        let (stub, stale) = TIMER_MANAGER.register_timer_watched(self.0);
+        if stale {
+            check_clock_thread(&TIMER_MANAGER);
+        }
+        stub.wait()
     }
 
     fn create(d: Duration) -> Self {
@@ -116,6 +122,8 @@ pub struct FastOrTokioTimeout {
 }
 
 impl FastOrTokioTimeout {
+    // Skyport patch: only the tests ask now (`fast_timeout` no longer checks the clock).
+    #[cfg(test)]
     fn use_tokio(&self) -> bool {
         matches!(self.kind, TimeoutKind::Tokio)
     }
@@ -172,18 +180,13 @@ pub fn fast_timeout<T>(duration: Duration, future: T) -> Timeout<T, FastOrTokioT
 where
     T: Future,
 {
-    let callback = FastOrTokioTimeout::create(duration);
-    if !callback.use_tokio() {
-        check_clock_thread(&TIMER_MANAGER);
-    }
-
-    Timeout::new_with_callback(future, callback)
+    // Skyport patch: no clock check here; `FastTimeout::timeout` makes it when a timer starts.
+    Timeout::new_with_callback(future, FastOrTokioTimeout::create(duration))
 }
 
 /// Similar to [tokio::time::sleep] but more efficient.
 pub async fn fast_sleep(duration: Duration) {
-    check_clock_thread(&TIMER_MANAGER);
-    TIMER_MANAGER.register_timer(duration).wait().await
+    FastTimeout(duration).timeout().await
 }
 
 /// Pause the timer for fork()

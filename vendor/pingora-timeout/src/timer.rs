@@ -43,27 +43,37 @@ const RESOLUTION_DURATION: Duration = Duration::from_millis(RESOLUTION_MS);
 
 // round to the NEXT timestamp based on the resolution
 #[inline]
-fn round_to(raw: u128, resolution: u128) -> u128 {
+fn round_to(raw: u64, resolution: u64) -> u64 {
     raw - 1 + resolution - (raw - 1) % resolution
 }
+
+// Skyport patch: whole milliseconds of a duration in 64 bits (585 million years), not
+// `as_millis`'s 128: the rounding divides without a 128-bit division call.
+#[inline]
+fn millis(d: Duration) -> u64 {
+    d.as_secs()
+        .saturating_mul(1000)
+        .saturating_add(u64::from(d.subsec_millis()))
+}
+
 // millisecond resolution as most
 #[derive(PartialEq, PartialOrd, Eq, Ord, Clone, Copy, Debug)]
-struct Time(u128);
+struct Time(u64);
 
-impl From<u128> for Time {
-    fn from(raw_ms: u128) -> Self {
-        Time(round_to(raw_ms, RESOLUTION_MS as u128))
+impl From<u64> for Time {
+    fn from(raw_ms: u64) -> Self {
+        Time(round_to(raw_ms, RESOLUTION_MS))
     }
 }
 
 impl From<Duration> for Time {
     fn from(d: Duration) -> Self {
-        Time(round_to(d.as_millis(), RESOLUTION_MS as u128))
+        Time(round_to(millis(d), RESOLUTION_MS))
     }
 }
 
 impl Time {
-    pub fn not_after(&self, ts: u128) -> bool {
+    pub fn not_after(&self, ts: u64) -> bool {
         self.0 <= ts
     }
 }
@@ -137,7 +147,20 @@ pub struct TimerManager {
     // Start a new clock thread if this is -1 or staled. The clock thread should keep updating this
     clock_watchdog: AtomicI64,
     paused: AtomicBool,
+    // Skyport patch: tells this manager's entry in a thread's `LAST` from another's.
+    id: u64,
 }
+
+// Skyport patch: the timer a thread registered last, with its manager's id and deadline. Timeouts
+// of the same length started within one resolution step share a deadline: the next one is
+// answered from here, without the thread's lock or a search of its tree.
+thread_local! {
+    static LAST: std::cell::RefCell<Option<(u64, Time, TimerStub)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+// Skyport patch: the source of `TimerManager::id`.
+static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 // Consider the clock thread is dead after it fails to update the thread in DELAYS_SEC
 const DELAYS_SEC: i64 = 2; // TODO: make sure this value is larger than RESOLUTION_DURATION
@@ -149,6 +172,7 @@ impl Default for TimerManager {
             zero: Instant::now(),
             clock_watchdog: AtomicI64::new(-DELAYS_SEC),
             paused: AtomicBool::new(false),
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
         }
     }
 }
@@ -170,7 +194,7 @@ impl TimerManager {
                 // just stop acquiring the locks, waiting for fork to happen
                 continue;
             }
-            let now = now.as_millis();
+            let now = millis(now);
             // iterate through the timer tree for all threads
             for thread_timer in self.timers.iter() {
                 let mut timers = thread_timer.write();
@@ -225,6 +249,12 @@ impl TimerManager {
     ///
     /// When the timer expires, the [TimerStub] will be notified.
     pub fn register_timer(&self, duration: Duration) -> TimerStub {
+        self.register_timer_watched(duration).0
+    }
+
+    /// Skyport patch: [`Self::register_timer`], telling also whether the clock thread's watchdog
+    /// is stale (read with the same clock reading as the deadline; the caller starts a clock).
+    pub(crate) fn register_timer_watched(&self, duration: Duration) -> (TimerStub, bool) {
         if self.is_paused_for_fork() {
             // Return a dummy TimerStub that will trigger right away.
             // This is fine assuming pause_for_fork() is called right before fork().
@@ -233,9 +263,30 @@ impl TimerManager {
             // TODO: buffer these register calls instead (without a lock)
             let timer = Timer::new();
             timer.fire();
-            return timer.subscribe();
+            return (timer.subscribe(), false);
         }
-        let now: Time = (Instant::now() + duration - self.zero).into();
+        let since_zero = Instant::now().saturating_duration_since(self.zero);
+        let stale =
+            since_zero.as_secs() as i64 >= self.clock_watchdog.load(Ordering::SeqCst) + DELAYS_SEC;
+        let now: Time = (since_zero + duration).into();
+        let last = LAST.with(|last| match &*last.borrow() {
+            // Not fired yet: the deadline is still ahead (or the clock is late).
+            Some((id, at, stub)) if *id == self.id && *at == now => {
+                (!stub.1.load(Ordering::SeqCst)).then(|| TimerStub(stub.0.clone(), stub.1.clone()))
+            }
+            _ => None,
+        });
+        if let Some(stub) = last {
+            return (stub, stale);
+        }
+        let stub = self.register_in_tree(now);
+        LAST.with(|last| {
+            *last.borrow_mut() = Some((self.id, now, TimerStub(stub.0.clone(), stub.1.clone())));
+        });
+        (stub, stale)
+    }
+
+    fn register_in_tree(&self, now: Time) -> TimerStub {
         {
             let timers = self.timers.get_or(|| RwLock::new(BTreeMap::new())).read();
             if let Some(t) = timers.get(&now) {
@@ -356,6 +407,46 @@ mod tests {
         tm.unpause();
         t1.poll().await;
         assert_eq!(now.elapsed().as_secs(), 2);
+    }
+
+    // Skyport patch: the thread's last timer.
+    #[test]
+    fn timers_of_one_deadline_share_one_timer_until_it_fires() {
+        let tm = TimerManager::new();
+        let a = tm.register_timer(Duration::from_secs(30));
+        let b = tm.register_timer(Duration::from_secs(30));
+        // One deadline (unless the two readings straddle a 10 ms step): one timer.
+        let c = tm.register_timer(Duration::from_secs(30));
+        assert!(Arc::ptr_eq(&a.0, &b.0) || Arc::ptr_eq(&b.0, &c.0));
+        // Fired as the clock thread does (taken from the tree, then fired): a later
+        // registration gets a new timer.
+        let tree = tm.timers.get().map(|t| std::mem::take(&mut *t.write()));
+        for timer in tree.into_iter().flat_map(|t| t.into_values()) {
+            timer.fire();
+        }
+        assert!(c.1.load(Ordering::SeqCst));
+        let d = tm.register_timer(Duration::from_secs(30));
+        assert!(!d.1.load(Ordering::SeqCst));
+        assert!(!Arc::ptr_eq(&c.0, &d.0));
+    }
+
+    #[test]
+    fn another_manager_does_not_share_the_last_timer() {
+        let one = TimerManager::new();
+        let other = TimerManager::new();
+        for _ in 0..3 {
+            let a = one.register_timer(Duration::from_secs(30));
+            let b = other.register_timer(Duration::from_secs(30));
+            assert!(!Arc::ptr_eq(&a.0, &b.0));
+        }
+    }
+
+    #[test]
+    fn a_stale_clock_is_reported_with_the_timer() {
+        let tm = TimerManager::new();
+        assert!(tm.register_timer_watched(Duration::from_secs(1)).1);
+        assert!(tm.should_i_start_clock());
+        assert!(!tm.register_timer_watched(Duration::from_secs(1)).1);
     }
 
     // Skyport patch: the named wait future.
