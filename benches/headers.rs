@@ -51,6 +51,7 @@ fn bench(c: &mut Criterion) {
         host: b"api.example.com",
         raw_path: b"/api/users/42",
         version: "1.1",
+        sent: headers::Sent::ANY,
     };
     c.bench_function("copy_client_request", |b| {
         b.iter(|| black_box(&client).clone())

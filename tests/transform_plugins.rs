@@ -31,7 +31,7 @@ services:
             config:
               http_method: POST
               replace: {{ uri: "/v2/orders/$(uri_captures.id)" }}
-              add: {{ headers: ["x-who:$(uri_captures.id)", "x-miss:[$(uri_captures.none or 'none')]"] }}
+              add: {{ headers: ["x-who:$(uri_captures.id)", "x-miss:[$(uri_captures.none or 'none')]", "x-forwarded-for:10.9.9.9"] }}
       - name: body
         paths: [/body]
         plugins:
@@ -125,6 +125,8 @@ async fn uri_and_method_from_route_captures() {
     assert_eq!(seen["uri"], "/v2/orders/42?x=1");
     assert_eq!(seen["headers"]["x-who"], "42");
     assert_eq!(seen["headers"]["x-miss"], "[none]");
+    // A forwarding field the plugin added is joined as a client's would be.
+    assert_eq!(seen["headers"]["x-forwarded-for"], "10.9.9.9, 127.0.0.1");
 }
 
 #[tokio::test]

@@ -48,6 +48,8 @@ pub struct RequestCtx {
     /// Bytes of the checked host at the start of the request's Host field (or authority),
     /// found when the route was matched: the upstream request's X-Forwarded-Host.
     pub host_len: usize,
+    /// Which forwarding fields the client sent (found when the route was matched).
+    pub client_sent: super::headers::Sent,
 }
 
 impl RequestCtx {
@@ -72,6 +74,7 @@ impl RequestCtx {
             upstream_sent: false,
             body_bytes: 0,
             host_len: 0,
+            client_sent: super::headers::Sent::ANY,
         }
     }
 

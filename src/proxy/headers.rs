@@ -120,6 +120,26 @@ pub struct Downstream<'a> {
     pub raw_path: &'a [u8],
     /// `1.1` or `2`: the client's HTTP version, for Via.
     pub version: &'static str,
+    /// Which of the fields Skyport adds to the request may already be on it.
+    pub sent: Sent,
+}
+
+/// Forwarding fields a request may already carry, whose values Skyport's own join: a field
+/// marked `false` is known to be absent and is not looked up.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Sent {
+    /// `X-Forwarded-For`.
+    pub forwarded_for: bool,
+    /// `Via`.
+    pub via: bool,
+}
+
+impl Sent {
+    /// Nothing known: each is looked up.
+    pub const ANY: Sent = Sent {
+        forwarded_for: true,
+        via: true,
+    };
 }
 
 /// The header names a `Connection` header lists, but for the tokens in `spared` (compared
@@ -280,9 +300,13 @@ pub fn forwarded(
     } else {
         &FORWARDED_NAMES[..FORWARDED_NAMES.len() - 1]
     };
-    let first = |name: &HeaderName| req.headers.get(name).filter(|v| !v.is_empty());
-    let prev_for = first(names.for_.name());
-    let prev_via = first(&http::header::VIA);
+    let first = |sent: bool, name: &HeaderName| {
+        sent.then(|| req.headers.get(name))
+            .flatten()
+            .filter(|v| !v.is_empty())
+    };
+    let prev_for = first(d.sent.forwarded_for, names.for_.name());
+    let prev_via = first(d.sent.via, &http::header::VIA);
     let room = FORWARDED_BYTES
         + d.host.len()
         + d.raw_path.len()
@@ -607,6 +631,7 @@ mod tests {
                 host: b"Api.Example",
                 raw_path: b"/a",
                 version: "2",
+                sent: Sent::ANY,
             };
             forwarded(&mut req, &d, None, request_id, &[]).expect("fields");
             let mut out = Vec::new();

@@ -176,34 +176,22 @@ impl Gateway {
     fn route(
         &self,
         session: &Session,
+        scan: &Scan<'_>,
         ctx: &mut RequestCtx,
     ) -> std::result::Result<usize, GatewayError> {
         let req = session.req_header();
         if req.method == http::Method::TRACE {
             return Err(GatewayError::MethodNotAllowed);
         }
-        let target_len = req
-            .uri
-            .path_and_query()
-            .map(|p| p.as_str().len())
-            .unwrap_or(1);
-        let mut header_bytes = target_len;
-        let mut longest = target_len;
-        for (k, v) in &req.headers {
-            let line = k.as_str().len() + v.len() + 4;
-            header_bytes += line;
-            longest = longest.max(line);
-        }
         // nginx's `large_client_header_buffers`: no single line over one buffer.
-        if header_bytes as u64 > self.limits.max_header
-            || longest as u64 > self.limits.max_header_line
+        if scan.bytes as u64 > self.limits.max_header
+            || scan.longest as u64 > self.limits.max_header_line
         {
             return Err(GatewayError::HeaderTooLarge);
         }
         if self.limits.max_body > 0 {
-            let declared = req
-                .headers
-                .get(http::header::CONTENT_LENGTH)
+            let declared = scan
+                .content_length
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse::<u64>().ok());
             if declared.is_some_and(|n| n > self.limits.max_body) {
@@ -211,7 +199,7 @@ impl Gateway {
             }
         }
         // A host nginx refuses (empty, `a..b`, a space ...) is a 400, as in Kong.
-        let host = match req.headers.get(http::header::HOST) {
+        let host = match scan.host {
             Some(h) => field_text(h).and_then(request_host),
             None => match req.uri.authority() {
                 Some(a) => request_host(a.as_str()),
@@ -237,9 +225,8 @@ impl Gateway {
             headers: &req.headers,
             tls,
             sni,
-            websocket: req
-                .headers
-                .get(http::header::UPGRADE)
+            websocket: scan
+                .upgrade
                 .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket")),
         });
         let Some(m) = found else {
@@ -411,14 +398,64 @@ fn hints(req: &RequestHeader) -> RenderHints<'_> {
     }
 }
 
-/// Whether the client will send a body after the header.
-fn expects_body(req: &RequestHeader) -> bool {
-    req.version == http::Version::HTTP_2
-        || req.headers.contains_key(http::header::TRANSFER_ENCODING)
-        || req
-            .headers
-            .get(http::header::CONTENT_LENGTH)
-            .is_some_and(|v| v.as_bytes() != b"0")
+/// What one pass over a request's fields finds: the sizes the header limits check, the fields
+/// the request path reads (each the first of its name), and which forwarding fields came.
+struct Scan<'a> {
+    /// Bytes of the request target and the field lines.
+    bytes: usize,
+    /// The longest of those lines.
+    longest: usize,
+    host: Option<&'a http::HeaderValue>,
+    content_length: Option<&'a http::HeaderValue>,
+    upgrade: Option<&'a http::HeaderValue>,
+    transfer_encoding: bool,
+    /// The client's own forwarding fields: [`headers::Sent`].
+    sent: headers::Sent,
+}
+
+impl<'a> Scan<'a> {
+    fn of(req: &'a RequestHeader) -> Scan<'a> {
+        use http::header::{
+            CONTENT_LENGTH, HOST, TRANSFER_ENCODING, UPGRADE, VIA, X_FORWARDED_FOR,
+        };
+        let target = req.uri.path_and_query().map_or(1, |p| p.as_str().len());
+        let mut scan = Scan {
+            bytes: target,
+            longest: target,
+            host: None,
+            content_length: None,
+            upgrade: None,
+            transfer_encoding: false,
+            sent: headers::Sent::default(),
+        };
+        for (k, v) in &req.headers {
+            let line = k.as_str().len() + v.len() + 4;
+            scan.bytes += line;
+            scan.longest = scan.longest.max(line);
+            // Compared as names (a standard name is one number), not hashed and looked up.
+            if *k == HOST {
+                scan.host = scan.host.or(Some(v));
+            } else if *k == CONTENT_LENGTH {
+                scan.content_length = scan.content_length.or(Some(v));
+            } else if *k == UPGRADE {
+                scan.upgrade = scan.upgrade.or(Some(v));
+            } else if *k == TRANSFER_ENCODING {
+                scan.transfer_encoding = true;
+            } else if *k == X_FORWARDED_FOR {
+                scan.sent.forwarded_for = true;
+            } else if *k == VIA {
+                scan.sent.via = true;
+            }
+        }
+        scan
+    }
+
+    /// Whether the client will send a body after the header.
+    fn expects_body(&self, req: &RequestHeader) -> bool {
+        req.version == http::Version::HTTP_2
+            || self.transfer_encoding
+            || self.content_length.is_some_and(|v| v.as_bytes() != b"0")
+    }
 }
 
 fn server_port(session: &Session) -> u16 {
@@ -501,11 +538,16 @@ impl ProxyHttp for Gateway {
             } else {
                 session.set_keepalive(Some(self.limits.keepalive_timeout));
             }
-            if expects_body(session.req_header()) {
+            let (routed, body) = {
+                let scan = Scan::of(session.req_header());
+                ctx.client_sent = scan.sent;
+                (self.route(session, &scan, ctx), scan.expects_body(session.req_header()))
+            };
+            if body {
                 // A timer per body read: only requests that send one pay for it.
                 session.set_read_timeout(Some(self.limits.body_timeout));
             }
-            let route_idx = match self.route(session, ctx) {
+            let route_idx = match routed {
                 Ok(r) => r,
                 Err(e) => return Box::pin(async move { self.respond_error(session, ctx, &e).await }),
             };
@@ -851,6 +893,12 @@ impl Gateway {
             host,
             raw_path: req.uri.path().as_bytes(),
             version,
+            // A plugin's edit may have added either (request-transformer).
+            sent: if ctx.plugins.upstream_edit.is_some() {
+                headers::Sent::ANY
+            } else {
+                ctx.client_sent
+            },
         };
         let request_id = self
             .emit
