@@ -151,12 +151,25 @@ pub struct TimerManager {
     id: u64,
 }
 
-// Skyport patch: the timer a thread registered last, with its manager's id and deadline. Timeouts
-// of the same length started within one resolution step share a deadline: the next one is
-// answered from here, without the thread's lock or a search of its tree.
+// Skyport patch: the timers a thread registered last (a few: a proxy alternates a short read
+// timeout and a long one), each with its manager's id and deadline. Timeouts of the same length
+// started within one resolution step share a deadline: the next one is answered from here,
+// without the thread's lock or a search of its tree.
+const LAST_KEPT: usize = 4;
+
+struct LastTimers {
+    kept: [Option<(u64, Time, TimerStub)>; LAST_KEPT],
+    // The slot the next new deadline replaces (round robin).
+    next: usize,
+}
+
 thread_local! {
-    static LAST: std::cell::RefCell<Option<(u64, Time, TimerStub)>> =
-        const { std::cell::RefCell::new(None) };
+    static LAST: std::cell::RefCell<LastTimers> = const {
+        std::cell::RefCell::new(LastTimers {
+            kept: [None, None, None, None],
+            next: 0,
+        })
+    };
 }
 
 // Skyport patch: the source of `TimerManager::id`.
@@ -269,19 +282,23 @@ impl TimerManager {
         let stale =
             since_zero.as_secs() as i64 >= self.clock_watchdog.load(Ordering::SeqCst) + DELAYS_SEC;
         let now: Time = (since_zero + duration).into();
-        let last = LAST.with(|last| match &*last.borrow() {
-            // Not fired yet: the deadline is still ahead (or the clock is late).
-            Some((id, at, stub)) if *id == self.id && *at == now => {
-                (!stub.1.load(Ordering::SeqCst)).then(|| TimerStub(stub.0.clone(), stub.1.clone()))
-            }
-            _ => None,
+        let kept = LAST.with(|last| {
+            let last = last.borrow();
+            last.kept.iter().flatten().find_map(|(id, at, stub)| {
+                // Not fired yet: the deadline is still ahead (or the clock is late).
+                (*id == self.id && *at == now && !stub.1.load(Ordering::SeqCst))
+                    .then(|| TimerStub(stub.0.clone(), stub.1.clone()))
+            })
         });
-        if let Some(stub) = last {
+        if let Some(stub) = kept {
             return (stub, stale);
         }
         let stub = self.register_in_tree(now);
         LAST.with(|last| {
-            *last.borrow_mut() = Some((self.id, now, TimerStub(stub.0.clone(), stub.1.clone())));
+            let mut last = last.borrow_mut();
+            let slot = last.next;
+            last.kept[slot] = Some((self.id, now, TimerStub(stub.0.clone(), stub.1.clone())));
+            last.next = (slot + 1) % LAST_KEPT;
         });
         (stub, stale)
     }
@@ -428,6 +445,20 @@ mod tests {
         let d = tm.register_timer(Duration::from_secs(30));
         assert!(!d.1.load(Ordering::SeqCst));
         assert!(!Arc::ptr_eq(&c.0, &d.0));
+    }
+
+    #[test]
+    fn alternating_deadlines_each_keep_their_timer() {
+        let tm = TimerManager::new();
+        // A short and a long timeout in turn, as a proxy's downstream and upstream reads.
+        let short = tm.register_timer(Duration::from_millis(50));
+        let long = tm.register_timer(Duration::from_secs(60));
+        let (mut same_short, mut same_long) = (false, false);
+        for _ in 0..3 {
+            same_short |= Arc::ptr_eq(&short.0, &tm.register_timer(Duration::from_millis(50)).0);
+            same_long |= Arc::ptr_eq(&long.0, &tm.register_timer(Duration::from_secs(60)).0);
+        }
+        assert!(same_short && same_long);
     }
 
     #[test]
