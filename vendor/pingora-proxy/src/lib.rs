@@ -1165,12 +1165,22 @@ where
     async fn process_request(
         self: &Arc<Self>,
         mut session: Session,
-        mut ctx: <SV as ProxyHttp>::CTX,
+        prev_user_ctx: Option<Box<dyn std::any::Any + Send + Sync>>,
     ) -> Option<ReusedHttpStream>
     where
         SV: ProxyHttp + Send + Sync + 'static,
         <SV as ProxyHttp>::CTX: Send + Sync,
     {
+        // Skyport patch: the context is made here, in the request's future (which is made in its
+        // box), not by the caller and moved in: each move of the future's arguments copied it.
+        let mut ctx = self.inner.new_ctx();
+
+        // Deliver user context from the previous request on this reused connection
+        if let Some(prev_ctx) = prev_user_ctx {
+            self.inner
+                .on_connection_reuse(&mut session, &mut ctx, prev_ctx);
+        }
+
         if let Err(e) = self
             .inner
             .early_request_filter(&mut session, &mut ctx)
@@ -1473,8 +1483,7 @@ where
 
         session.subrequest_ctx.replace(sub_req_ctx);
         trace!("processing subrequest");
-        let ctx = self.inner.new_ctx();
-        self.process_request(session, ctx).await;
+        self.process_request(session, None).await;
         trace!("subrequest done");
     }
 }
@@ -1637,20 +1646,12 @@ where
             session.set_keepalive(None);
         }
 
-        let mut ctx = self.inner.new_ctx();
-
-        // Deliver user context from the previous request on this reused connection
-        if let Some(prev_ctx) = prev_user_ctx {
-            self.inner
-                .on_connection_reuse(&mut session, &mut ctx, prev_ctx);
-        }
-
         // Skyport patch: the request's processing is boxed, allocated once a request header has
         // arrived. Inline, its state machine made this future ~13 KB (far more with a large
         // CTX), held by every keep-alive connection parked in `read_request()`.
         // The future is made in its box (allocated first), not made on the stack and copied in:
         // it is as large as its deepest state, and `Box::pin(fut)` copied all of it per request.
-        pin_in_place(|| self.process_request(session, ctx)).await
+        pin_in_place(|| self.process_request(session, prev_user_ctx)).await
     }
 
     async fn http_cleanup(&self) {
