@@ -505,12 +505,9 @@ fn is_tls(session: &Session) -> bool {
     session.digest().is_some_and(|d| d.ssl_digest.is_some())
 }
 
-/// Fields Skyport may add to an upstream request's map: Host (the forwarding fields, Via and
-/// the request id are written apart, `headers::forwarded`).
-const ADDED_UPSTREAM: usize = 1;
-/// Room made in the upstream copy of every request: Skyport's own fields and a consumer's
-/// identity (up to six) without the map growing; routes that add more reserve the rest.
-const UPSTREAM_COPY_ROOM: usize = ADDED_UPSTREAM + 6;
+/// Room in the upstream copy for the fields request-transformer may add (a guess: more only
+/// grows the map).
+const EDIT_ROOM: usize = 4;
 
 #[async_trait]
 impl ProxyHttp for Gateway {
@@ -671,9 +668,26 @@ impl ProxyHttp for Gateway {
         e
     }
 
-    /// The upstream copy of a request gets room for the fields Skyport adds to it.
-    fn upstream_request_room(&self) -> usize {
-        UPSTREAM_COPY_ROOM
+    /// The upstream copy of a request gets room for the fields Skyport adds to its map: a
+    /// request that adds none (its Host replaces the client's) gets a plain copy.
+    fn upstream_request_room(&self, ctx: &RequestCtx) -> usize {
+        let p = &ctx.plugins;
+        let edits = p.edits();
+        let identity = p.identity.as_ref().map_or(0, |i| i.len());
+        let later = !p.upstream_headers.is_empty()
+            || !edits.upstream_removed.is_empty()
+            || !edits.upstream_set.is_empty();
+        // One more than the fields added: a copy made without room has its tables exactly
+        // full, and setting Host over the client's still grew them (two allocations per
+        // request, tests/alloc_budget.rs).
+        1 + if later { identity } else { 0 }
+            + p.upstream_headers.len()
+            + edits.upstream_set.len()
+            + if p.upstream_edit.is_some() {
+                EDIT_ROOM
+            } else {
+                0
+            }
     }
 
     hook! {
@@ -850,14 +864,7 @@ impl Gateway {
         let Some(route) = ctx.route.map(|r| &snapshot.routes[r]) else {
             return Ok(());
         };
-        // Room for what is added below (forwarding headers, Via, request id) at once.
-        // Room for Skyport's headers and the plugins' at once.
-        upstream.reserve(
-            ADDED_UPSTREAM
-                + ctx.plugins.identity.as_ref().map_or(0, |i| i.len())
-                + ctx.plugins.upstream_headers.len()
-                + ctx.plugins.edits().upstream_set.len(),
-        );
+        // The map's room for what is added below came with the copy (`upstream_request_room`).
         // Kept (not taken): a retry on a new connection builds the request again.
         if let Some(uri) = &ctx.upstream_uri {
             upstream.set_uri(uri.clone());

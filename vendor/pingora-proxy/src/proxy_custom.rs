@@ -92,7 +92,7 @@ where
         // Skyport patch 33: the copy has the room the proxy names for the fields it adds.
         let mut req = session
             .req_header()
-            .clone_with_room(self.inner.upstream_request_room());
+            .clone_with_room(self.inner.upstream_request_room(ctx));
 
         if session.cache.enabled() {
             pingora_cache::filters::upstream::request_filter(

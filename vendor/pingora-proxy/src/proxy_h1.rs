@@ -50,7 +50,7 @@ where
         // Skyport patch 33: the copy has the room the proxy names for the fields it adds.
         let mut req = session
             .req_header()
-            .clone_with_room(self.inner.upstream_request_room());
+            .clone_with_room(self.inner.upstream_request_room(ctx));
         let authority_policy = AuthorityPolicy::from(session.downstream_session.is_custom());
         let downstream_had_host = req.headers.contains_key(http::header::HOST);
         req.set_version(Version::HTTP_11);

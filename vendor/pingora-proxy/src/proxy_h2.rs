@@ -135,7 +135,7 @@ where
         // Skyport patch 33: the copy has the room the proxy names for the fields it adds.
         let mut req = session
             .req_header()
-            .clone_with_room(self.inner.upstream_request_room());
+            .clone_with_room(self.inner.upstream_request_room(ctx));
         let authority_policy = AuthorityPolicy::from(session.downstream_session.is_custom());
 
         // A patched HTTP/1 parser can preserve non-UTF-8 request-target bytes, but `http::Uri`,

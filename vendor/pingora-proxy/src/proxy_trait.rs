@@ -399,8 +399,10 @@ pub trait ProxyHttp {
     /// How many fields [Self::upstream_request_filter()] usually adds to the request sent
     /// upstream (Skyport patch 33). The copy of the client's request is made with that much room
     /// in its header map, so adding them does not grow the map on every request. A count too
-    /// small costs only the growth; the default, 0, makes a plain copy.
-    fn upstream_request_room(&self) -> usize {
+    /// small costs only the growth; the default, 0, makes a plain copy. The request's context
+    /// tells what this request adds (Skyport patch 43): a copy with room is made field by field,
+    /// a plain copy is a copy of the map's tables.
+    fn upstream_request_room(&self, _ctx: &Self::CTX) -> usize {
         0
     }
 
