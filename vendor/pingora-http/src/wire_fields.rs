@@ -169,6 +169,13 @@ impl WireFields {
         })
     }
 
+    /// Adds the lines of `other` as they are, not its replaced names (Skyport patch 44): a proxy
+    /// that writes the same fields for many messages (a connection's forwarding fields) makes
+    /// them once and copies them; this one's names to replace should cover them.
+    pub fn push_lines_of(&mut self, other: &WireFields) {
+        self.lines.extend_from_slice(&other.lines);
+    }
+
     /// The lines, as written.
     pub fn lines(&self) -> &[u8] {
         &self.lines
@@ -255,6 +262,23 @@ mod tests {
         f.push_bytes(&REAL_IP, b"Host.Example", true)
             .expect("value");
         assert_eq!(f.lines(), b"X-Real-IP: host.example\r\n".as_slice());
+    }
+
+    // Skyport patch 44.
+    #[test]
+    fn another_set_of_lines_is_copied_without_its_names() {
+        let mut block = WireFields::with_capacity(32, &[]);
+        block.push(&REAL_IP, &HeaderValue::from_static("10.0.0.1"));
+        let mut f = WireFields::with_capacity(64, &REPLACED[1..]);
+        f.push_lines_of(&block);
+        f.push(&VIA, &HeaderValue::from_static("1.1 me"));
+        assert_eq!(
+            f.lines(),
+            b"X-Real-IP: 10.0.0.1\r\nVia: 1.1 me\r\n".as_slice()
+        );
+        // The names to replace are this one's only.
+        assert!(f.replaces(&http::header::VIA));
+        assert!(!f.replaces(&HeaderName::from_static("x-real-ip")));
     }
 
     #[test]
