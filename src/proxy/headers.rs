@@ -317,28 +317,14 @@ pub fn forwarded(
             .map(|(k, v)| line_len(k, v.as_ref().map_or(0, |v| v.len())))
             .sum::<usize>();
     let mut f = WireFields::with_capacity(room, replaced);
-    match d.client_ip.and_then(ip_value) {
-        Some(ip) => {
-            f.push(&names.real_ip, &ip);
-            match prev_for {
-                Some(prev) => f.push_list(&names.for_, prev, &ip),
-                None => f.push(&names.for_, &ip),
-            }
-        }
-        // No address to add (a connection that is not TCP): the client's own fields go on
-        // as they came.
-        None => {
-            for name in [&names.real_ip, &names.for_] {
-                for v in req.headers.get_all(name.name()) {
-                    f.push(name, v);
-                }
-            }
+    match (d.client_ip, prev_for) {
+        // The usual request: the same five lines as the connection's last request.
+        (Some(ip), None) => push_connection_fields(&mut f, req, ip, d)?,
+        _ => {
+            push_client_fields(&mut f, req, d, prev_for);
+            push_server_fields(&mut f, d)?;
         }
     }
-    f.push(&names.proto, &d.proto);
-    // Lower case, as nginx's `$host` that Kong sends.
-    f.push_bytes(&names.host, d.host, true)?;
-    f.push(&names.port, &port_value(d.port));
     f.push_bytes(&names.path, d.raw_path, false)?;
     if let Some(p) = prefix {
         f.push(&names.prefix, p);
@@ -358,6 +344,93 @@ pub fn forwarded(
     }
     req.set_wire_fields(f);
     Ok(())
+}
+
+/// X-Real-IP and X-Forwarded-For: the client's address, joined to the client's own
+/// X-Forwarded-For (`prev_for`).
+fn push_client_fields(
+    f: &mut WireFields,
+    req: &RequestHeader,
+    d: &Downstream<'_>,
+    prev_for: Option<&HeaderValue>,
+) {
+    let names = &FORWARDING;
+    match d.client_ip.and_then(ip_value) {
+        Some(ip) => {
+            f.push(&names.real_ip, &ip);
+            match prev_for {
+                Some(prev) => f.push_list(&names.for_, prev, &ip),
+                None => f.push(&names.for_, &ip),
+            }
+        }
+        // No address to add (a connection that is not TCP): the client's own fields go on
+        // as they came.
+        None => {
+            for name in [&names.real_ip, &names.for_] {
+                for v in req.headers.get_all(name.name()) {
+                    f.push(name, v);
+                }
+            }
+        }
+    }
+}
+
+/// X-Forwarded-Proto, -Host (lower case, as nginx's `$host` that Kong sends) and -Port.
+fn push_server_fields(f: &mut WireFields, d: &Downstream<'_>) -> pingora::Result<()> {
+    let names = &FORWARDING;
+    f.push(&names.proto, &d.proto);
+    f.push_bytes(&names.host, d.host, true)?;
+    f.push(&names.port, &port_value(d.port));
+    Ok(())
+}
+
+/// The forwarding fields a connection's requests repeat (the client's address, the scheme, the
+/// host, the port), made for the first and kept while they stay the same.
+struct ConnectionFields {
+    ip: IpAddr,
+    port: u16,
+    proto: HeaderValue,
+    host: Vec<u8>,
+    lines: WireFields,
+}
+
+thread_local! {
+    /// The last request's [`ConnectionFields`] on this thread (a keep-alive connection's
+    /// requests follow each other on one thread).
+    static LAST_CONNECTION: std::cell::RefCell<Option<ConnectionFields>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// X-Real-IP, X-Forwarded-For, -Proto, -Host and -Port for a client at `ip` that sent no
+/// X-Forwarded-For: copied from the last request's when they are the same, else made.
+fn push_connection_fields(
+    f: &mut WireFields,
+    req: &RequestHeader,
+    ip: IpAddr,
+    d: &Downstream<'_>,
+) -> pingora::Result<()> {
+    LAST_CONNECTION.with(|cell| {
+        let mut last = cell.borrow_mut();
+        let same = last.as_ref().is_some_and(|c| {
+            c.ip == ip && c.port == d.port && c.proto == d.proto && c.host == d.host
+        });
+        if !same {
+            let mut lines = WireFields::with_capacity(FORWARDED_BYTES + d.host.len(), &[]);
+            push_client_fields(&mut lines, req, d, None);
+            push_server_fields(&mut lines, d)?;
+            *last = Some(ConnectionFields {
+                ip,
+                port: d.port,
+                proto: d.proto.clone(),
+                host: d.host.to_vec(),
+                lines,
+            });
+        }
+        if let Some(c) = last.as_ref() {
+            f.push_lines_of(&c.lines);
+        }
+        Ok(())
+    })
 }
 
 /// Sets `name` on the request's map, replacing the client's fields of that name; `None` only
@@ -662,6 +735,59 @@ mod tests {
                  X-Forwarded-For: 10.0.0.1\r\nX-Forwarded-For: 10.0.0.2\r\n{tail}"
             )
         );
+    }
+
+    #[test]
+    fn a_connections_fields_are_made_again_when_any_part_changes() {
+        // One thread, requests in turn: each line follows its own request.
+        let fields = |ip: &str, proto: HeaderValue, port: u16, host: &[u8]| {
+            let mut req = RequestHeader::build("GET", b"/p", None).expect("request");
+            let d = Downstream {
+                client_ip: Some(ip.parse().expect("ip")),
+                proto,
+                port,
+                host,
+                raw_path: b"/p",
+                version: "1.1",
+                sent: Sent::ANY,
+            };
+            forwarded(&mut req, &d, None, None, &[]).expect("fields");
+            let mut out = Vec::new();
+            req.header_to_h1_wire(&mut out);
+            String::from_utf8(out).expect("text")
+        };
+        let expect = |ip: &str, proto: &str, port: u16, host: &str| {
+            format!(
+                "X-Real-IP: {ip}\r\nX-Forwarded-For: {ip}\r\nX-Forwarded-Proto: {proto}\r\n\
+                 X-Forwarded-Host: {host}\r\nX-Forwarded-Port: {port}\r\n\
+                 X-Forwarded-Path: /p\r\nVia: 1.1 skyport/{}\r\n",
+                env!("CARGO_PKG_VERSION")
+            )
+        };
+        let cases = [
+            (
+                "10.0.0.1",
+                HTTP,
+                8000,
+                &b"A.Example"[..],
+                "http",
+                "a.example",
+            ),
+            ("10.0.0.1", HTTP, 8000, b"a.example", "http", "a.example"),
+            ("10.0.0.1", HTTP, 8000, b"b.example", "http", "b.example"),
+            ("10.0.0.2", HTTP, 8000, b"b.example", "http", "b.example"),
+            ("10.0.0.2", HTTPS, 8000, b"b.example", "https", "b.example"),
+            ("10.0.0.2", HTTPS, 8443, b"b.example", "https", "b.example"),
+            ("::1", HTTPS, 8443, b"b.example", "https", "b.example"),
+            ("::1", HTTPS, 8443, b"b.example", "https", "b.example"),
+        ];
+        for (ip, proto, port, host, scheme, lower) in cases {
+            assert_eq!(
+                fields(ip, proto, port, host),
+                expect(ip, scheme, port, lower),
+                "{ip} {scheme} {port} {lower}"
+            );
+        }
     }
 
     #[test]

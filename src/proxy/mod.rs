@@ -200,7 +200,12 @@ impl Gateway {
         }
         // A host nginx refuses (empty, `a..b`, a space ...) is a 400, as in Kong.
         let host = match scan.host {
-            Some(h) => field_text(h).and_then(request_host),
+            // Visible ASCII is checked faster than UTF-8; nginx takes bytes past ASCII too.
+            Some(h) => h
+                .to_str()
+                .ok()
+                .or_else(|| field_text(h))
+                .and_then(request_host),
             None => match req.uri.authority() {
                 Some(a) => request_host(a.as_str()),
                 None if req.version == http::Version::HTTP_10 => Some(""),
