@@ -1,22 +1,62 @@
 //! The request id: 32 random hex digits, made once per request and shared as a header value
 //! (the upstream request, the response and the log use the same bytes, no copies).
 
+use bytes::Bytes;
 use http::HeaderValue;
 
 /// One request's id.
 #[derive(Debug, Clone)]
 pub struct RequestId(HeaderValue);
 
+/// Ids made at once per thread: one buffer and one batch of random bits for all of them.
+const BATCH: usize = 64;
+/// Hex digits of one id.
+const DIGITS: usize = 32;
+
+/// The two hex digits of each byte value.
+static HEX_PAIRS: [[u8; 2]; 256] = {
+    let digits = *b"0123456789abcdef";
+    let mut t = [[0u8; 2]; 256];
+    let mut b = 0;
+    while b < 256 {
+        t[b] = [digits[b >> 4], digits[b & 15]];
+        b += 1;
+    }
+    t
+};
+
+thread_local! {
+    /// This thread's batch of ids in hex and how many of them are taken.
+    static BATCHED: std::cell::RefCell<(Bytes, usize)> =
+        const { std::cell::RefCell::new((Bytes::new(), BATCH)) };
+}
+
+/// `BATCH` ids' digits from the thread-local generator (a CSPRNG, as before; no system call).
+fn fresh_batch() -> Bytes {
+    let mut random = [0u8; BATCH * DIGITS / 2];
+    rand::fill(&mut random[..]);
+    let mut hex = Vec::with_capacity(BATCH * DIGITS);
+    for b in random {
+        hex.extend_from_slice(&HEX_PAIRS[usize::from(b)]);
+    }
+    Bytes::from(hex)
+}
+
 impl RequestId {
-    /// A fresh id from the thread-local generator (no system call).
+    /// A fresh id: the next of this thread's batch, sharing the batch's buffer (no allocation
+    /// per id; a batch is freed when its last id is).
     pub fn random() -> RequestId {
-        let mut hex = [0u8; 32];
-        // 16 bytes always encode to exactly 32 hex digits.
-        let _ = hex::encode_to_slice(rand::random::<u128>().to_be_bytes(), &mut hex);
-        // Owned by a reference-counted block from the start: every later copy is a count,
-        // where bytes made from a Vec allocate again on their first copy.
+        let digits = BATCHED.with(|cell| {
+            let mut batch = cell.borrow_mut();
+            if batch.1 == BATCH {
+                *batch = (fresh_batch(), 0);
+            }
+            let at = batch.1 * DIGITS;
+            batch.1 += 1;
+            batch.0.slice(at..at + DIGITS)
+        });
         RequestId(
-            HeaderValue::from_maybe_shared(bytes::Bytes::from_owner(hex))
+            HeaderValue::from_maybe_shared(digits)
                 .unwrap_or_else(|_| HeaderValue::from_static("00000000000000000000000000000000")),
         )
     }
@@ -55,5 +95,19 @@ mod tests {
         assert!(a.as_str().bytes().all(|c| c.is_ascii_hexdigit()));
         assert_ne!(a.as_str(), b.as_str());
         assert_eq!(a.header().to_str().ok(), Some(a.as_str()));
+    }
+
+    #[test]
+    fn ids_across_batches_are_hex_and_all_differ() {
+        let ids: Vec<RequestId> = (0..3 * BATCH + 5).map(|_| RequestId::random()).collect();
+        let mut seen = std::collections::HashSet::new();
+        for id in &ids {
+            assert_eq!(id.as_str().len(), DIGITS);
+            assert!(id
+                .as_str()
+                .bytes()
+                .all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f')));
+            assert!(seen.insert(id.as_str().to_string()), "repeated: {id}");
+        }
     }
 }
