@@ -379,6 +379,28 @@ impl RequestHeader {
         )
     }
 
+    /// Skyport patch 45: sets the value of a field the request carries once, in its usual case
+    /// (no case recorded for it), in place: what [Self::insert_header] would do, without
+    /// reserving a slot first (`http`'s insert does, so an exactly full map grows even when
+    /// the name is already there) and without touching the case map. `false`, changing
+    /// nothing, when the field is absent, repeated, or has a recorded case.
+    pub fn replace_single_value(&mut self, name: &HeaderName, value: &HeaderValue) -> bool {
+        if self.header_name_map.as_ref().is_some_and(|m| m.holds(name)) {
+            return false;
+        }
+        let mut values = self.base.headers.get_all(name).iter();
+        if values.next().is_none() || values.next().is_some() {
+            return false;
+        }
+        match self.base.headers.get_mut(name) {
+            Some(v) => {
+                *v = value.clone();
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Makes room for `additional` more headers in the header's value map, so that adding them
     /// does not grow it one step at a time (the map of written cases is usually empty and is
     /// left so).
@@ -1385,6 +1407,29 @@ fn map_fields<F: FnMut(HeaderNameVariant, &HeaderValue) -> Result<()>>(
 
 #[cfg(test)]
 mod tests {
+    // Skyport patch 45.
+    #[test]
+    fn a_single_field_in_its_usual_case_is_replaced_in_place() {
+        let host = http::header::HOST;
+        let new = HeaderValue::from_static("upstream");
+        let mut req = RequestHeader::build("GET", b"/", None).expect("request");
+        assert!(!req.replace_single_value(&host, &new), "absent");
+        req.append_header("Host", "client").expect("host");
+        req.append_header("Accept", "*/*").expect("accept");
+        assert!(req.replace_single_value(&host, &new));
+        let mut wire = Vec::new();
+        req.header_to_h1_wire(&mut wire);
+        assert_eq!(wire, b"Host: upstream\r\nAccept: */*\r\n".as_slice());
+
+        // Repeated, or written in a case of its own: left to insert_header.
+        req.append_header("Host", "second").expect("host");
+        assert!(!req.replace_single_value(&host, &new));
+        let mut req = RequestHeader::build("GET", b"/", None).expect("request");
+        req.append_header("hOsT", "client").expect("host");
+        assert!(!req.replace_single_value(&host, &new));
+        assert_eq!(req.headers["host"], "client");
+    }
+
     use super::*;
 
     #[test]
