@@ -50,6 +50,8 @@ pub struct RequestCtx {
     pub host_len: usize,
     /// Which forwarding fields the client sent (found when the route was matched).
     pub client_sent: super::headers::Sent,
+    /// Whether the client sent a Host field (the upstream's is then set in its place).
+    pub client_host: bool,
 }
 
 impl RequestCtx {
@@ -75,6 +77,7 @@ impl RequestCtx {
             body_bytes: 0,
             host_len: 0,
             client_sent: super::headers::Sent::ANY,
+            client_host: false,
         }
     }
 
