@@ -13,18 +13,6 @@ const BATCH: usize = 64;
 /// Hex digits of one id.
 const DIGITS: usize = 32;
 
-/// The two hex digits of each byte value.
-static HEX_PAIRS: [[u8; 2]; 256] = {
-    let digits = *b"0123456789abcdef";
-    let mut t = [[0u8; 2]; 256];
-    let mut b = 0;
-    while b < 256 {
-        t[b] = [digits[b >> 4], digits[b & 15]];
-        b += 1;
-    }
-    t
-};
-
 thread_local! {
     /// This thread's batch of ids in hex and how many of them are taken.
     static BATCHED: std::cell::RefCell<(Bytes, usize)> =
@@ -35,10 +23,9 @@ thread_local! {
 fn fresh_batch() -> Bytes {
     let mut random = [0u8; BATCH * DIGITS / 2];
     rand::fill(&mut random[..]);
-    let mut hex = Vec::with_capacity(BATCH * DIGITS);
-    for b in random {
-        hex.extend_from_slice(&HEX_PAIRS[usize::from(b)]);
-    }
+    let mut hex = vec![0u8; BATCH * DIGITS];
+    // Twice as many digits as bytes: the one way this fails does not happen.
+    let _ = hex::encode_to_slice(random, &mut hex);
     Bytes::from(hex)
 }
 
