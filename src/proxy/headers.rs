@@ -683,6 +683,26 @@ mod tests {
         );
     }
 
+    /// A client side of the connection, its forwarding fields unknown (each looked up).
+    fn downstream<'a>(
+        client_ip: Option<IpAddr>,
+        proto: HeaderValue,
+        port: u16,
+        host: &'a [u8],
+        raw_path: &'a [u8],
+        version: &'static str,
+    ) -> Downstream<'a> {
+        Downstream {
+            client_ip,
+            proto,
+            port,
+            host,
+            raw_path,
+            version,
+            sent: Sent::ANY,
+        }
+    }
+
     #[test]
     fn forwarding_fields_replace_the_clients() {
         let wire = |client_ip: Option<IpAddr>, request_id: Option<HeaderValue>| {
@@ -697,15 +717,7 @@ mod tests {
             ] {
                 req.append_header(k.to_string(), v).expect("header");
             }
-            let d = Downstream {
-                client_ip,
-                proto: HTTPS,
-                port: 8443,
-                host: b"Api.Example",
-                raw_path: b"/a",
-                version: "2",
-                sent: Sent::ANY,
-            };
+            let d = downstream(client_ip, HTTPS, 8443, b"Api.Example", b"/a", "2");
             forwarded(&mut req, &d, None, request_id, &[]).expect("fields");
             let mut out = Vec::new();
             req.header_to_h1_wire(&mut out);
@@ -742,15 +754,14 @@ mod tests {
         // One thread, requests in turn: each line follows its own request.
         let fields = |ip: &str, proto: HeaderValue, port: u16, host: &[u8]| {
             let mut req = RequestHeader::build("GET", b"/p", None).expect("request");
-            let d = Downstream {
-                client_ip: Some(ip.parse().expect("ip")),
+            let d = downstream(
+                Some(ip.parse().expect("ip")),
                 proto,
                 port,
                 host,
-                raw_path: b"/p",
-                version: "1.1",
-                sent: Sent::ANY,
-            };
+                b"/p",
+                "1.1",
+            );
             forwarded(&mut req, &d, None, None, &[]).expect("fields");
             let mut out = Vec::new();
             req.header_to_h1_wire(&mut out);
