@@ -578,3 +578,69 @@ plugins:
     assert_eq!(www, "Bearer error=\"invalid_token\"");
     assert_eq!(body, json!({"message": "Invalid signature"}));
 }
+
+/// A token verified once is kept by its text (`jwt::verified`): sent again it must still meet
+/// its time claims at that moment, and a new config (new secret) must not accept it.
+#[tokio::test]
+async fn a_token_seen_before_is_checked_again_where_it_can_change() {
+    let (up, gw, k) = setup().await;
+    let n = now();
+    let t = |c: Value| sign(Algorithm::HS256, &k, &c);
+    // Valid now, expired within two seconds; and not valid for two seconds, then valid.
+    let ending = t(json!({"iss": "k-HS256", "exp": n + 2, "nbf": n - 5}));
+    let starting = t(json!({"iss": "k-HS256", "exp": n + 600, "nbf": n + 2}));
+    for _ in 0..2 {
+        assert_eq!(get(&gw, "/claims", Some(&ending)).await.status(), 200);
+        let (_, body) = refused(get(&gw, "/claims", Some(&starting)).await).await;
+        assert_eq!(body, json!({"nbf": "token not valid yet"}));
+    }
+    // Polled (bounded) until the clock passes both: each answer is one Kong gives.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let (mut ended, mut started) = (false, false);
+    while !(ended && started) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "claims never rechecked"
+        );
+        let r = get(&gw, "/claims", Some(&ending)).await;
+        if r.status() == 401 {
+            let (_, body) = refused(r).await;
+            assert_eq!(body, json!({"exp": "token expired"}));
+            ended = true;
+        } else {
+            assert_eq!(r.status(), 200);
+            assert!(!ended, "an expired token passed again");
+        }
+        let r = get(&gw, "/claims", Some(&starting)).await;
+        if r.status() == 200 {
+            started = true;
+        } else {
+            let (_, body) = refused(r).await;
+            assert_eq!(body, json!({"nbf": "token not valid yet"}));
+            assert!(!started, "a valid token was refused again");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+
+    // The same token, kept by the old config, meets the new config's secret and fails.
+    let good = t(json!({"iss": "k-HS256"}));
+    assert_eq!(get(&gw, "/any", Some(&good)).await.status(), 200);
+    assert_eq!(get(&gw, "/any", Some(&good)).await.status(), 200);
+    let changed = config(&up.url("http"), &k).replace("s3cret-HS256", "n3w-s3cret-HS256");
+    let r = client()
+        .post(gw.admin("/config"))
+        .header("content-type", "application/yaml")
+        .body(changed)
+        .send()
+        .await
+        .expect("req");
+    assert_eq!(r.status(), 201);
+    let (_, body) = refused(get(&gw, "/any", Some(&good)).await).await;
+    assert_eq!(body, json!({"message": "Invalid signature"}));
+    let renewed = hs(
+        Algorithm::HS256,
+        b"n3w-s3cret-HS256",
+        &json!({"iss": "k-HS256"}),
+    );
+    assert_eq!(get(&gw, "/any", Some(&renewed)).await.status(), 200);
+}

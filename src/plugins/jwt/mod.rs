@@ -5,6 +5,7 @@
 pub mod config;
 pub mod keyring;
 pub mod token;
+pub mod verified;
 
 use crate::error::{Exit, GatewayError};
 use crate::model::jwt_key::JwtAlgorithm;
@@ -19,7 +20,8 @@ use pingora::proxy::Session;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::sync::Arc;
-use token::{Member, Object};
+use token::Member;
+use verified::{TimeClaims, VerifiedTokens};
 
 /// A configured `jwt` plugin instance.
 pub struct Jwt {
@@ -32,6 +34,8 @@ pub struct Jwt {
     challenge_invalid: HeaderValue,
     /// The anonymous consumer and its identity headers, resolved at load.
     anonymous: Anonymous,
+    /// Tokens this instance verified, by their text.
+    verified: VerifiedTokens,
 }
 
 impl std::fmt::Debug for Jwt {
@@ -91,6 +95,7 @@ impl Jwt {
         };
         Jwt {
             anonymous: Anonymous::Off,
+            verified: VerifiedTokens::default(),
             config,
             keyring,
             clock,
@@ -118,6 +123,12 @@ impl Jwt {
             token::Found::One(one) => one,
             token::Found::Several => return Err(msg("Multiple tokens provided")),
         };
+        // Every check before the time claims depends on the token's text and on this
+        // instance's config and keyring only: a token verified before passes them again.
+        if let Some(seen) = self.verified.get(&token) {
+            check_claims(&self.config, &seen.claims, (self.clock)())?;
+            return Ok(seen.credential);
+        }
         let decoded = token::decode(&token).ok_or_else(|| msg("Bad token; invalid JSON"))?;
         let (header, payload) = decoded
             .objects()
@@ -163,7 +174,9 @@ impl Jwt {
         if !verifier.verify_signature(alg, decoded.signing_input.as_bytes(), &decoded.signature) {
             return Err(msg("Invalid signature"));
         }
-        check_claims(&self.config, &payload, (self.clock)())?;
+        let claims = TimeClaims::read(&payload);
+        self.verified.keep(&token, credential, claims);
+        check_claims(&self.config, &claims, (self.clock)())?;
         Ok(credential.clone())
     }
 
@@ -189,10 +202,10 @@ fn msg(m: &str) -> Refusal {
 
 /// Kong's claim checks (no leeway): `exp <= now` is expired, `nbf > now` is not yet valid,
 /// and `maximum_expiration` bounds `exp - now`.
-pub fn check_claims(config: &JwtConfig, payload: &Object<'_>, now: i64) -> Result<(), Refusal> {
+pub fn check_claims(config: &JwtConfig, claims: &TimeClaims, now: i64) -> Result<(), Refusal> {
     let mut errors = Map::new();
     for claim in &config.claims_to_verify {
-        let value = payload.number(claim);
+        let value = claims.get(claim);
         match (claim.as_str(), value) {
             (_, None) => {
                 errors.insert(claim.clone(), Value::from("must be a number"));
@@ -210,7 +223,7 @@ pub fn check_claims(config: &JwtConfig, payload: &Object<'_>, now: i64) -> Resul
         return Err(Refusal::Claims(errors));
     }
     if config.maximum_expiration > 0 {
-        let too_long = match payload.number("exp") {
+        let too_long = match claims.exp {
             Some(exp) => exp - now as f64 > config.maximum_expiration as f64,
             None => true,
         };
@@ -271,12 +284,13 @@ impl Jwt {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use token::Object;
 
     /// `check_claims` over the claims `v`, read as a token's payload is.
     fn check(c: &JwtConfig, v: Value, now: i64) -> Result<(), Refusal> {
         let text = v.to_string();
         let payload = Object::parse(text.as_bytes()).expect("a JSON object");
-        check_claims(c, &payload, now)
+        check_claims(c, &TimeClaims::read(&payload), now)
     }
 
     fn cfg(verify: &[&str], max: u64) -> JwtConfig {
