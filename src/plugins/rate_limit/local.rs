@@ -23,7 +23,6 @@ use super::window::{PerPeriod, Period};
 use crate::plugins::Scope;
 use indexmap::IndexMap;
 use std::collections::HashMap;
-use std::fmt::Write;
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -105,9 +104,10 @@ impl Shard {
     }
 }
 
-/// A plugin scope, interned: entries carry its number instead of two UUIDs.
+/// A plugin scope, interned: entries carry its number instead of two UUIDs. It holds the
+/// number as the keys start with it (`1f:`), written once.
 #[derive(Debug)]
-pub struct ScopeTag(u64);
+pub struct ScopeTag(Box<str>);
 
 /// A scope as a plugin instance holds it.
 pub type ScopeId = Arc<ScopeTag>;
@@ -175,7 +175,7 @@ impl LocalStore {
             return tag;
         }
         *next += 1;
-        let tag = Arc::new(ScopeTag(*next));
+        let tag = Arc::new(ScopeTag(format!("{:x}:", *next).into()));
         map.insert(scope.clone(), Arc::downgrade(&tag));
         tag
     }
@@ -193,7 +193,8 @@ impl LocalStore {
     ) -> bool {
         KEY.with_borrow_mut(|key| {
             key.clear();
-            let _ = write!(key, "{:x}:{id}", scope.0);
+            key.push_str(&scope.0);
+            key.push_str(id);
             let shard = &self.shards[(self.route.hash_one(key.as_str()) as usize) % SHARDS];
             let mut shard = shard.lock().unwrap_or_else(|e| e.into_inner());
             let index = match shard.entries.get_index_of(key.as_str()) {
