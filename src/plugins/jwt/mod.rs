@@ -26,6 +26,8 @@ use verified::{TimeClaims, VerifiedTokens};
 /// A configured `jwt` plugin instance.
 pub struct Jwt {
     config: JwtConfig,
+    /// Where tokens are looked for.
+    places: token::Places,
     keyring: Arc<Keyring>,
     clock: Clock,
     /// `WWW-Authenticate` when no token was found.
@@ -96,6 +98,7 @@ impl Jwt {
         Jwt {
             anonymous: Anonymous::Off,
             verified: VerifiedTokens::default(),
+            places: token::Places::new(&config),
             config,
             keyring,
             clock,
@@ -118,7 +121,7 @@ impl Jwt {
         query: Option<&str>,
         headers: &http::HeaderMap,
     ) -> Result<Arc<keyring::Credential>, Refusal> {
-        let token = match token::candidates(&self.config, query, headers) {
+        let token = match token::candidates(&self.places, query, headers) {
             token::Found::Nothing => return Err(Refusal::NoToken),
             token::Found::One(one) => one,
             token::Found::Several => return Err(msg("Multiple tokens provided")),

@@ -3,7 +3,7 @@
 
 use super::JwtConfig;
 use crate::model::jwt_key::{decode_b64url_into, Signature};
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName};
 use serde_json::value::RawValue;
 use serde_json::Value;
 use std::borrow::Cow;
@@ -19,10 +19,34 @@ pub enum Found<'a> {
     Several,
 }
 
+/// Where an instance looks for tokens, its header names parsed once, at load (a name that
+/// does not parse names no field: it is left out).
+#[derive(Debug, Clone)]
+pub struct Places {
+    uri_params: Vec<String>,
+    cookies: Vec<String>,
+    headers: Vec<HeaderName>,
+}
+
+impl Places {
+    /// The places `config` names.
+    pub fn new(config: &JwtConfig) -> Places {
+        Places {
+            uri_params: config.uri_param_names.clone(),
+            cookies: config.cookie_names.clone(),
+            headers: config
+                .header_names
+                .iter()
+                .filter_map(|n| HeaderName::from_bytes(n.as_bytes()).ok())
+                .collect(),
+        }
+    }
+}
+
 /// The distinct tokens the request carries in the configured places, looked for in Kong's
 /// order (query, cookies, headers).
 pub fn candidates<'a>(
-    config: &JwtConfig,
+    places: &Places,
     query: Option<&'a str>,
     headers: &'a HeaderMap,
 ) -> Found<'a> {
@@ -40,26 +64,26 @@ pub fn candidates<'a>(
     if let Some(q) = query {
         // Taken as decoded, not trimmed (as Kong reads query arguments).
         for (k, v) in form_urlencoded::parse(q.as_bytes()) {
-            if config.uri_param_names.iter().any(|n| *n == k) {
+            if places.uri_params.iter().any(|n| *n == k) {
                 push(v);
             }
         }
     }
-    if !config.cookie_names.is_empty() {
+    if !places.cookies.is_empty() {
         for header in headers.get_all(http::header::COOKIE) {
             let Ok(text) = header.to_str() else { continue };
             for pair in text.split(';') {
                 if let Some((k, v)) = pair.trim().split_once('=') {
-                    if config.cookie_names.iter().any(|n| n == k.trim()) {
+                    if places.cookies.iter().any(|n| n == k.trim()) {
                         push(Cow::Borrowed(v.trim().trim_matches('"').trim()));
                     }
                 }
             }
         }
     }
-    for name in &config.header_names {
+    for name in &places.headers {
         // Only the first occurrence of a header counts, as in Kong.
-        let Some(value) = headers.get(name.as_str()).and_then(|v| v.to_str().ok()) else {
+        let Some(value) = headers.get(name).and_then(|v| v.to_str().ok()) else {
             continue;
         };
         if let Some(token) = bearer(value) {
@@ -268,11 +292,11 @@ impl<'de> serde::Deserialize<'de> for Name<'de> {
 mod tests {
     use super::*;
 
-    fn cfg() -> JwtConfig {
-        JwtConfig {
+    fn places() -> Places {
+        Places::new(&JwtConfig {
             cookie_names: vec!["session".into()],
             ..JwtConfig::default()
-        }
+        })
     }
 
     #[test]
@@ -281,19 +305,22 @@ mod tests {
         h.insert("authorization", "Bearer  abc ".parse().expect("value"));
         h.append("cookie", "a=1; session=def".parse().expect("value"));
         // "abc" from the query and the header counts once; the cookie's differs.
-        assert_eq!(candidates(&cfg(), Some("jwt=abc&x=1"), &h), Found::Several);
+        assert_eq!(
+            candidates(&places(), Some("jwt=abc&x=1"), &h),
+            Found::Several
+        );
         let mut only_header = HeaderMap::new();
         only_header.insert("authorization", "Bearer  abc ".parse().expect("value"));
         assert_eq!(
-            candidates(&cfg(), Some("jwt=abc&x=1"), &only_header),
+            candidates(&places(), Some("jwt=abc&x=1"), &only_header),
             Found::One(Cow::Borrowed("abc"))
         );
         assert_eq!(
-            candidates(&cfg(), Some("jwt=abc&jwt=xyz"), &HeaderMap::new()),
+            candidates(&places(), Some("jwt=abc&jwt=xyz"), &HeaderMap::new()),
             Found::Several
         );
         assert_eq!(
-            candidates(&cfg(), Some("jwt="), &HeaderMap::new()),
+            candidates(&places(), Some("jwt="), &HeaderMap::new()),
             Found::Nothing
         );
     }
@@ -315,11 +342,11 @@ mod tests {
     #[test]
     fn query_tokens_are_taken_as_decoded() {
         assert_eq!(
-            candidates(&cfg(), Some("jwt=%20abc"), &HeaderMap::new()),
+            candidates(&places(), Some("jwt=%20abc"), &HeaderMap::new()),
             Found::One(Cow::Owned(" abc".to_string()))
         );
         assert_eq!(
-            candidates(&cfg(), Some("jwt=abc&jwt=abc"), &HeaderMap::new()),
+            candidates(&places(), Some("jwt=abc&jwt=abc"), &HeaderMap::new()),
             Found::One(Cow::Borrowed("abc"))
         );
     }
