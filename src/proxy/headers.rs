@@ -230,12 +230,14 @@ pub fn strip_hop_by_hop_response(resp: &mut ResponseHeader) {
     // One pass over the fields: most answers carry only `Connection: keep-alive`, which
     // names nothing to remove.
     let (mut listed, mut fixed) = (false, false);
+    // Names compared as names (a standard one by its number), not spelled out as text.
     for (name, value) in resp.headers.iter() {
-        match name.as_str() {
-            "connection" => listed |= names_others(value, &SPARED),
-            "keep-alive" | "proxy-connection" => fixed = true,
-            "upgrade" => fixed |= !switching,
-            _ => {}
+        if *name == CONNECTION {
+            listed |= names_others(value, &SPARED);
+        } else if *name == UPGRADE {
+            fixed |= !switching;
+        } else if *name == KEEP_ALIVE || *name == PROXY_CONNECTION {
+            fixed = true;
         }
     }
     if listed && !switching {
@@ -253,12 +255,15 @@ pub fn strip_hop_by_hop_response(resp: &mut ResponseHeader) {
     }
 }
 
+static KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
+static PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
+static PROXY: HeaderName = HeaderName::from_static("proxy");
+
 /// Whether the name is one `strip_hop_by_hop` may remove (or rewrite, for TE).
 fn is_hop_by_hop(name: &http::HeaderName) -> bool {
-    matches!(
-        name.as_str(),
-        "connection" | "keep-alive" | "proxy-connection" | "proxy" | "upgrade" | "te"
-    )
+    [&CONNECTION, &UPGRADE, &TE, &KEEP_ALIVE, &PROXY_CONNECTION, &PROXY]
+        .into_iter()
+        .any(|hop| name == hop)
 }
 
 /// The names of the fields [`forwarded`] writes, the request id's last: a client's own fields
