@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 cargo test --locked -p pingora-core --lib -- \
   apps:: connectors::idle modules::http protocols::http::authority \
   protocols::http::compression protocols::http::conditional_filter protocols::http::date \
-  protocols::http::server:: protocols::http::v1:: protocols::l4::socket server::configuration \
+  protocols::http::server:: protocols::http::v1:: protocols::l4::socket \
+  protocols::l4::stream::tests::test_read_pending_timing_switch server::configuration \
   upstreams::peer
 cargo test --locked -p pingora-http --lib
 cargo test --locked -p pingora-timeout --lib

@@ -11,6 +11,8 @@
 // WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 // See the License for the specific language governing permissions and
 // limitations under the License.
+//
+// Modified by the Skyport authors (2026): see vendor/PATCHES.md for each change.
 
 //! Transport layer connection
 
@@ -26,6 +28,7 @@ use std::os::unix::io::AsRawFd;
 #[cfg(windows)]
 use std::os::windows::io::AsRawSocket;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime};
@@ -859,7 +862,9 @@ impl AsyncRead for Stream {
         } else {
             Pin::new(&mut self.stream_mut()).poll_read(cx, buf)
         };
-        self.read_pending_time.poll_time(&result);
+        if TIME_READ_PENDING.load(Ordering::Relaxed) {
+            self.read_pending_time.poll_time(&result);
+        }
         self.rx_ts = self.stream().get_ref().rx_ts;
         result
     }
@@ -914,6 +919,17 @@ impl AsyncWrite for Stream {
             self.stream().get_ref().is_write_vectored()
         }
     }
+}
+
+/// Skyport patch: whether streams time their reads that wait (`get_read_pending_time`).
+static TIME_READ_PENDING: AtomicBool = AtomicBool::new(true);
+
+/// Turns the timing of reads that wait on or off for every stream of the process (on by
+/// default). Timing costs two clock readings per read that waits (about one per request on
+/// each side of a proxy); a process that never asks `get_read_pending_time` may turn it off,
+/// and the streams then report zero.
+pub fn set_read_pending_timing(on: bool) {
+    TIME_READ_PENDING.store(on, Ordering::Relaxed);
 }
 
 #[derive(Debug)]
@@ -1031,6 +1047,34 @@ mod tests {
         let n = stream.read(buffer.as_mut_slice()).await.unwrap();
         assert_eq!(n, message.len());
         assert!(stream.rx_ts.is_none());
+    }
+
+    // Skyport patch: the switch of `set_read_pending_timing` (the only test that moves it).
+    #[tokio::test]
+    async fn test_read_pending_timing_switch() {
+        use futures::FutureExt;
+        use tokio::sync::oneshot;
+        for on in [true, false] {
+            set_read_pending_timing(on);
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let (go, wait) = oneshot::channel::<()>();
+            tokio::spawn(async move {
+                let (mut peer, _) = listener.accept().await.unwrap();
+                wait.await.unwrap();
+                peer.write_all(b"x").await.unwrap();
+            });
+            let mut stream: Stream = TcpStream::connect(addr).await.unwrap().into();
+            let mut buffer = [0u8; 1];
+            let read = stream.read(&mut buffer);
+            tokio::pin!(read);
+            // Nothing sent yet: the read waits, then the peer writes.
+            assert!(read.as_mut().now_or_never().is_none());
+            go.send(()).unwrap();
+            assert_eq!(read.await.unwrap(), 1);
+            assert_eq!(stream.get_read_pending_time() > Duration::ZERO, on);
+        }
+        set_read_pending_timing(true);
     }
 
     #[tokio::test]
