@@ -47,6 +47,8 @@ fn main() {
     };
     let mut server = Server::new_with_opt_and_conf(Opt::default(), conf);
     server.bootstrap();
+    // As Skyport: nothing reads how long reads waited (Pingora patch 46).
+    pingora::protocols::l4::stream::set_read_pending_timing(false);
     let mut proxy = http_proxy_service(&server.configuration, Bare { upstream });
     proxy.add_tcp(&listen);
     server.add_service(proxy);

@@ -56,6 +56,8 @@ pub fn run(
     opt.conf = None;
     let mut server = Server::new_with_opt_and_conf(opt, conf);
     server.bootstrap();
+    // Nothing here reads how long a connection's reads waited (Pingora patch 46).
+    pingora::protocols::l4::stream::set_read_pending_timing(false);
 
     let state = Arc::new(State::new(snapshot, lasting));
     let metrics = Arc::new(Metrics::default());
