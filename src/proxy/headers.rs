@@ -261,9 +261,16 @@ static PROXY: HeaderName = HeaderName::from_static("proxy");
 
 /// Whether the name is one `strip_hop_by_hop` may remove (or rewrite, for TE).
 fn is_hop_by_hop(name: &http::HeaderName) -> bool {
-    [&CONNECTION, &UPGRADE, &TE, &KEEP_ALIVE, &PROXY_CONNECTION, &PROXY]
-        .into_iter()
-        .any(|hop| name == hop)
+    [
+        &CONNECTION,
+        &UPGRADE,
+        &TE,
+        &KEEP_ALIVE,
+        &PROXY_CONNECTION,
+        &PROXY,
+    ]
+    .into_iter()
+    .any(|hop| name == hop)
 }
 
 /// The names of the fields [`forwarded`] writes, the request id's last: a client's own fields
