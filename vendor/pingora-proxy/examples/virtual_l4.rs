@@ -1,3 +1,5 @@
+// Modified by the Skyport authors (2026): see vendor/PATCHES.md for each change.
+
 //! This example demonstrates to how to implement a custom L4 connector
 //! together with a virtual socket.
 
@@ -133,18 +135,14 @@ impl ProxyHttp for VirtualProxy {
         let mut options = PeerOptions::new();
         options.custom_l4 = Some(self.connector.clone());
 
-        Ok(Box::new(HttpPeer {
-            _address: L4SocketAddr::Inet(SocketAddr::new(
-                IpAddr::V4(Ipv4Addr::new(1, 1, 1, 1)),
-                80,
-            )),
-            scheme: pingora_core::upstreams::peer::Scheme::HTTP,
-            sni: "example.org".to_string(),
-            proxy: None,
-            client_cert_key: None,
-            group_key: 0,
-            options,
-        }))
+        // Skyport patch: HttpPeer has a private field now (patch 47), so no struct literal.
+        let mut peer = HttpPeer::new(
+            SocketAddr::new(IpAddr::V4(Ipv4Addr::new(1, 1, 1, 1)), 80),
+            false,
+            "example.org".to_string(),
+        );
+        peer.options = options;
+        Ok(Box::new(peer))
     }
 }
 

@@ -11,6 +11,8 @@
 // WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 // See the License for the specific language governing permissions and
 // limitations under the License.
+//
+// Modified by the Skyport authors (2026): see vendor/PATCHES.md for each change.
 
 //! Defines where to connect to and how to connect to a remote server
 
@@ -680,7 +682,7 @@ impl Display for PeerOptions {
 }
 
 /// A peer representing the remote HTTP server to connect to
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct HttpPeer {
     pub _address: SocketAddr,
     pub scheme: Scheme,
@@ -691,9 +693,37 @@ pub struct HttpPeer {
     /// cannot share connections with each other.
     pub group_key: u64,
     pub options: PeerOptions,
+    /// Skyport patch: the reuse hash computed once by [`HttpPeer::freeze_reuse_hash`].
+    frozen_reuse_hash: Option<u64>,
+}
+
+/// Skyport patch: a copy is made to be changed, so it does not keep a frozen reuse hash (it
+/// hashes its fields until it is frozen itself).
+impl Clone for HttpPeer {
+    fn clone(&self) -> Self {
+        HttpPeer {
+            _address: self._address.clone(),
+            scheme: self.scheme.clone(),
+            sni: self.sni.clone(),
+            proxy: self.proxy.clone(),
+            client_cert_key: self.client_cert_key.clone(),
+            group_key: self.group_key,
+            options: self.options.clone(),
+            frozen_reuse_hash: None,
+        }
+    }
 }
 
 impl HttpPeer {
+    /// Skyport patch: computes the reuse hash now and keeps it, so looking up and releasing
+    /// pooled connections for this peer does not hash its fields again (twice per request).
+    /// For a peer that no longer changes (one shared by many requests): after a field is
+    /// changed, call it again or the pool keys connections by the old fields.
+    pub fn freeze_reuse_hash(&mut self) {
+        self.frozen_reuse_hash = None;
+        self.frozen_reuse_hash = Some(self.peer_hash());
+    }
+
     // These methods are pretty ad-hoc
     pub fn is_tls(&self) -> bool {
         match self.scheme {
@@ -711,6 +741,7 @@ impl HttpPeer {
             client_cert_key: None,
             group_key: 0,
             options: PeerOptions::new(),
+            frozen_reuse_hash: None,
         }
     }
 
@@ -753,6 +784,7 @@ impl HttpPeer {
             client_cert_key: None,
             group_key: 0,
             options: PeerOptions::new(),
+            frozen_reuse_hash: None,
         }
     }
 
@@ -831,7 +863,7 @@ impl Peer for HttpPeer {
 
     // TODO: change connection pool to accept u64 instead of String
     fn reuse_hash(&self) -> u64 {
-        self.peer_hash()
+        self.frozen_reuse_hash.unwrap_or_else(|| self.peer_hash())
     }
 
     fn get_peer_options(&self) -> Option<&PeerOptions> {
@@ -916,5 +948,25 @@ mod tests {
         assert!(!policy.strip_connection_nominated);
         assert!(!policy.reject_malformed_connection_nominations);
         assert_eq!(policy.h1_upgrade, H1UpgradePolicy::Preserve);
+    }
+
+    // Skyport patch: a frozen reuse hash is the hash of the fields when frozen; a copy is not
+    // frozen, so changing it changes its hash.
+    #[test]
+    fn frozen_reuse_hash_and_copies() {
+        let mut peer = HttpPeer::new("127.0.0.1:80", false, String::new());
+        let computed = peer.reuse_hash();
+        peer.freeze_reuse_hash();
+        assert_eq!(peer.reuse_hash(), computed);
+        let mut copy = peer.clone();
+        assert_eq!(copy.reuse_hash(), computed);
+        copy._address = SocketAddr::Inet("127.0.0.1:81".parse().unwrap());
+        assert_ne!(copy.reuse_hash(), computed);
+        copy.group_key = 7;
+        let changed = copy.reuse_hash();
+        copy.freeze_reuse_hash();
+        assert_eq!(copy.reuse_hash(), changed);
+        // The original stays frozen at its own fields.
+        assert_eq!(peer.reuse_hash(), computed);
     }
 }
