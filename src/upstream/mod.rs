@@ -93,6 +93,9 @@ impl ServicePeer {
             // trust set from being reused by a service that trusts another.
             peer.group_key = group_key(ids);
         }
+        // The template is final from here: its pool key hashed once (Pingora patch 47); the
+        // per-attempt copies (`peer`) hash their own fields.
+        peer.freeze_reuse_hash();
         ServicePeer {
             id: svc.id.clone(),
             name: svc.name.clone(),
