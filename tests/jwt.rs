@@ -590,8 +590,12 @@ async fn a_token_seen_before_is_checked_again_where_it_can_change() {
     let ending = t(json!({"iss": "k-HS256", "exp": n + 2, "nbf": n - 5}));
     let starting = t(json!({"iss": "k-HS256", "exp": n + 600, "nbf": n + 2}));
     for _ in 0..2 {
-        assert_eq!(get(&gw, "/claims", Some(&ending)).await.status(), 200);
-        let (_, body) = refused(get(&gw, "/claims", Some(&starting)).await).await;
+        // The kept token names its consumer upstream as the verified one did.
+        let seen = echoed(get(&gw, "/claims", Some(&ending)).await).await;
+        assert_eq!(seen["headers"]["x-consumer-username"], "alice");
+        assert_eq!(seen["headers"]["x-credential-identifier"], "k-HS256");
+        let (www, body) = refused(get(&gw, "/claims", Some(&starting)).await).await;
+        assert_eq!(www, "Bearer error=\"invalid_token\"");
         assert_eq!(body, json!({"nbf": "token not valid yet"}));
     }
     // Polled (bounded) until the clock passes both: each answer is one Kong gives.
@@ -604,7 +608,8 @@ async fn a_token_seen_before_is_checked_again_where_it_can_change() {
         );
         let r = get(&gw, "/claims", Some(&ending)).await;
         if r.status() == 401 {
-            let (_, body) = refused(r).await;
+            let (www, body) = refused(r).await;
+            assert_eq!(www, "Bearer error=\"invalid_token\"");
             assert_eq!(body, json!({"exp": "token expired"}));
             ended = true;
         } else {
@@ -635,7 +640,8 @@ async fn a_token_seen_before_is_checked_again_where_it_can_change() {
         .await
         .expect("req");
     assert_eq!(r.status(), 201);
-    let (_, body) = refused(get(&gw, "/any", Some(&good)).await).await;
+    let (www, body) = refused(get(&gw, "/any", Some(&good)).await).await;
+    assert_eq!(www, "Bearer error=\"invalid_token\"");
     assert_eq!(body, json!({"message": "Invalid signature"}));
     let renewed = hs(
         Algorithm::HS256,
