@@ -309,22 +309,18 @@ impl Gateway {
         }
     }
 
-    /// The access phase of a route whose plugins may wait (or whose request has no service):
-    /// each plugin in turn, a consumer's own chain once one is known.
-    async fn access_phase(
+    /// The access phase's plugins in turn, as long as each decides without waiting
+    /// ([`Plugin::access_now`](crate::plugins::Plugin::access_now)) and lets the request
+    /// go on; a consumer's own chain takes over once one is known. What stops it is returned.
+    fn access_steps(
         &self,
         session: &mut Session,
         ctx: &mut RequestCtx,
         route_idx: usize,
-    ) -> Result<bool> {
-        let snapshot = ctx.snapshot.clone();
-        let route = &snapshot.routes[route_idx];
-        let mut chain = route.chain.clone();
-        self.begin_chain(ctx, &chain, route_idx);
-        let mut next = 0;
-        let mut switched = route.consumer_chains.is_empty();
-        while let Some(plugin) = chain.plugins.get(next) {
-            next += 1;
+        run: &mut AccessRun,
+    ) -> Pending {
+        while let Some(plugin) = run.chain.plugins.get(run.next) {
+            run.next += 1;
             let phases = plugin.phases();
             if !phases.has(Phases::ACCESS) {
                 continue;
@@ -334,12 +330,11 @@ impl Gateway {
                 self.start_trace(ctx, route_idx);
             }
             if phases.has(Phases::MATCHED) && ctx.plugins.matched.is_none() {
-                ctx.plugins.matched = Some((snapshot.model.clone(), route_idx));
+                ctx.plugins.matched = Some((ctx.snapshot.model.clone(), route_idx));
             }
             let timed = spans::timer(&ctx.plugins.trace, Instrumentations::PLUGIN_ACCESS);
-            let done = match plugin.access_now(session, &mut ctx.plugins) {
-                Some(done) => done,
-                None => plugin.access(session, &mut ctx.plugins).await,
+            let Some(done) = plugin.access_now(session, &mut ctx.plugins) else {
+                return Pending::Wait(timed);
             };
             spans::finish(
                 &mut ctx.plugins.trace,
@@ -347,45 +342,104 @@ impl Gateway {
                 SpanKind::Access(plugin.name()),
             );
             match done {
-                Ok(Flow::Continue) => {}
-                Ok(Flow::Respond(mut exit)) => {
-                    ctx.chain = Some(chain.clone());
-                    if exit.proxied && self.emit.via {
-                        let via = headers::via(proto_version(session));
-                        exit.headers.push((http::header::VIA, via));
-                    }
-                    let head = session.req_header().method == http::Method::HEAD;
+                Ok(Flow::Continue) => switch_chain(ctx, route_idx, run),
+                stop => return Pending::Answer(stop),
+            }
+        }
+        Pending::Done
+    }
+
+    /// The rest of the access phase once it must wait or answer (or the request has no
+    /// service): the waiting plugin, then the others as in [`Self::access_steps`].
+    async fn access_rest(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+        route_idx: usize,
+        mut run: AccessRun,
+        mut pending: Pending,
+    ) -> Result<bool> {
+        let done = loop {
+            match pending {
+                Pending::Done => break None,
+                Pending::Answer(done) => break Some(done),
+                Pending::Wait(timed) => {
+                    let plugin = run.chain.plugins[run.next - 1].clone();
+                    let done = plugin.access(session, &mut ctx.plugins).await;
+                    spans::finish(
+                        &mut ctx.plugins.trace,
+                        timed,
+                        SpanKind::Access(plugin.name()),
+                    );
+                    pending = match done {
+                        Ok(Flow::Continue) => {
+                            switch_chain(ctx, route_idx, &mut run);
+                            self.access_steps(session, ctx, route_idx, &mut run)
+                        }
+                        stop => Pending::Answer(stop),
+                    };
+                }
+            }
+        };
+        ctx.chain = Some(run.chain);
+        match done {
+            Some(Ok(Flow::Respond(mut exit))) => {
+                if exit.proxied && self.emit.via {
+                    let via = headers::via(proto_version(session));
+                    exit.headers.push((http::header::VIA, via));
+                }
+                let head = session.req_header().method == http::Method::HEAD;
+                self.respond(session, ctx, error::render_exit(&exit, head))
+                    .await
+            }
+            Some(Err(e)) => self.respond_error(session, ctx, &e).await,
+            Some(Ok(Flow::Continue)) | None => {
+                if ctx.snapshot.routes[route_idx].service.is_none() {
                     return self
-                        .respond(session, ctx, error::render_exit(&exit, head))
+                        .respond_error(session, ctx, &GatewayError::NoService)
                         .await;
                 }
-                Err(e) => {
-                    ctx.chain = Some(chain.clone());
-                    return self.respond_error(session, ctx, &e).await;
-                }
-            }
-            // Once a consumer is known, its own plugins take over for the rest of the chain.
-            if !switched {
-                let own = ctx
-                    .plugins
-                    .consumer
-                    .as_ref()
-                    .and_then(|c| route.consumer_chains.get(&c.id));
-                if let Some(own) = own {
-                    let done = chain.priorities[next - 1];
-                    chain = own.clone();
-                    next = chain.after(done);
-                    switched = true;
-                }
+                Ok(false)
             }
         }
-        ctx.chain = Some(chain);
-        if route.service.is_none() {
-            return self
-                .respond_error(session, ctx, &GatewayError::NoService)
-                .await;
-        }
-        Ok(false)
+    }
+}
+
+/// Where a request's access phase stands: the chain in effect (the route's, or its
+/// consumer's once known), the next plugin in it, whether the consumer's chain was taken.
+struct AccessRun {
+    chain: Arc<crate::plugins::Chain>,
+    next: usize,
+    switched: bool,
+}
+
+/// Why [`Gateway::access_steps`] stopped.
+enum Pending {
+    /// Every plugin let the request go on.
+    Done,
+    /// The plugin before `next` must wait ([`Plugin::access`](crate::plugins::Plugin::access));
+    /// the start of its span.
+    Wait(Option<Instant>),
+    /// A plugin ended the request: its answer or error (never `Flow::Continue`).
+    Answer(Result<Flow, GatewayError>),
+}
+
+/// Once a consumer is known, its own plugins take over for the rest of the chain (after the
+/// plugin that just ran, by priority).
+fn switch_chain(ctx: &RequestCtx, route_idx: usize, run: &mut AccessRun) {
+    if run.switched {
+        return;
+    }
+    let own = ctx
+        .plugins
+        .consumer
+        .as_ref()
+        .and_then(|c| ctx.snapshot.routes[route_idx].consumer_chains.get(&c.id));
+    if let Some(own) = own {
+        let done = run.chain.priorities[run.next - 1];
+        run.chain = own.clone();
+        run.next = run.chain.after(done);
+        run.switched = true;
     }
 }
 
@@ -555,14 +609,25 @@ impl ProxyHttp for Gateway {
                 Err(e) => return Box::pin(async move { self.respond_error(session, ctx, &e).await }),
             };
             let route = &ctx.snapshot.routes[route_idx];
-            if route.service.is_some() && !route.chain.phases.has(Phases::ACCESS) {
-                // Nothing in the access phase can wait: done here, no future state to box.
-                let chain = route.chain.clone();
-                self.begin_chain(ctx, &chain, route_idx);
-                ctx.chain = Some(chain);
+            let served = route.service.is_some();
+            let mut run = AccessRun {
+                chain: route.chain.clone(),
+                next: 0,
+                switched: route.consumer_chains.is_empty(),
+            };
+            self.begin_chain(ctx, &run.chain, route_idx);
+            // The plugins that decide without waiting run here; a future is boxed only when
+            // one must wait, one answers, or there is no service to proxy to.
+            let pending = if run.chain.phases.has(Phases::ACCESS) {
+                self.access_steps(session, ctx, route_idx, &mut run)
+            } else {
+                Pending::Done
+            };
+            if served && matches!(pending, Pending::Done) {
+                ctx.chain = Some(run.chain);
                 return proceed();
             }
-            Box::pin(self.access_phase(session, ctx, route_idx))
+            Box::pin(self.access_rest(session, ctx, route_idx, run, pending))
         }
     }
 
