@@ -1,8 +1,10 @@
 //! Header values made once and shared: a clone counts a reference instead of formatting and
-//! allocating the text per request.
+//! allocating the text per request; other numbers are written into a thread's shared block.
 
+use bytes::BytesMut;
 use http::HeaderValue;
 use once_cell::sync::Lazy;
+use std::cell::RefCell;
 
 /// The numbers latency and rate-limit headers usually carry.
 static NUMBERS: Lazy<Vec<HeaderValue>> = Lazy::new(|| {
@@ -24,10 +26,27 @@ pub fn number(n: u64) -> HeaderValue {
         .unwrap_or_else(|| digits(itoa::Buffer::new().format(n)))
 }
 
-/// A header value of digits in one allocation (`HeaderValue::from` a number takes two: it
-/// formats into a growable buffer, then fits the buffer to the text).
+/// Bytes of a thread's block for the digits of numbers past the shared ones: about a dozen
+/// numbers share one allocation, and a value kept long keeps at most this much alive.
+const BLOCK: usize = 256;
+
+thread_local! {
+    /// What is left of this thread's block of digits.
+    static BLOCK_LEFT: RefCell<BytesMut> = RefCell::new(BytesMut::new());
+}
+
+/// A header value of digits, written into this thread's block and sharing it (no allocation
+/// per value: `HeaderValue::from` a number takes two, a copy of the text one).
 fn digits(text: &str) -> HeaderValue {
-    HeaderValue::from_bytes(text.as_bytes()).unwrap_or(HeaderValue::from_static("0"))
+    let bytes = BLOCK_LEFT.with(|cell| {
+        let mut block = cell.borrow_mut();
+        if block.capacity() < text.len() {
+            *block = BytesMut::with_capacity(BLOCK.max(text.len()));
+        }
+        block.extend_from_slice(text.as_bytes());
+        block.split().freeze()
+    });
+    HeaderValue::from_maybe_shared(bytes).unwrap_or(HeaderValue::from_static("0"))
 }
 
 /// `n` as a header value, negative numbers included; shared for small ones.
@@ -58,5 +77,16 @@ mod tests {
         assert_eq!(signed(-5), "-5");
         assert_eq!(signed(i64::MIN), "-9223372036854775808");
         assert_eq!(signed(7), "7");
+    }
+
+    #[test]
+    fn numbers_past_the_shared_ones_share_a_block_and_stay_apart() {
+        let made: Vec<HeaderValue> = (0..100u64).map(|i| number(1_000_000 + i)).collect();
+        for (i, v) in made.iter().enumerate() {
+            assert_eq!(v, &(1_000_000 + i as u64).to_string());
+        }
+        // A number longer than a block still reads whole.
+        assert_eq!(digits(&"9".repeat(300)), "9".repeat(300).as_str());
+        assert_eq!(number(u64::MAX), "18446744073709551615");
     }
 }
