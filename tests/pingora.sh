@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The unit tests of the patched copies under vendor/ (Pingora crates and http; see vendor/PATCHES.md),
+# The unit tests of the patched copies under vendor/ (Pingora crates, http, mimalloc; see vendor/PATCHES.md),
 # against Skyport's lock file. Only the modules that stay in memory or on 127.0.0.1 run:
 # some of Pingora's connector tests dial public hosts, which Skyport's tests never do.
 set -euo pipefail
@@ -14,3 +14,4 @@ cargo test --locked -p pingora-http --lib
 cargo test --locked -p pingora-timeout --lib
 cargo test --locked -p pingora-proxy --lib
 cargo test --locked -p http --lib --tests
+cargo test --locked -p mimalloc --lib
