@@ -21,7 +21,7 @@ use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::sync::Arc;
 use token::Member;
-use verified::{TimeClaims, VerifiedTokens};
+use verified::{InstanceTokens, TimeClaims};
 
 /// A configured `jwt` plugin instance.
 pub struct Jwt {
@@ -37,7 +37,7 @@ pub struct Jwt {
     /// The anonymous consumer and its identity headers, resolved at load.
     anonymous: Anonymous,
     /// Tokens this instance verified, by their text.
-    verified: VerifiedTokens,
+    verified: InstanceTokens,
 }
 
 impl std::fmt::Debug for Jwt {
@@ -97,7 +97,7 @@ impl Jwt {
         };
         Jwt {
             anonymous: Anonymous::Off,
-            verified: VerifiedTokens::default(),
+            verified: InstanceTokens::default(),
             places: token::Places::new(&config),
             config,
             keyring,

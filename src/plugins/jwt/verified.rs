@@ -1,15 +1,18 @@
-//! Tokens a `jwt` instance has verified, kept by their exact text in a cache bounded by bytes:
-//! a token seen again skips base64, JSON and the signature, and only its time claims are
-//! checked again (they depend on the clock, nothing else does).
+//! Tokens the `jwt` instances have verified, kept by instance and exact text in one cache for
+//! the node, bounded by bytes: a token seen again by the instance that verified it skips
+//! base64, JSON and the signature, and only its time claims are checked again (they depend on
+//! the clock, nothing else does).
 
 use super::keyring::Credential;
 use super::token::Object;
+use once_cell::sync::Lazy;
 use quick_cache::sync::Cache;
-use quick_cache::Weighter;
+use quick_cache::{Equivalent, Weighter};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-/// Bytes of verified tokens one plugin instance keeps (keys and entries together).
-pub const CAPACITY_BYTES: u64 = 1 << 20;
+/// Bytes of verified tokens the node keeps, all plugin instances together (keys and entries).
+pub const CAPACITY_BYTES: u64 = 4 << 20;
 /// A token longer than this is verified every time, never kept.
 pub const LONGEST_KEPT: usize = 8 * 1024;
 /// What an entry costs beside its token's text (the map slot, the credential handle, the
@@ -53,19 +56,39 @@ pub struct Verified {
     pub claims: TimeClaims,
 }
 
-#[derive(Debug, Clone)]
-struct ByLength;
+/// An entry's key: the instance that verified the token, and the token.
+#[derive(Debug, Hash, PartialEq, Eq)]
+struct Key {
+    instance: u64,
+    token: Box<str>,
+}
 
-impl Weighter<Box<str>, Verified> for ByLength {
-    fn weight(&self, token: &Box<str>, _: &Verified) -> u64 {
-        token.len() as u64 + ENTRY_BYTES
+/// A key to look up without copying the token (it hashes as [`Key`] does: the same fields in
+/// the same order, `&str` as `Box<str>`).
+#[derive(Hash)]
+struct Lookup<'a> {
+    instance: u64,
+    token: &'a str,
+}
+
+impl Equivalent<Key> for Lookup<'_> {
+    fn equivalent(&self, key: &Key) -> bool {
+        self.instance == key.instance && self.token == &*key.token
     }
 }
 
-/// The verified tokens of one plugin instance (it lives and dies with the instance, so with
-/// the snapshot whose keyring verified them).
+#[derive(Debug, Clone)]
+struct ByLength;
+
+impl Weighter<Key, Verified> for ByLength {
+    fn weight(&self, key: &Key, _: &Verified) -> u64 {
+        key.token.len() as u64 + ENTRY_BYTES
+    }
+}
+
+/// Verified tokens by instance, bounded by bytes ([`NODE`] is the node's).
 pub struct VerifiedTokens {
-    cache: Cache<Box<str>, Verified, ByLength>,
+    cache: Cache<Key, Verified, ByLength>,
 }
 
 impl std::fmt::Debug for VerifiedTokens {
@@ -74,12 +97,6 @@ impl std::fmt::Debug for VerifiedTokens {
             .field("entries", &self.cache.len())
             .field("bytes", &self.cache.weight())
             .finish()
-    }
-}
-
-impl Default for VerifiedTokens {
-    fn default() -> Self {
-        VerifiedTokens::with_capacity(CAPACITY_BYTES)
     }
 }
 
@@ -92,19 +109,21 @@ impl VerifiedTokens {
         }
     }
 
-    /// What `token` established when it was verified, if it is still kept.
-    pub fn get(&self, token: &str) -> Option<Verified> {
-        self.cache.get(token)
+    /// What `token` established when `instance` verified it, if it is still kept.
+    fn get(&self, instance: u64, token: &str) -> Option<Verified> {
+        self.cache.get(&Lookup { instance, token })
     }
 
-    /// Keeps what verifying `token` established (unless the token is too long to keep).
-    pub fn keep(&self, token: &str, credential: &Arc<Credential>, claims: TimeClaims) {
+    /// Keeps what verifying `token` established for `instance` (unless the token is too long
+    /// to keep).
+    fn keep(&self, instance: u64, token: &str, credential: &Arc<Credential>, claims: TimeClaims) {
         if token.len() <= LONGEST_KEPT {
             let verified = Verified {
                 credential: credential.clone(),
                 claims,
             };
-            self.cache.insert(token.into(), verified);
+            let token = token.into();
+            self.cache.insert(Key { instance, token }, verified);
         }
     }
 
@@ -124,6 +143,56 @@ impl VerifiedTokens {
     }
 }
 
+/// The node's verified tokens: however many jwt instances the config has, together they keep
+/// at most [`CAPACITY_BYTES`]. An instance's tokens outlive it until evicted (never found
+/// again: no later instance has its id).
+static NODE: Lazy<VerifiedTokens> = Lazy::new(|| VerifiedTokens::with_capacity(CAPACITY_BYTES));
+
+/// The next instance id.
+static NEXT_INSTANCE: AtomicU64 = AtomicU64::new(0);
+
+/// One jwt instance's tokens in a store (the node's, unless a test names another): it finds
+/// only what it verified itself, so never what another instance or an earlier config (another
+/// keyring, other settings) did.
+pub struct InstanceTokens {
+    id: u64,
+    store: &'static VerifiedTokens,
+}
+
+impl std::fmt::Debug for InstanceTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InstanceTokens")
+            .field("id", &self.id)
+            .finish()
+    }
+}
+
+impl Default for InstanceTokens {
+    fn default() -> Self {
+        InstanceTokens::in_store(&NODE)
+    }
+}
+
+impl InstanceTokens {
+    /// A new instance's (empty) share of `store`.
+    pub fn in_store(store: &'static VerifiedTokens) -> InstanceTokens {
+        InstanceTokens {
+            id: NEXT_INSTANCE.fetch_add(1, Ordering::Relaxed),
+            store,
+        }
+    }
+
+    /// What `token` established when this instance verified it, if it is still kept.
+    pub fn get(&self, token: &str) -> Option<Verified> {
+        self.store.get(self.id, token)
+    }
+
+    /// Keeps what verifying `token` established (unless the token is too long to keep).
+    pub fn keep(&self, token: &str, credential: &Arc<Credential>, claims: TimeClaims) {
+        self.store.keep(self.id, token, credential, claims);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,9 +207,14 @@ mod tests {
         Arc::new(Credential::new("k1", "key", "secret", "HS256", None, consumer).expect("valid"))
     }
 
+    /// A store of its own for a test (leaked: a few per test run).
+    fn store(bytes: u64) -> &'static VerifiedTokens {
+        Box::leak(Box::new(VerifiedTokens::with_capacity(bytes)))
+    }
+
     #[test]
     fn a_kept_token_is_found_by_its_exact_text() {
-        let tokens = VerifiedTokens::default();
+        let tokens = InstanceTokens::in_store(store(CAPACITY_BYTES));
         let cred = credential();
         let claims = TimeClaims {
             exp: Some(10.0),
@@ -155,23 +229,41 @@ mod tests {
     }
 
     #[test]
-    fn long_tokens_are_not_kept() {
-        let tokens = VerifiedTokens::default();
-        let long = "x".repeat(LONGEST_KEPT + 1);
-        tokens.keep(&long, &credential(), TimeClaims::default());
-        assert!(tokens.is_empty());
+    fn an_instance_never_finds_another_instances_tokens() {
+        let node = store(CAPACITY_BYTES);
+        let (first, second) = (
+            InstanceTokens::in_store(node),
+            InstanceTokens::in_store(node),
+        );
+        first.keep("a.b.c", &credential(), TimeClaims::default());
+        assert!(first.get("a.b.c").is_some());
+        assert!(
+            second.get("a.b.c").is_none(),
+            "kept by the first instance only"
+        );
+        assert_eq!(node.len(), 1);
     }
 
     #[test]
-    fn the_bytes_held_stay_under_the_capacity() {
+    fn long_tokens_are_not_kept() {
+        let node = store(CAPACITY_BYTES);
+        let long = "x".repeat(LONGEST_KEPT + 1);
+        InstanceTokens::in_store(node).keep(&long, &credential(), TimeClaims::default());
+        assert!(node.is_empty());
+    }
+
+    #[test]
+    fn the_bytes_held_by_all_instances_stay_under_the_capacity() {
         let capacity = 64 * 1024;
-        let tokens = VerifiedTokens::with_capacity(capacity);
+        let node = store(capacity);
         let cred = credential();
+        let instances: Vec<InstanceTokens> =
+            (0..50).map(|_| InstanceTokens::in_store(node)).collect();
         for i in 0..5_000 {
-            tokens.keep(&format!("{i:0>200}"), &cred, TimeClaims::default());
-            assert!(tokens.bytes() <= capacity, "{} bytes held", tokens.bytes());
+            instances[i % 50].keep(&format!("{i:0>200}"), &cred, TimeClaims::default());
+            assert!(node.bytes() <= capacity, "{} bytes held", node.bytes());
         }
-        assert!(!tokens.is_empty());
-        assert!(tokens.len() < 5_000);
+        assert!(!node.is_empty());
+        assert!(node.len() < 5_000);
     }
 }
