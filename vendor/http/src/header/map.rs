@@ -87,6 +87,8 @@ pub struct HeaderMap<T = HeaderValue> {
     entries: Vec<Bucket<T>>,
     extra_values: Vec<ExtraValue<T>>,
     danger: Danger,
+    // Skyport patch: the standard names given an entry since the map was made or cleared.
+    seen: Seen,
 }
 
 // # Implementation notes
@@ -293,6 +295,27 @@ const MAX_SIZE: usize = 1 << 15;
 // Skyport patch: the most entries a map may hold for a standard name to be looked up by
 // comparing it with each entry's name rather than by its hash.
 const SCAN_LIMIT: usize = 12;
+
+/// Skyport patch: a bit per standard name (by `standard_index`), set when an entry of that
+/// name is added and cleared only with the whole map: a clear bit means the map holds no
+/// such entry, so a lookup of that name ends at once; a set bit only means "look" (a removal
+/// leaves it set).
+#[derive(Clone, Copy, Default)]
+struct Seen([u64; 2]);
+
+const _: () = assert!(super::name::STANDARD_HEADER_COUNT <= 128);
+
+impl Seen {
+    #[inline]
+    fn mark(&mut self, index: usize) {
+        self.0[index >> 6] |= 1 << (index & 63);
+    }
+
+    #[inline]
+    fn may_hold(&self, index: usize) -> bool {
+        self.0[index >> 6] & (1 << (index & 63)) != 0
+    }
+}
 
 /// An entry in the hash table. This represents the full hash code for an entry
 /// as well as the position of the entry in the `entries` vector.
@@ -511,6 +534,7 @@ impl<T> Default for HeaderMap<T> {
             entries: Vec::new(),
             extra_values: Vec::new(),
             danger: Danger::Green,
+            seen: Seen::default(),
         }
     }
 }
@@ -584,6 +608,7 @@ impl<T> HeaderMap<T> {
                 entries: Vec::with_capacity(usable_capacity(raw_cap)),
                 extra_values: Vec::new(),
                 danger: Danger::Green,
+                seen: Seen::default(),
             })
         }
     }
@@ -623,6 +648,7 @@ impl<T> HeaderMap<T> {
             entries,
             extra_values: self.extra_values.clone(),
             danger: self.danger.clone(),
+            seen: self.seen,
         };
         if grow {
             map.reinsert_all(self.mask, &self.indices);
@@ -723,6 +749,7 @@ impl<T> HeaderMap<T> {
         self.entries.clear();
         self.extra_values.clear();
         self.danger = Danger::Green;
+        self.seen = Seen::default();
 
         for e in self.indices.iter_mut() {
             *e = Pos::none();
@@ -1555,12 +1582,16 @@ impl<T> HeaderMap<T> {
         ))
     }
 
-    /// Skyport patch: the index of the entry holding `key`. A standard name in a map of at
-    /// most `SCAN_LIMIT` entries is found by comparing it with each entry's name (a tag and
-    /// a byte each) instead of hashing it and probing.
+    /// Skyport patch: the index of the entry holding `key`. A standard name the map never
+    /// held (`seen`) is not looked for; one in a map of at most `SCAN_LIMIT` entries is found
+    /// by comparing it with each entry's name (a tag and a byte each) instead of hashing it
+    /// and probing.
     #[inline]
     fn find_index_of_name(&self, key: &HeaderName) -> Option<usize> {
         if let Some(index) = key.standard_index() {
+            if !self.seen.may_hold(index) {
+                return None;
+            }
             if self.entries.len() <= SCAN_LIMIT {
                 return self
                     .entries
@@ -1753,6 +1784,9 @@ impl<T> HeaderMap<T> {
     ) -> Result<(), MaxSizeReached> {
         if self.entries.len() >= MAX_SIZE {
             return Err(MaxSizeReached::new());
+        }
+        if let Some(index) = key.standard_index() {
+            self.seen.mark(index);
         }
 
         self.entries.push(Bucket {
@@ -4158,6 +4192,54 @@ fn lookups_by_standard_name_agree_with_the_probe() {
     map.remove(HOST);
     assert_eq!(map.get(HOST), None);
     assert_eq!(map.get_all(VIA).iter().count(), SCAN_LIMIT + 4);
+}
+
+// Skyport patch H9: a standard name the map never held is not looked for, and every way an
+// entry comes in (insert, append, the entry API, copies) keeps the name findable; removals
+// and `clear` never hide a name that is there.
+#[test]
+fn names_never_held_are_not_looked_for_and_held_ones_always_are() {
+    use crate::header::{ACCEPT, CONTENT_LENGTH, HOST, TRANSFER_ENCODING, VIA};
+    let mut map = HeaderMap::new();
+    assert!(!map.seen.may_hold(HOST.standard_index().unwrap()));
+    map.try_insert(HOST, HeaderValue::from_static("a")).unwrap();
+    map.try_append(VIA, HeaderValue::from_static("1.1 a")).unwrap();
+    if let Entry::Vacant(v) = map.try_entry(ACCEPT).unwrap() {
+        v.try_insert(HeaderValue::from_static("*/*")).unwrap();
+    }
+    for name in [HOST, VIA, ACCEPT] {
+        assert!(map.seen.may_hold(name.standard_index().unwrap()), "{name}");
+        assert!(map.contains_key(&name), "{name}");
+    }
+    for name in [CONTENT_LENGTH, TRANSFER_ENCODING] {
+        assert!(!map.seen.may_hold(name.standard_index().unwrap()), "{name}");
+        assert_eq!(map.get(&name), None);
+    }
+    // A removed name is looked for (its bit stays) and not found; added again, it is found.
+    map.remove(HOST);
+    assert_eq!(map.get(HOST), None);
+    map.try_insert(HOST, HeaderValue::from_static("b")).unwrap();
+    assert_eq!(map.get(HOST).unwrap(), "b");
+    // Copies keep the names findable.
+    let copy = map.clone();
+    let roomy = map.clone_with_room(20);
+    for m in [&copy, &roomy] {
+        assert_eq!(m.get(HOST).unwrap(), "b");
+        assert_eq!(m.get(ACCEPT).unwrap(), "*/*");
+        assert_eq!(m.get(CONTENT_LENGTH), None);
+    }
+    // Past the scan limit the probe answers, and still not for a name never held.
+    for n in 0..(SCAN_LIMIT * 2) {
+        let custom = HeaderName::from_bytes(format!("x-many-{n}").as_bytes()).unwrap();
+        map.try_insert(custom, HeaderValue::from(n)).unwrap();
+    }
+    assert_eq!(map.get(VIA).unwrap(), "1.1 a");
+    assert_eq!(map.get(CONTENT_LENGTH), None);
+    map.clear();
+    assert!(!map.seen.may_hold(HOST.standard_index().unwrap()));
+    assert_eq!(map.get(HOST), None);
+    map.try_insert(HOST, HeaderValue::from_static("c")).unwrap();
+    assert_eq!(map.get(HOST).unwrap(), "c");
 }
 
 // Skyport patch H6: a copy made with room holds every value of the original, in order, and
