@@ -4203,7 +4203,8 @@ fn names_never_held_are_not_looked_for_and_held_ones_always_are() {
     let mut map = HeaderMap::new();
     assert!(!map.seen.may_hold(HOST.standard_index().unwrap()));
     map.try_insert(HOST, HeaderValue::from_static("a")).unwrap();
-    map.try_append(VIA, HeaderValue::from_static("1.1 a")).unwrap();
+    map.try_append(VIA, HeaderValue::from_static("1.1 a"))
+        .unwrap();
     if let Entry::Vacant(v) = map.try_entry(ACCEPT).unwrap() {
         v.try_insert(HeaderValue::from_static("*/*")).unwrap();
     }
