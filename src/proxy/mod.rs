@@ -334,7 +334,7 @@ impl Gateway {
             }
             let timed = spans::timer(&ctx.plugins.trace, Instrumentations::PLUGIN_ACCESS);
             let Some(done) = plugin.access_now(session, &mut ctx.plugins) else {
-                return Pending::Wait(timed);
+                return Pending::Wait(plugin.clone(), timed);
             };
             spans::finish(
                 &mut ctx.plugins.trace,
@@ -363,8 +363,7 @@ impl Gateway {
             match pending {
                 Pending::Done => break None,
                 Pending::Answer(done) => break Some(done),
-                Pending::Wait(timed) => {
-                    let plugin = run.chain.plugins[run.next - 1].clone();
+                Pending::Wait(plugin, timed) => {
                     let done = plugin.access(session, &mut ctx.plugins).await;
                     spans::finish(
                         &mut ctx.plugins.trace,
@@ -417,9 +416,9 @@ struct AccessRun {
 enum Pending {
     /// Every plugin let the request go on.
     Done,
-    /// The plugin before `next` must wait ([`Plugin::access`](crate::plugins::Plugin::access));
-    /// the start of its span.
-    Wait(Option<Instant>),
+    /// This plugin (the one before `next`) must wait
+    /// ([`Plugin::access`](crate::plugins::Plugin::access)); the start of its span.
+    Wait(Arc<dyn crate::plugins::Plugin>, Option<Instant>),
     /// A plugin ended the request: its answer or error (never `Flow::Continue`).
     Answer(Result<Flow, GatewayError>),
 }
