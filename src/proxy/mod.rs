@@ -341,10 +341,10 @@ impl Gateway {
                 timed,
                 SpanKind::Access(plugin.name()),
             );
-            match done {
-                Ok(Flow::Continue) => switch_chain(ctx, route_idx, run),
-                stop => return Pending::Answer(stop),
+            if let Some(stop) = Pending::stopped(done) {
+                return stop;
             }
+            switch_chain(ctx, route_idx, run);
         }
         Pending::Done
     }
@@ -359,10 +359,9 @@ impl Gateway {
         mut run: AccessRun,
         mut pending: Pending,
     ) -> Result<bool> {
-        let done = loop {
+        loop {
             match pending {
-                Pending::Done => break None,
-                Pending::Answer(done) => break Some(done),
+                Pending::Done => break,
                 Pending::Wait(plugin, timed) => {
                     let done = plugin.access(session, &mut ctx.plugins).await;
                     spans::finish(
@@ -370,37 +369,38 @@ impl Gateway {
                         timed,
                         SpanKind::Access(plugin.name()),
                     );
-                    pending = match done {
-                        Ok(Flow::Continue) => {
+                    pending = match Pending::stopped(done) {
+                        Some(stop) => stop,
+                        None => {
                             switch_chain(ctx, route_idx, &mut run);
                             self.access_steps(session, ctx, route_idx, &mut run)
                         }
-                        stop => Pending::Answer(stop),
                     };
                 }
-            }
-        };
-        ctx.chain = Some(run.chain);
-        match done {
-            Some(Ok(Flow::Respond(mut exit))) => {
-                if exit.proxied && self.emit.via {
-                    let via = headers::via(proto_version(session));
-                    exit.headers.push((http::header::VIA, via));
-                }
-                let head = session.req_header().method == http::Method::HEAD;
-                self.respond(session, ctx, error::render_exit(&exit, head))
-                    .await
-            }
-            Some(Err(e)) => self.respond_error(session, ctx, &e).await,
-            Some(Ok(Flow::Continue)) | None => {
-                if ctx.snapshot.routes[route_idx].service.is_none() {
+                Pending::Exit(mut exit) => {
+                    ctx.chain = Some(run.chain);
+                    if exit.proxied && self.emit.via {
+                        let via = headers::via(proto_version(session));
+                        exit.headers.push((http::header::VIA, via));
+                    }
+                    let head = session.req_header().method == http::Method::HEAD;
                     return self
-                        .respond_error(session, ctx, &GatewayError::NoService)
+                        .respond(session, ctx, error::render_exit(&exit, head))
                         .await;
                 }
-                Ok(false)
+                Pending::Failed(e) => {
+                    ctx.chain = Some(run.chain);
+                    return self.respond_error(session, ctx, &e).await;
+                }
             }
         }
+        ctx.chain = Some(run.chain);
+        if ctx.snapshot.routes[route_idx].service.is_none() {
+            return self
+                .respond_error(session, ctx, &GatewayError::NoService)
+                .await;
+        }
+        Ok(false)
     }
 }
 
@@ -419,8 +419,21 @@ enum Pending {
     /// This plugin (the one before `next`) must wait
     /// ([`Plugin::access`](crate::plugins::Plugin::access)); the start of its span.
     Wait(Arc<dyn crate::plugins::Plugin>, Option<Instant>),
-    /// A plugin ended the request: its answer or error (never `Flow::Continue`).
-    Answer(Result<Flow, GatewayError>),
+    /// A plugin answers the request instead of the upstream.
+    Exit(crate::error::Exit),
+    /// A plugin failed the request.
+    Failed(GatewayError),
+}
+
+impl Pending {
+    /// What a plugin's access outcome stops on: nothing when it lets the request go on.
+    fn stopped(done: Result<Flow, GatewayError>) -> Option<Pending> {
+        match done {
+            Ok(Flow::Continue) => None,
+            Ok(Flow::Respond(exit)) => Some(Pending::Exit(exit)),
+            Err(e) => Some(Pending::Failed(e)),
+        }
+    }
 }
 
 /// Once a consumer is known, its own plugins take over for the rest of the chain (after the
