@@ -243,7 +243,9 @@ impl RateLimiting {
         out: &mut Vec<(HeaderCase, HeaderValue)>,
     ) {
         out.reserve(self.limits.len() * 2 + 4);
-        let mut tightest: Option<(i64, &HeaderValue, Period)> = None;
+        // The tightest period's remaining count, as the value its own field got (a clone
+        // shares the bytes).
+        let mut tightest: Option<(i64, &HeaderValue, HeaderValue, Period)> = None;
         for (((p, limit), used), limit_value) in
             self.limits.iter().zip(before).zip(&self.limit_values)
         {
@@ -254,20 +256,21 @@ impl RateLimiting {
             } else {
                 limit - used
             };
+            let remaining_value = signed(remaining);
             out.push((&LIMIT_HEADERS[*p as usize], limit_value.clone()));
-            out.push((&REMAINING_HEADERS[*p as usize], signed(remaining)));
+            out.push((&REMAINING_HEADERS[*p as usize], remaining_value.clone()));
             // Ties go to the longer window: later periods replace on equal remaining.
-            if tightest.is_none_or(|(r, _, _)| remaining <= r) {
-                tightest = Some((remaining, limit_value, *p));
+            if tightest.as_ref().is_none_or(|(r, _, _, _)| remaining <= *r) {
+                tightest = Some((remaining, limit_value, remaining_value, *p));
             }
         }
-        if let Some((remaining, limit, p)) = tightest {
-            let reset = p.reset_in(now);
+        if let Some((_, limit, remaining, p)) = tightest {
+            let reset = signed(p.reset_in(now));
             out.push((RATELIMIT_LIMIT, limit.clone()));
-            out.push((RATELIMIT_REMAINING, signed(remaining)));
-            out.push((RATELIMIT_RESET, signed(reset)));
+            out.push((RATELIMIT_REMAINING, remaining));
+            out.push((RATELIMIT_RESET, reset.clone()));
             if !allowed {
-                out.push((RETRY_AFTER, signed(reset)));
+                out.push((RETRY_AFTER, reset));
             }
         }
     }
