@@ -678,3 +678,54 @@ plugins:
         }
     }
 }
+
+/// A plugin that waits (rate-limiting counting in Redis) and one after it that answers
+/// without waiting (request-termination): the answer is the terminating plugin's, with the
+/// counts the limit took, and the upstream is never reached. A limit reached in Redis is
+/// answered with Kong's 429 and the same fields.
+#[tokio::test]
+async fn a_plugin_that_answers_after_one_that_waited_gets_its_counts() {
+    let redis = RedisServer::start().await;
+    let up = Upstream::http().await;
+    let yaml = format!(
+        r#"_format_version: "3.0"
+services:
+  - name: s
+    url: "{}"
+    routes:
+      - name: closed
+        paths: [/closed]
+        plugins:
+          - {{ name: rate-limiting, config: {{ day: 2, policy: redis, redis: {{ host: 127.0.0.1, port: {} }} }} }}
+          - {{ name: request-termination }}
+"#,
+        up.url("http"),
+        redis.port
+    );
+    let gw = Gateway::start(&yaml).await;
+    let rs = statuses(&gw, "/closed", 3).await;
+    assert_eq!(codes(&rs), [503, 503, 429]);
+    for (r, remaining) in rs.iter().zip(["1", "0", "0"]) {
+        assert_eq!(header(r, "x-ratelimit-limit-day").as_deref(), Some("2"));
+        assert_eq!(
+            header(r, "x-ratelimit-remaining-day").as_deref(),
+            Some(remaining)
+        );
+        assert_eq!(header(r, "ratelimit-remaining").as_deref(), Some(remaining));
+    }
+    assert!(
+        header(&rs[2], "retry-after").is_some(),
+        "the 429 says when to retry"
+    );
+    let mut bodies = Vec::new();
+    for r in rs {
+        bodies.push(r.json::<Value>().await.expect("json"));
+    }
+    // request-termination's answer is a plain exit; the limit's is Kong's error, with its id.
+    for body in &bodies[..2] {
+        assert_eq!(body, &json!({"message": "Service unavailable"}));
+    }
+    assert_eq!(bodies[2]["message"], "API rate limit exceeded");
+    assert_eq!(bodies[2]["request_id"].as_str().map(str::len), Some(32));
+    assert_eq!(up.connections(), 0, "no request reached the upstream");
+}
