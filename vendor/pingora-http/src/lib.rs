@@ -46,7 +46,7 @@ use case_header_name::CaseHeaderName;
 pub use case_header_name::{HeaderNames, IntoCaseHeaderName};
 
 mod wire_fields;
-pub use wire_fields::WireFields;
+pub use wire_fields::{Replacing, WireFields};
 
 pub mod prelude {
     pub use crate::RequestHeader;

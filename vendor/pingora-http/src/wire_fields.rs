@@ -13,7 +13,7 @@
 // limitations under the License.
 //
 // Added by the Skyport authors (2026) to this copy of pingora-http: see vendor/PATCHES.md,
-// patches 34, 35, 36 and 39.
+// patches 34, 35, 36, 39, 44 and 48.
 
 //! Fields a proxy adds to a message it sends on (the request upstream, the answer to the
 //! client), kept in their HTTP/1 wire form.
@@ -51,6 +51,45 @@ pub struct WireFields {
 /// Words of a set of standard names.
 const STANDARD_WORDS: usize = STANDARD_HEADER_COUNT.div_ceil(64);
 
+/// The names a [WireFields] replaces, worked out from a static list and a choice of its names
+/// (Skyport patch 48): made by a `const fn`, so a proxy's sets can be `static`s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Replacing {
+    replaced: &'static [HeaderName],
+    mask: u64,
+    standard: [u64; STANDARD_WORDS],
+    custom: bool,
+}
+
+impl Replacing {
+    /// The names of `names` whose bit is set in `which` (bit `i` for `names[i]`; at most 64
+    /// names), as [WireFields::with_capacity_replacing] takes them.
+    pub const fn new(names: &'static [HeaderName], which: u64) -> Self {
+        let all = match names.len() {
+            0 => 0,
+            n @ 1..=63 => (1u64 << n) - 1,
+            _ => u64::MAX,
+        };
+        let mut set = Replacing {
+            replaced: names,
+            mask: which & all,
+            standard: [0; STANDARD_WORDS],
+            custom: false,
+        };
+        let mut i = 0;
+        while i < names.len() && i < 64 {
+            if set.mask >> i & 1 == 1 {
+                match names[i].standard_index() {
+                    Some(at) => set.standard[at / 64] |= 1 << (at % 64),
+                    None => set.custom = true,
+                }
+            }
+            i += 1;
+        }
+        set
+    }
+}
+
 const SEPARATOR: &[u8] = b": ";
 const CRLF: &[u8] = b"\r\n";
 
@@ -65,28 +104,20 @@ impl WireFields {
     /// `i` for `names[i]`; at most 64 names) are replaced: a proxy whose added fields depend
     /// on its settings or on the message keeps one static list of names.
     pub fn with_capacity_replacing(bytes: usize, names: &'static [HeaderName], which: u64) -> Self {
-        let all = match names.len() {
-            0 => 0,
-            n @ 1..=63 => (1u64 << n) - 1,
-            _ => u64::MAX,
-        };
-        let mut fields = WireFields {
+        Self::with_replacing(bytes, &Replacing::new(names, which))
+    }
+
+    /// As [Self::with_capacity_replacing], with the set of names worked out beforehand (Skyport
+    /// patch 48): a proxy makes its few sets once, when compiling, and each message's fields
+    /// copy one instead of looking up every name again.
+    pub fn with_replacing(bytes: usize, set: &Replacing) -> Self {
+        WireFields {
             lines: Vec::with_capacity(bytes),
-            replaced: names,
-            mask: which & all,
-            standard: [0; STANDARD_WORDS],
-            custom: false,
-        };
-        for (i, name) in names.iter().enumerate().take(64) {
-            if fields.mask >> i & 1 == 0 {
-                continue;
-            }
-            match name.standard_index() {
-                Some(at) => fields.standard[at / 64] |= 1 << (at % 64),
-                None => fields.custom = true,
-            }
+            replaced: set.replaced,
+            mask: set.mask,
+            standard: set.standard,
+            custom: set.custom,
         }
-        fields
     }
 
     /// Adds `name: value`.
@@ -279,6 +310,47 @@ mod tests {
         // The names to replace are this one's only.
         assert!(f.replaces(&http::header::VIA));
         assert!(!f.replaces(&HeaderName::from_static("x-real-ip")));
+    }
+
+    // Skyport patch 48.
+    #[test]
+    fn a_set_made_when_compiling_replaces_as_one_made_per_message() {
+        static MIXED: [HeaderName; 3] = [
+            HeaderName::from_static("x-not-standard"),
+            HeaderName::from_static("via"),
+            HeaderName::from_static("x-real-ip"),
+        ];
+        static SETS: [Replacing; 8] = {
+            let mut sets = [Replacing::new(&MIXED, 0); 8];
+            let mut which = 0;
+            while which < 8 {
+                sets[which] = Replacing::new(&MIXED, which as u64);
+                which += 1;
+            }
+            sets
+        };
+        let names = [
+            HeaderName::from_static("x-not-standard"),
+            http::header::VIA,
+            HeaderName::from_static("x-real-ip"),
+            http::header::HOST,
+            HeaderName::from_static("x-other"),
+        ];
+        for (which, set) in SETS.iter().enumerate() {
+            let made = WireFields::with_capacity_replacing(8, &MIXED, which as u64);
+            let copied = WireFields::with_replacing(8, set);
+            assert_eq!(made, copied);
+            assert_eq!(made.is_empty(), which == 0);
+            for (i, name) in names.iter().enumerate() {
+                assert_eq!(
+                    copied.replaces(name),
+                    i < 3 && which >> i & 1 == 1,
+                    "{which} {name}"
+                );
+            }
+        }
+        // Bits past the list choose nothing.
+        assert_eq!(Replacing::new(&MIXED, 0b1000), Replacing::new(&MIXED, 0));
     }
 
     #[test]
