@@ -5,7 +5,7 @@ use crate::plugins::HeaderCase;
 use crate::settings::HeaderSettings;
 use http::header::{CONNECTION, TE, UPGRADE};
 use http::{HeaderName, HeaderValue};
-use pingora::http::{HeaderNames, RequestHeader, ResponseHeader, WireFields};
+use pingora::http::{HeaderNames, Replacing, RequestHeader, ResponseHeader, WireFields};
 use std::net::IpAddr;
 
 thread_local! {
@@ -287,6 +287,13 @@ static FORWARDED_NAMES: [HeaderName; 9] = [
     http::header::X_SKYPORT_REQUEST_ID,
 ];
 
+/// [`FORWARDED_NAMES`] as the fields replace them, with and without the request id's (made
+/// when compiling: a request's fields copy one).
+static FORWARDED_SETS: [Replacing; 2] = [
+    Replacing::new(&FORWARDED_NAMES, u64::MAX),
+    Replacing::new(&FORWARDED_NAMES, (1 << (FORWARDED_NAMES.len() - 1)) - 1),
+];
+
 static VIA: HeaderNames = HeaderNames::new_static("via", "Via");
 
 /// Bytes of the fixed part of the fields [`forwarded`] writes (names, separators, Skyport's
@@ -307,11 +314,7 @@ pub fn forwarded(
     identity: &[(HeaderCase, Option<HeaderValue>)],
 ) -> pingora::Result<()> {
     let names = &FORWARDING;
-    let replaced: &'static [HeaderName] = if request_id.is_some() {
-        &FORWARDED_NAMES
-    } else {
-        &FORWARDED_NAMES[..FORWARDED_NAMES.len() - 1]
-    };
+    let replaced = &FORWARDED_SETS[usize::from(request_id.is_none())];
     let first = |sent: bool, name: &HeaderName| {
         sent.then(|| req.headers.get(name))
             .flatten()
@@ -328,7 +331,7 @@ pub fn forwarded(
         + (identity.iter())
             .map(|(k, v)| line_len(k, v.as_ref().map_or(0, |v| v.len())))
             .sum::<usize>();
-    let mut f = WireFields::with_capacity(room, replaced);
+    let mut f = WireFields::with_replacing(room, replaced);
     match (d.client_ip, prev_for) {
         // The usual request: the same five lines as the connection's last request.
         (Some(ip), None) => push_connection_fields(&mut f, req, ip, d)?,
@@ -505,6 +508,17 @@ static ANSWER_NAMES: [HeaderName; 4] = [
     http::header::X_SKYPORT_REQUEST_ID,
 ];
 
+/// [`ANSWER_NAMES`] as the answer's fields replace them, by mask (made when compiling).
+static ANSWER_SETS: [Replacing; 16] = {
+    let mut sets = [Replacing::new(&ANSWER_NAMES, 0); 16];
+    let mut which = 1;
+    while which < 16 {
+        sets[which] = Replacing::new(&ANSWER_NAMES, which as u64);
+        which += 1;
+    }
+    sets
+};
+
 /// Bytes of the fields [`on_response`] writes (names, separators, Skyport's Via entry, two
 /// latencies, a request id, `Server`), rounded up: the upstream's Via is added to it.
 const ANSWER_BYTES: usize = 224;
@@ -546,7 +560,7 @@ pub fn on_response(
         + (plugins.iter())
             .map(|(k, v)| line_len(k, v.len()))
             .sum::<usize>();
-    let mut f = WireFields::with_capacity_replacing(room, &ANSWER_NAMES, which);
+    let mut f = WireFields::with_replacing(room, &ANSWER_SETS[which as usize]);
     for (k, v) in plugins {
         if k.name() == http::header::VARY {
             f.push(k, v);
