@@ -43,6 +43,17 @@ events { worker_connections 1024; }
 http { access_log off; keepalive_requests 1000000; upstream origin { server 127.0.0.1:$O; keepalive 128; }
   server { listen 127.0.0.1:$P; proxy_http_version 1.1; proxy_set_header Connection ""; location / { proxy_pass http://origin; } } }
 CONF
+# nginx doing the header work Skyport does on its plain route (Kong's forwarding fields, Via
+# both ways, a request id both ways, two latency fields on the answer): what the same job costs
+# nginx over its plain proxy, the yardstick for Skyport's own share over the bare Pingora proxy.
+sed -e 's|location / { proxy_pass http://origin; }|location / { proxy_pass http://origin; proxy_set_header Connection ""; \
+  proxy_set_header X-Real-IP $remote_addr; proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for; \
+  proxy_set_header X-Forwarded-Proto $scheme; proxy_set_header X-Forwarded-Host $host; \
+  proxy_set_header X-Forwarded-Port $server_port; proxy_set_header X-Forwarded-Path $uri; \
+  proxy_set_header Via "1.1 kong/3.9.1"; proxy_set_header X-Kong-Request-Id $request_id; \
+  add_header Via "1.1 kong/3.9.1"; add_header X-Kong-Upstream-Latency $upstream_header_time; \
+  add_header X-Kong-Proxy-Latency $upstream_connect_time; add_header X-Kong-Request-Id $request_id; }|' \
+  "$D/nginx.conf" > "$D/nginx-kong.conf"
 
 wait_port() { for _ in $(seq 1 600); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return; sleep 0.1; done; echo "nothing on $1" >&2; exit 1; }
 # client PATH COUNT [HEADER]: COUNT keep-alive GETs on one connection, each answer read whole.
@@ -81,6 +92,7 @@ export SKYPORT_PROXY_LISTEN=127.0.0.1:$P SKYPORT_ADMIN_LISTEN=127.0.0.1:$A SKYPO
   SKYPORT_UPGRADE_SOCK="$D/up.sock" SKYPORT_WATCH_CONFIG=off
 wait_port $O
 measure nginx / "$HEADER" -- nginx -c "$D/nginx.conf" -p "$D"
+measure nginx-kong-fields / "$HEADER" -- nginx -c "$D/nginx-kong.conf" -p "$D"
 for build in now ${BEFORE:+before}; do
   dir=$ROOT/target/release; ex=$dir/examples/bare_proxy
   [ $build = before ] && { dir=$BEFORE; ex=$BEFORE/bare_proxy; }
