@@ -26,6 +26,12 @@ pub fn number(n: u64) -> HeaderValue {
         .unwrap_or_else(|| digits(itoa::Buffer::new().format(n)))
 }
 
+/// `n` as a shared header value, for the numbers made once (`None` past them): borrowed, so a
+/// caller that only copies its bytes touches no count.
+pub fn shared_number(n: u64) -> Option<&'static HeaderValue> {
+    usize::try_from(n).ok().and_then(|i| NUMBERS.get(i))
+}
+
 /// Bytes of a thread's block for the digits of numbers past the shared ones: about a dozen
 /// numbers share one allocation, and a value kept long keeps at most this much alive.
 const BLOCK: usize = 256;
@@ -77,6 +83,13 @@ mod tests {
         assert_eq!(signed(-5), "-5");
         assert_eq!(signed(i64::MIN), "-9223372036854775808");
         assert_eq!(signed(7), "7");
+        assert_eq!(shared_number(0).map(HeaderValue::as_bytes), Some(&b"0"[..]));
+        assert_eq!(
+            shared_number(1023).map(HeaderValue::as_bytes),
+            Some(&b"1023"[..])
+        );
+        assert_eq!(shared_number(1024), None);
+        assert_eq!(shared_number(u64::MAX), None);
     }
 
     #[test]
