@@ -19,7 +19,7 @@ use skyport::spans::{Instrumentations, SpanKind, Trace, TracingSettings, Try};
 use skyport::telemetry::access_log::AccessRecord;
 use skyport::telemetry::kong::{KONG, WORKSPACE};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A request as templates read it.
 struct Req;
@@ -247,7 +247,7 @@ fn otel(c: &mut Criterion) {
         instrumentations: Instrumentations::ALL,
         sampling_rate: 1.0,
     };
-    let start = Instant::now();
+    let start = quanta::Instant::now();
     let mut t = Trace::new(settings, start);
     t.push(SpanKind::Router, start, start + Duration::from_micros(2));
     t.push(

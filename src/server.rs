@@ -58,6 +58,8 @@ pub fn run(
     server.bootstrap();
     // Nothing here reads how long a connection's reads waited (Pingora patch 46).
     pingora::protocols::l4::stream::set_read_pending_timing(false);
+    // The request clock calibrates itself on first use (at most 200 ms): now, not on a request.
+    let _ = quanta::Instant::now();
 
     let state = Arc::new(State::new(snapshot, lasting));
     let metrics = Arc::new(Metrics::default());

@@ -3,8 +3,9 @@
 //! only for requests whose chain exports traces (`opentelemetry`); turned into OTLP spans by
 //! that plugin in its log phase.
 
+use quanta::Instant;
 use std::net::SocketAddr;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Kong's `tracing_instrumentations` kinds that produce spans in Skyport, as a bit set.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -4,9 +4,9 @@ use super::request_id::RequestId;
 use crate::plugins::RequestState;
 use crate::snapshot::Snapshot;
 use crate::upstream::balancer::Member;
+use quanta::Instant;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
 
 /// Everything one request remembers between hooks.
 pub struct RequestCtx {

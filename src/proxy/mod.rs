@@ -27,10 +27,10 @@ use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::prelude::*;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::upstreams::peer::HttpPeer;
+use quanta::Instant;
 use ready::{done, hook, proceed, Ready};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
 
 /// Request size limits from the node settings.
 #[derive(Debug, Clone, Copy)]

@@ -14,9 +14,10 @@ use opentelemetry_proto::tonic::trace::v1::{
 };
 use prost::encoding::{encode_key, encode_varint, WireType};
 use prost::Message;
+use quanta::Instant;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// An attribute.
 fn kv(key: &str, value: Value) -> KeyValue {

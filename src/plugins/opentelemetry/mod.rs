@@ -25,10 +25,11 @@ use async_trait::async_trait;
 use http::{HeaderName, HeaderValue};
 use pingora::proxy::Session;
 use propagation::{Context, Format};
+use quanta::Instant;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Kong's `propagation` record.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
