@@ -576,12 +576,11 @@ pub fn on_response(
         }
     }
     for (name, ms) in [(&UPSTREAM_LATENCY, upstream_ms), (&PROXY_LATENCY, proxy_ms)] {
-        match ms.map(|ms| (ms, crate::values::shared_number(ms))) {
-            Some((_, Some(v))) => f.push(name, v),
-            Some((ms, None)) => {
-                f.push_bytes(name, itoa::Buffer::new().format(ms).as_bytes(), false)?;
+        if let Some(ms) = ms {
+            match crate::values::shared_number(ms) {
+                Some(v) => f.push(name, v),
+                None => f.push_bytes(name, itoa::Buffer::new().format(ms).as_bytes(), false)?,
             }
-            None => {}
         }
     }
     if emit.request_id {
