@@ -238,9 +238,13 @@ impl Gateway {
             return Err(GatewayError::NoRoute);
         };
         ctx.route = Some(m.route);
-        ctx.plugins.route_path = ctx.snapshot.router.path_of(&m).cloned();
-        ctx.plugins.request_id = Some(ctx.request_id.header());
         let route = &ctx.snapshot.routes[m.route];
+        // Read by plugins only (Lambda's event, OpenTelemetry's attributes): a route that runs
+        // none (no plugin of its own or of a consumer) takes no counted reference to either.
+        if !route.chain.plugins.is_empty() || !route.consumer_chains.is_empty() {
+            ctx.plugins.route_path = ctx.snapshot.router.path_of(&m).cloned();
+            ctx.plugins.request_id = Some(ctx.request_id.header());
+        }
         if route.https_only && !tls {
             let uri = req.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
             return Err(GatewayError::UseHttps {
