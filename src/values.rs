@@ -20,8 +20,7 @@ static NUMBERS: Lazy<Vec<HeaderValue>> = Lazy::new(|| {
 
 /// `n` as a header value; shared for small numbers.
 pub fn number(n: u64) -> HeaderValue {
-    NUMBERS
-        .get(n as usize)
+    shared_number(n)
         .cloned()
         .unwrap_or_else(|| digits(itoa::Buffer::new().format(n)))
 }
