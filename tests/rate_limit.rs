@@ -713,9 +713,20 @@ services:
         );
         assert_eq!(header(r, "ratelimit-remaining").as_deref(), Some(remaining));
     }
+    // The 429 says when to retry: the seconds to the day's reset, as `RateLimit-Reset`.
+    let retry = header(&rs[2], "retry-after").and_then(|v| v.parse::<u64>().ok());
     assert!(
-        header(&rs[2], "retry-after").is_some(),
-        "the 429 says when to retry"
+        retry.is_some_and(|s| (1..=86_400).contains(&s)),
+        "{retry:?}"
+    );
+    assert_eq!(
+        header(&rs[2], "ratelimit-reset"),
+        retry.map(|s| s.to_string())
+    );
+    assert_eq!(
+        header(&rs[0], "retry-after"),
+        None,
+        "only a refusal says it"
     );
     let mut bodies = Vec::new();
     for r in rs {
